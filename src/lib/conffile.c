@@ -1,0 +1,1 @@
+/* conffile.c: placeholder */

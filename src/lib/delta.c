@@ -1,0 +1,1 @@
+/* delta.c: placeholder */

@@ -1,0 +1,110 @@
+/*
+ * redis.h: the checkpoint store.  The only module that includes hiredis:
+ * connection with timeouts and reconnect backoff, AUTH/SELECT, and the
+ * Lua scripts that make every ownership change and checkpoint write atomic.
+ *
+ * Keys, for session key K under prefix P (the {K} hash tag keeps both in
+ * one Redis Cluster slot, as the scripts need):
+ *   P{K}:s   the checkpoint: envelope header + payload (a string)
+ *   P{K}:o   the owner record: hash {epoch, owner}; owner "-" after logout
+ *   P{K}:bad:<unix time>  a checkpoint set aside after failing its checks
+ * Both live keys carry the configured TTL, refreshed by every write.
+ */
+#ifndef STICKY_REDIS_H
+#define STICKY_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "delta.h"
+#include "internal.h"
+
+struct redis_opts {
+	const char *addr;     /* "host:port", "host" (port 6379) or "unix:/path" */
+	const char *user;     /* ACL user, or NULL */
+	const char *password; /* or NULL */
+	int db;
+	int connect_timeout_ms;
+	int command_timeout_ms;
+	const char *prefix; /* e.g. "sticky:" */
+	long ttl_s;         /* TTL of live keys; 0: none */
+	int backoff_min_ms; /* first wait after a failure (default 50) */
+	int backoff_max_ms; /* longest wait (default 2000) */
+};
+
+struct redis;
+
+/* Copies the options; does not connect. */
+int redis_new(struct redis **out, const struct redis_opts *o);
+void redis_free(struct redis *r);
+/*
+ * Connect (AUTH, SELECT, SCRIPT LOAD) unless connected.  STICKY_EAGAIN
+ * while backing off after a failure, STICKY_EREDIS when this attempt
+ * failed (and starts the next backoff).
+ */
+int redis_connect(struct redis *r);
+int redis_connected(const struct redis *r);
+/* Drop the connection (e.g. after fork, or a timeout left it unusable). */
+void redis_disconnect(struct redis *r);
+/* Last error, for logs (never contains key names or values). */
+const char *redis_errstr(const struct redis *r);
+/* Milliseconds until the next connection attempt is allowed (0: now). */
+int64_t redis_backoff_left_ms(const struct redis *r);
+
+/*
+ * Restore with takeover, atomically: if a checkpoint exists, increment the
+ * epoch, record `owner`, refresh TTLs and return the new epoch and the
+ * checkpoint bytes (header + payload) in blob.  STICKY_ENOENT when there
+ * is no checkpoint (or the session was logged out); nothing is created.
+ */
+int redis_takeover(struct redis *r, const char *key, const char *owner,
+    uint64_t *epoch, struct sticky_buf *blob);
+/* Create the owner record of a new session with epoch 1; STICKY_EFENCED
+ * if one exists already. */
+int redis_claim(struct redis *r, const char *key, const char *owner,
+    uint64_t *epoch);
+/* Current epoch and owner; STICKY_ENOENT if there is no owner record. */
+int redis_owner(struct redis *r, const char *key, uint64_t *epoch,
+    char *owner, size_t ownerlen);
+
+/* One checkpoint write, for redis_write_batch(). */
+struct redis_write {
+	const char *key;
+	const char *owner;
+	uint64_t epoch;                /* the writer's epoch: the fence */
+	const unsigned char *hdr;      /* the new envelope header */
+	const unsigned char *prev_hdr; /* delta: the header Redis holds now; NULL: full write */
+	const unsigned char *payload;  /* the whole new payload */
+	size_t payload_len;
+	const struct delta_run *runs; /* delta: payload ranges to send */
+	size_t nruns;
+	int result; /* out: 0 written, STICKY_EFENCED, STICKY_EAGAIN (delta
+	               refused: Redis does not hold prev_hdr; write in full),
+	               STICKY_EREDIS */
+};
+
+/*
+ * Send every write in one pipeline, then read every reply.  Each write is
+ * applied atomically and only if the owner record's epoch equals
+ * w->epoch (if the record is missing, e.g. after Redis lost its data, it
+ * is recreated with w->epoch, full writes only).  Returns 0 when every
+ * reply was read (see each result), STICKY_EREDIS when the connection
+ * failed (every unanswered result is STICKY_EREDIS).
+ */
+int redis_write_batch(struct redis *r, struct redis_write *ws, size_t n);
+
+/* Logout: if epoch still matches, delete the checkpoint and tombstone the
+ * owner record (epoch+1, owner "-").  STICKY_EFENCED otherwise. */
+int redis_drop(struct redis *r, const char *key, uint64_t epoch);
+/* Keep a bad checkpoint for inspection: rename it to P{K}:bad:<time>. */
+int redis_set_aside(struct redis *r, const char *key);
+
+/* ---- for stickyctl: raw access by session key ---- */
+/* Iterate session keys (SCAN MATCH P{*}:s); *cursor starts and ends at 0. */
+int redis_scan(struct redis *r, uint64_t *cursor, char ***keys, size_t *n);
+void redis_scan_free(char **keys, size_t n);
+int redis_get(struct redis *r, const char *key, struct sticky_buf *blob);
+/* Delete checkpoint and owner record unconditionally. */
+int redis_delete(struct redis *r, const char *key);
+
+#endif /* STICKY_REDIS_H */

@@ -1,0 +1,1 @@
+/* route.c: placeholder */

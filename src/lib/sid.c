@@ -1,0 +1,1 @@
+/* sid.c: placeholder */

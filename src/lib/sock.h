@@ -1,0 +1,1 @@
+/* sock.h: placeholder */

@@ -1,0 +1,1 @@
+/* worker.h: placeholder */
