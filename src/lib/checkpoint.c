@@ -1,1 +1,428 @@
-/* checkpoint.c: placeholder */
+/*
+ * checkpoint.c: when and how sessions reach Redis.  A write encodes the
+ * session, diffs it against what Redis holds (delta.c) and sends only the
+ * changed pages, many sessions per pipeline; every write is fenced by the
+ * ownership epoch (redis.c's scripts), and a fenced write means another
+ * worker owns the user now, so the local copy is dropped, never written.
+ */
+#include <string.h>
+
+#include "checkpoint.h"
+#include "delta.h"
+#include "envelope.h"
+#include "metrics.h"
+#include "redis.h"
+#include "session.h"
+#include "store.h"
+#include "worker.h"
+
+#define BATCH_MAX 64 /* sessions per pipeline */
+#define RUNS_MAX 64  /* delta runs per write; more: write in full */
+
+int
+ckpt_enabled(const struct worker *w)
+{
+	return w->redis != NULL;
+}
+
+int
+ckpt_open(struct worker *w)
+{
+	const struct sticky_config *cfg = w->cfg;
+	struct redis_opts o;
+	int rc;
+
+	w->redis = NULL;
+	if (cfg->redis[0] == '\0' || cfg->checkpoint == CKPT_OFF)
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.addr = cfg->redis;
+	o.user = cfg->redis_user[0] != '\0' ? cfg->redis_user : NULL;
+	o.password = cfg->redis_password[0] != '\0' ? cfg->redis_password : NULL;
+	o.db = (int)cfg->redis_db;
+	o.connect_timeout_ms = (int)cfg->redis_connect_timeout_ms;
+	o.command_timeout_ms = (int)cfg->redis_timeout_ms;
+	o.prefix = cfg->redis_prefix;
+	o.ttl_s = cfg->checkpoint_ttl_s;
+	if ((rc = redis_new(&w->redis, &o)) != 0)
+		return rc;
+	if ((rc = redis_connect(w->redis)) != 0)
+		log_warn("redis_down", "reason=\"%s\"", redis_errstr(w->redis));
+	w->stats->redis_up = rc == 0;
+	return 0;
+}
+
+void
+ckpt_close(struct worker *w)
+{
+	redis_free(w->redis);
+	w->redis = NULL;
+}
+
+/* Connected now?  Maps every failure to STICKY_EAGAIN for callers. */
+static int
+ensure_conn(struct worker *w)
+{
+	int was = w->stats->redis_up, rc = redis_connect(w->redis);
+
+	w->stats->redis_up = rc == 0;
+	if (rc == 0 && !was)
+		log_info("redis_up", NULL);
+	else if (rc == STICKY_EREDIS && was)
+		log_warn("redis_down", "reason=\"%s\"", redis_errstr(w->redis));
+	return rc == 0 ? 0 : STICKY_EAGAIN;
+}
+
+int
+ckpt_restore(struct worker *w, const char *key, struct session **out)
+{
+	struct sticky_buf blob;
+	struct envelope env;
+	struct session *s = NULL;
+	const char *why = "";
+	char sidbuf[16];
+	uint64_t epoch;
+	int64_t t0 = now_us();
+	int rc;
+
+	*out = NULL;
+	if (ensure_conn(w) != 0) {
+		w->stats->restore_failed++;
+		return STICKY_EAGAIN;
+	}
+	buf_init(&blob);
+	rc = redis_takeover(w->redis, key, w->tag, &epoch, &blob);
+	if (rc == STICKY_ENOENT) {
+		w->stats->restore_misses++;
+		goto out;
+	}
+	if (rc != 0) {
+		w->stats->restore_failed++;
+		w->stats->redis_up = redis_connected(w->redis);
+		rc = STICKY_EAGAIN;
+		goto out;
+	}
+	if ((rc = envelope_decode(blob.data, blob.len, w->app_id, &env, &why)) != 0)
+		goto refuse;
+	if ((s = session_alloc(key)) == NULL) {
+		rc = STICKY_ENOMEM;
+		goto out;
+	}
+	if ((rc = session_decode(w, s, blob.data + ENV_HDR_LEN,
+	    blob.len - ENV_HDR_LEN, env.meta_len, env.schema)) != 0) {
+		why = rc == STICKY_EVERSION ? "schema refused by codec" :
+		    "codec could not decode";
+		goto refuse;
+	}
+	s->epoch = epoch;
+	s->in_redis = 1;
+	memcpy(s->written_hdr, blob.data, ENV_HDR_LEN);
+	buf_consume(&blob, ENV_HDR_LEN);
+	s->written = blob; /* Redis holds exactly these bytes: the delta base */
+	buf_init(&blob);
+	if ((rc = store_insert(w->store, s, now_ms())) != 0)
+		goto out;
+	w->stats->restore_hits++;
+	w->stats->restore_us_total += (uint64_t)(now_us() - t0);
+	log_debug("restored", "sid=%s epoch=%llu bytes=%zu",
+	    log_sid(key, sidbuf), (unsigned long long)epoch, s->written.len);
+	*out = s;
+	s = NULL;
+	rc = 0;
+	goto out;
+refuse:
+	/* Kept aside for inspection, never deleted; the user starts afresh. */
+	w->stats->restore_bad++;
+	log_warn("checkpoint_refused", "sid=%s reason=\"%s\" code=%d",
+	    log_sid(key, sidbuf), why, rc);
+	if (redis_set_aside(w->redis, key) != 0)
+		log_warn("set_aside_failed", "sid=%s", log_sid(key, sidbuf));
+	if (rc == 0)
+		rc = STICKY_ECORRUPT;
+out:
+	if (s != NULL) {
+		if (s->state != NULL && w->app->codec.destroy != NULL)
+			w->app->codec.destroy(s->state, w->app->appdata);
+		session_release(s);
+	}
+	buf_cleanup(&blob);
+	return rc;
+}
+
+/* What one session's write needs until its reply is read. */
+struct pending {
+	struct session *s;
+	struct sticky_buf payload;
+	unsigned char hdr[ENV_HDR_LEN];
+	struct delta_run runs[RUNS_MAX];
+};
+
+static int
+prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
+{
+	const struct sticky_app_def *app = w->app;
+	struct session *s = p->s;
+	struct envelope env;
+	int nruns, rc;
+
+	buf_init(&p->payload);
+	if ((rc = session_encode(w, s, &p->payload)) != 0)
+		return rc;
+	if (s->epoch == 0)
+		s->epoch = 1;
+	memset(&env, 0, sizeof(env));
+	env.format = ENV_FORMAT;
+	env.app_id = w->app_id;
+	env.schema = app->codec.schema_version;
+	env.epoch = s->epoch;
+	env.meta_len = (uint32_t)((uint32_t)p->payload.data[0] << 24 |
+	    (uint32_t)p->payload.data[1] << 16 | (uint32_t)p->payload.data[2] << 8 |
+	    p->payload.data[3]);
+	env.app_len = p->payload.len - env.meta_len;
+	env.crc = crc32c(0, p->payload.data, p->payload.len);
+	envelope_encode(&env, p->hdr);
+
+	memset(rw, 0, sizeof(*rw));
+	rw->key = s->key;
+	rw->owner = w->tag;
+	rw->epoch = s->epoch;
+	rw->hdr = p->hdr;
+	rw->payload = p->payload.data;
+	rw->payload_len = p->payload.len;
+	nruns = -1;
+	if (!full && s->in_redis && s->written.len > 0)
+		nruns = delta_pages(s->written.data, s->written.len,
+		    p->payload.data, p->payload.len, (size_t)w->cfg->checkpoint_page,
+		    p->runs, RUNS_MAX);
+	if (nruns >= 0) {
+		rw->prev_hdr = s->written_hdr;
+		rw->runs = p->runs;
+		rw->nruns = (size_t)nruns;
+	}
+	return 0;
+}
+
+static size_t
+write_bytes(const struct redis_write *rw)
+{
+	size_t n = ENV_HDR_LEN;
+
+	if (rw->prev_hdr == NULL)
+		return n + rw->payload_len;
+	for (size_t i = 0; i < rw->nruns; i++)
+		n += rw->runs[i].len;
+	return n;
+}
+
+/* Settle one answered write; returns its result for the caller. */
+static int
+settle(struct worker *w, struct pending *p, const struct redis_write *rw)
+{
+	struct session *s = p->s;
+	char sidbuf[16];
+
+	switch (rw->result) {
+	case 0:
+		buf_cleanup(&s->written);
+		s->written = p->payload;
+		buf_init(&p->payload);
+		memcpy(s->written_hdr, p->hdr, ENV_HDR_LEN);
+		s->in_redis = 1;
+		s->dirty_since_ms = 0;
+		w->stats->ckpt_written++;
+		w->stats->ckpt_bytes += write_bytes(rw);
+		return 0;
+	case STICKY_EFENCED:
+		w->stats->ckpt_fenced++;
+		log_warn("fenced", "sid=%s epoch=%llu action=drop_local_copy",
+		    log_sid(s->key, sidbuf), (unsigned long long)s->epoch);
+		return STICKY_EFENCED;
+	default:
+		w->stats->ckpt_failed++;
+		return rw->result;
+	}
+}
+
+static int
+write_some(struct worker *w, struct session **ss, size_t n, int *results)
+{
+	struct pending *p;
+	struct redis_write *rw;
+	size_t i, nresync;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (ensure_conn(w) != 0) {
+		for (i = 0; i < n; i++)
+			results[i] = STICKY_EAGAIN;
+		return STICKY_EAGAIN;
+	}
+	p = xcalloc(n, sizeof(*p));
+	rw = xcalloc(n, sizeof(*rw));
+	if (p == NULL || rw == NULL) {
+		xfree(p);
+		xfree(rw);
+		return STICKY_ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		p[i].s = ss[i];
+		if ((results[i] = prepare(w, &p[i], &rw[i], 0)) != 0)
+			rw[i].key = NULL;
+	}
+	/* Writes whose delta cannot apply go again, whole. */
+	for (int round = 0; round < 2; round++) {
+		size_t nb = 0;
+
+		for (i = 0; i < n; i++)
+			if (rw[i].key != NULL && (round == 0 ||
+			    rw[i].result == STICKY_EAGAIN))
+				nb++;
+		if (nb == 0)
+			break;
+		if (round == 1) {
+			for (i = 0; i < n; i++)
+				if (rw[i].key != NULL && rw[i].result == STICKY_EAGAIN) {
+					rw[i].prev_hdr = NULL;
+					rw[i].runs = NULL;
+					rw[i].nruns = 0;
+				}
+		}
+		/* The batch API takes a contiguous array of what to send. */
+		struct redis_write *send = xcalloc(nb, sizeof(*send));
+		size_t *map = xcalloc(nb, sizeof(*map));
+		if (send == NULL || map == NULL) {
+			xfree(send);
+			xfree(map);
+			rc = STICKY_ENOMEM;
+			break;
+		}
+		nb = 0;
+		for (i = 0; i < n; i++)
+			if (rw[i].key != NULL && (round == 0 ||
+			    rw[i].result == STICKY_EAGAIN)) {
+				send[nb] = rw[i];
+				map[nb++] = i;
+			}
+		rc = redis_write_batch(w->redis, send, nb);
+		for (i = 0; i < nb; i++)
+			rw[map[i]].result = send[i].result;
+		xfree(send);
+		xfree(map);
+		if (rc != 0) {
+			w->stats->redis_up = redis_connected(w->redis);
+			break;
+		}
+	}
+	nresync = 0;
+	for (i = 0; i < n; i++) {
+		if (rw[i].key == NULL)
+			continue;
+		if (rw[i].result == STICKY_EAGAIN) /* refused twice: odd */
+			nresync++;
+		results[i] = settle(w, &p[i], &rw[i]);
+		buf_cleanup(&p[i].payload);
+	}
+	if (nresync > 0)
+		log_warn("checkpoint_resync_failed", "count=%zu", nresync);
+	xfree(p);
+	xfree(rw);
+	return rc;
+}
+
+int
+ckpt_write(struct worker *w, struct session **ss, size_t n, int *results)
+{
+	int res[BATCH_MAX], rc = 0;
+
+	for (size_t off = 0; off < n; off += BATCH_MAX) {
+		size_t m = n - off < BATCH_MAX ? n - off : BATCH_MAX;
+
+		rc = write_some(w, ss + off, m, res);
+		for (size_t i = 0; i < m; i++) {
+			if (results != NULL)
+				results[off + i] = res[i];
+			if (res[i] == STICKY_EFENCED)
+				session_forget(w, ss[off + i]);
+		}
+		if (rc != 0)
+			break;
+	}
+	return rc;
+}
+
+struct collect {
+	struct session *ss[BATCH_MAX];
+	size_t n;
+};
+
+static void
+collect_dirty(struct session *s, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->n < BATCH_MAX && s->dirty_since_ms != 0)
+		c->ss[c->n++] = s;
+}
+
+void
+ckpt_flush(struct worker *w, int all)
+{
+	struct collect c;
+	int res[BATCH_MAX];
+	size_t ok;
+
+	if (!ckpt_enabled(w))
+		return;
+	/*
+	 * A tick writes at most 8 batches so requests keep flowing; what is
+	 * left goes on the next tick.  At stop (all) everything goes now.
+	 */
+	for (int round = 0; all || round < 8; round++) {
+		c.n = 0;
+		store_foreach(w->store, collect_dirty, &c);
+		if (c.n == 0)
+			return;
+		if (ckpt_write(w, c.ss, c.n, res) != 0)
+			return; /* Redis unreachable: retried after backoff */
+		ok = 0;
+		for (size_t i = 0; i < c.n; i++)
+			ok += res[i] == 0 || res[i] == STICKY_EFENCED;
+		if (ok == 0)
+			return; /* Redis refuses these writes: retry next tick */
+	}
+}
+
+int
+ckpt_check_owner(struct worker *w, const struct session *s)
+{
+	uint64_t epoch;
+	char owner[64];
+	int rc;
+
+	if (!s->in_redis)
+		return 0; /* never written: nobody else can own it */
+	if (ensure_conn(w) != 0)
+		return STICKY_EAGAIN;
+	rc = redis_owner(w->redis, s->key, &epoch, owner, sizeof(owner));
+	if (rc == STICKY_ENOENT)
+		return STICKY_EFENCED;
+	if (rc != 0)
+		return STICKY_EAGAIN;
+	return epoch == s->epoch ? 0 : STICKY_EFENCED;
+}
+
+int
+ckpt_drop(struct worker *w, struct session *s)
+{
+	int rc;
+
+	if (!s->in_redis)
+		return 0;
+	if (ensure_conn(w) != 0)
+		return STICKY_EAGAIN;
+	rc = redis_drop(w->redis, s->key, s->epoch);
+	if (rc == STICKY_EREDIS)
+		return STICKY_EAGAIN;
+	return rc;
+}

@@ -1,1 +1,46 @@
-/* checkpoint.h: placeholder */
+/*
+ * checkpoint.h: the checkpoint policy.  When to write (async ticks, sync
+ * writes, before eviction and at stop), how (pipelined page deltas), and
+ * what to do with the answer (fenced: drop the stale copy).  Restoring a
+ * session takes its ownership in Redis.
+ */
+#ifndef STICKY_CHECKPOINT_H
+#define STICKY_CHECKPOINT_H
+
+#include <stdint.h>
+
+struct worker;
+struct session;
+
+/* Connect the worker's Redis client if configured (failures are retried). */
+int ckpt_open(struct worker *w);
+void ckpt_close(struct worker *w);
+/* 1 when checkpoints are configured. */
+int ckpt_enabled(const struct worker *w);
+
+/*
+ * Restore session `key` from its checkpoint and take ownership.  On
+ * success *out is inserted in the store.  STICKY_ENOENT: no checkpoint;
+ * STICKY_EAGAIN: Redis unreachable (answer 503); STICKY_ECORRUPT and
+ * friends: the checkpoint was refused and set aside.
+ */
+int ckpt_restore(struct worker *w, const char *key, struct session **out);
+/*
+ * Write these sessions now, pipelined.  results (may be NULL) gets each
+ * one's outcome: 0, STICKY_EFENCED (the session was dropped from the
+ * store and freed: do not touch it), STICKY_EAGAIN or STICKY_EREDIS
+ * (still dirty, retried later).  Returns 0 or the connection's error.
+ */
+int ckpt_write(struct worker *w, struct session **ss, size_t n, int *results);
+/*
+ * Write dirty sessions: a bounded amount per call, or (all) every one.
+ * Fenced sessions are dropped from the store.
+ */
+void ckpt_flush(struct worker *w, int all);
+/* Strict fencing: is the epoch we hold still current?  0 yes,
+ * STICKY_EFENCED no, STICKY_EAGAIN Redis unreachable. */
+int ckpt_check_owner(struct worker *w, const struct session *s);
+/* Logout: forget the checkpoint (fenced by epoch). */
+int ckpt_drop(struct worker *w, struct session *s);
+
+#endif /* STICKY_CHECKPOINT_H */

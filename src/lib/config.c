@@ -1,1 +1,600 @@
-/* config.c: placeholder */
+/*
+ * config.c: every configuration key, its default, its limits and its
+ * documentation, in one table.  sticky_config_set() is the single way a
+ * value gets in, whether it comes from the config file (conffile.c), a
+ * command-line flag (app.c) or an application calling the API.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conffile.h"
+#include "config.h"
+#include "internal.h"
+#include "route.h"
+#include "sid.h"
+
+enum key_type { T_LONG, T_BOOL, T_STR, T_MODE, T_CKPT, T_ROUTING, T_SAMESITE,
+	T_FENCING };
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t off;
+	const char *def;
+	long min, max;
+	const char *group;
+	const char *doc;
+};
+
+#define F(f) offsetof(struct sticky_config, f)
+#define LMAX LONG_MAX
+
+static const struct key keys[] = {
+	/* processes and sockets */
+	{ "workers", T_LONG, F(workers), "2", 1, 256, "Processes",
+	  "Number of worker processes; each has its own socket and route tag." },
+	{ "listen", T_STR, F(listen), "unix:/run/sticky/%t.sock", 0, 0, "Processes",
+	  "Worker sockets: \"unix:PATH\" where %t is the route tag and %i the "
+	  "worker index, or \"ADDRESS:PORT\" where worker i listens on PORT+i." },
+	{ "tag", T_STR, F(tag), "w%i", 0, 0, "Processes",
+	  "Route tag pattern, %i is the worker index.  Tags must be unique "
+	  "across hosts behind one front-end (e.g. web2-w%i)." },
+	{ "socket_mode", T_MODE, F(socket_mode), "0660", 0, 0777, "Processes",
+	  "Permission bits of unix sockets, so only the web server can connect." },
+	{ "socket_owner", T_STR, F(socket_owner), "", 0, 0, "Processes",
+	  "Owner of unix sockets (user name); empty keeps the creator." },
+	{ "socket_group", T_STR, F(socket_group), "", 0, 0, "Processes",
+	  "Group of unix sockets (e.g. www-data); empty keeps the creator's." },
+	{ "user", T_STR, F(user), "", 0, 0, "Processes",
+	  "User to run as after binding when started as root (nobody if empty)." },
+	{ "group", T_STR, F(group), "", 0, 0, "Processes",
+	  "Group to run as after binding; default: the user's primary group." },
+	{ "backlog", T_LONG, F(backlog), "1024", 1, 65535, "Processes",
+	  "Listen backlog of each worker socket." },
+	{ "stop_timeout", T_LONG, F(stop_timeout_ms), "10000", 0, 3600000, "Processes",
+	  "Milliseconds a stopping worker may take to finish requests and flush "
+	  "sessions before it is killed." },
+	{ "respawn_backoff_max", T_LONG, F(respawn_backoff_max_ms), "5000", 0, 600000,
+	  "Processes", "Longest delay (ms) before respawning a worker that keeps "
+	  "crashing; the first respawn is immediate." },
+
+	/* requests */
+	{ "max_connections", T_LONG, F(max_connections), "128", 1, 65536, "Requests",
+	  "Open FastCGI connections per worker; more wait in the backlog." },
+	{ "read_timeout", T_LONG, F(read_timeout_ms), "5000", 1, 3600000, "Requests",
+	  "Milliseconds within which a request must arrive whole; a slower "
+	  "connection is closed and counted.  Other users never wait for it." },
+	{ "write_timeout", T_LONG, F(write_timeout_ms), "5000", 1, 3600000, "Requests",
+	  "Milliseconds a response may take to drain to the front-end." },
+	{ "max_body", T_LONG, F(max_body), "1048576", 0, 1073741824, "Requests",
+	  "Largest request body in bytes; larger requests get 413." },
+	{ "max_params", T_LONG, F(max_params), "65536", 1024, 16777216, "Requests",
+	  "Largest FastCGI PARAMS stream (all CGI variables) in bytes." },
+	{ "max_nparams", T_LONG, F(max_nparams), "512", 16, 65536, "Requests",
+	  "Most CGI variables in one request." },
+	{ "worker_header", T_STR, F(worker_header), "", 0, 0, "Requests",
+	  "Response header naming the worker's route tag (e.g. X-Sticky-Worker); "
+	  "empty: off." },
+
+	/* sessions */
+	{ "cookie_name", T_STR, F(cookie_name), "STICKYSID", 0, 0, "Sessions",
+	  "Session cookie name.  Pick a distinctive one: Apache's stickysession "
+	  "also matches NAME= inside URL parameters." },
+	{ "cookie_path", T_STR, F(cookie_path), "/", 0, 0, "Sessions",
+	  "Path attribute of the session cookie." },
+	{ "cookie_domain", T_STR, F(cookie_domain), "", 0, 0, "Sessions",
+	  "Domain attribute; empty: a host-only cookie." },
+	{ "cookie_secure", T_BOOL, F(cookie_secure), "off", 0, 1, "Sessions",
+	  "Set the Secure attribute (on behind HTTPS)." },
+	{ "cookie_httponly", T_BOOL, F(cookie_httponly), "on", 0, 1, "Sessions",
+	  "Set the HttpOnly attribute (scripts cannot read the id)." },
+	{ "cookie_samesite", T_SAMESITE, F(cookie_samesite), "lax", 0, 0, "Sessions",
+	  "SameSite attribute: lax, strict, none (needs cookie_secure) or off." },
+	{ "cookie_max_age", T_LONG, F(cookie_max_age), "-1", -1, LMAX, "Sessions",
+	  "Max-Age in seconds; -1: a cookie that ends with the browser session." },
+	{ "max_sessions", T_LONG, F(max_sessions), "100000", 1, LMAX, "Sessions",
+	  "Sessions held in one worker's memory; the least recently used is "
+	  "checkpointed and dropped beyond it." },
+	{ "max_bytes", T_LONG, F(max_bytes), "1073741824", 1024, LMAX, "Sessions",
+	  "Bytes of state held in one worker's memory, as the codec reports." },
+	{ "idle_timeout", T_LONG, F(idle_timeout_s), "1800", 0, LMAX, "Sessions",
+	  "Seconds after which an unused session leaves memory (checkpointed "
+	  "first); 0: never." },
+	{ "replay_slots", T_LONG, F(replay_slots), "8", 0, 64, "Sessions",
+	  "Responses to state-changing requests remembered per session by "
+	  "request id, so a request the front-end resends is not applied twice." },
+
+	/* checkpoints */
+	{ "redis", T_STR, F(redis), "", 0, 0, "Checkpoints",
+	  "Redis for checkpoints: HOST:PORT or unix:PATH; empty: no checkpoints." },
+	{ "redis_user", T_STR, F(redis_user), "", 0, 0, "Checkpoints",
+	  "ACL user for AUTH; empty: password only (or none)." },
+	{ "redis_password", T_STR, F(redis_password), "", 0, 0, "Checkpoints",
+	  "Password for AUTH; never logged." },
+	{ "redis_db", T_LONG, F(redis_db), "0", 0, 65535, "Checkpoints",
+	  "Redis database number." },
+	{ "redis_connect_timeout", T_LONG, F(redis_connect_timeout_ms), "200", 1,
+	  60000, "Checkpoints", "Milliseconds to connect to Redis." },
+	{ "redis_timeout", T_LONG, F(redis_timeout_ms), "500", 1, 60000,
+	  "Checkpoints", "Milliseconds for one Redis command (or pipeline)." },
+	{ "redis_prefix", T_STR, F(redis_prefix), "sticky:", 0, 0, "Checkpoints",
+	  "Prefix of every key sticky writes." },
+	{ "checkpoint", T_CKPT, F(checkpoint), "async", 0, 0, "Checkpoints",
+	  "async: changed sessions are written every checkpoint_interval; sync: "
+	  "a response waits until Redis has its checkpoint; off." },
+	{ "checkpoint_interval", T_LONG, F(checkpoint_interval_ms), "100", 1, 3600000,
+	  "Checkpoints", "Milliseconds between flushes in async mode: the most "
+	  "a crash can lose." },
+	{ "checkpoint_ttl", T_LONG, F(checkpoint_ttl_s), "86400", 0, LMAX,
+	  "Checkpoints", "Seconds a checkpoint lives in Redis after its last "
+	  "write; 0: forever." },
+	{ "checkpoint_page", T_LONG, F(checkpoint_page), "4096", 64, 1048576,
+	  "Checkpoints", "Page size in bytes of delta writes: only changed pages "
+	  "are sent." },
+	{ "routing", T_ROUTING, F(routing), "tag", 0, 0, "Checkpoints",
+	  "tag: the front-end routes on the cookie's route tag; hash: it hashes "
+	  "the cookie, so a new session is checkpointed before its first answer." },
+	{ "fencing", T_FENCING, F(strict_fencing), "normal", 0, 0, "Checkpoints",
+	  "normal: writes are fenced by the ownership epoch; strict: also check "
+	  "the epoch in Redis before serving a request from memory." },
+
+	/* operations */
+	{ "status_path", T_STR, F(status_path), "", 0, 0, "Operations",
+	  "Path answered with the status page (text, ?json, ?openmetrics); "
+	  "empty: off." },
+	{ "status_allow", T_STR, F(status_allow), "127.0.0.1,::1", 0, 0, "Operations",
+	  "Comma-separated client addresses (REMOTE_ADDR) allowed the status page." },
+	{ "max_requests", T_LONG, F(max_requests), "0", 0, LMAX, "Operations",
+	  "Recycle a worker gracefully after this many requests; 0: never." },
+	{ "max_rss", T_LONG, F(max_rss_mb), "0", 0, LMAX, "Operations",
+	  "Recycle a worker gracefully above this resident size in MiB; 0: never." },
+	{ "request_timeout", T_LONG, F(request_timeout_ms), "0", 0, 3600000,
+	  "Operations", "Kill a worker whose handler runs longer than this (ms); "
+	  "its users restore from their checkpoints.  0: off." },
+	{ "log_level", T_STR, F(log_level), "info", 0, 0, "Operations",
+	  "error, warn, info or debug." },
+	{ "log_file", T_STR, F(log_file), "", 0, 0, "Operations",
+	  "Append logs to this file (reopened on SIGUSR1); empty: stderr." },
+	{ "syslog", T_BOOL, F(syslog), "off", 0, 1, "Operations",
+	  "Log to syslog (daemon facility) instead." },
+	{ "pid_file", T_STR, F(pid_file), "", 0, 0, "Operations",
+	  "Write the master's pid here." },
+	{ "fault_die_after_checkpoint", T_BOOL, F(fault_die_after_checkpoint), "off",
+	  0, 1, "Testing", "Fault injection for tests: a worker exits after a "
+	  "sync checkpoint is acknowledged and before it answers.  Never in "
+	  "production." },
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key *
+find_key(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (!strcasecmp(v, "on") || !strcasecmp(v, "yes") ||
+	    !strcasecmp(v, "true") || !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcasecmp(v, "off") || !strcasecmp(v, "no") ||
+	    !strcasecmp(v, "false") || !strcmp(v, "0"))
+		*out = 0;
+	else
+		return STICKY_EINVAL;
+	return 0;
+}
+
+static int
+parse_long(const char *v, int base, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, base);
+	if (errno != 0 || end == v || *end != '\0')
+		return STICKY_EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int
+set_str(char **slot, const char *v)
+{
+	char *p;
+
+	if ((p = xstrdup(v)) == NULL)
+		return STICKY_ENOMEM;
+	xfree(*slot);
+	*slot = p;
+	return 0;
+}
+
+static int
+set_app_key(struct sticky_config *cfg, const char *key, const char *value)
+{
+	char **k, **v;
+
+	for (size_t i = 0; i < cfg->napp; i++)
+		if (strcmp(cfg->app_keys[i], key) == 0)
+			return set_str(&cfg->app_values[i], value);
+	if ((k = xreallocarray(cfg->app_keys, cfg->napp + 1, sizeof(*k))) == NULL)
+		return STICKY_ENOMEM;
+	cfg->app_keys = k;
+	if ((v = xreallocarray(cfg->app_values, cfg->napp + 1, sizeof(*v))) == NULL)
+		return STICKY_ENOMEM;
+	cfg->app_values = v;
+	if ((k[cfg->napp] = xstrdup(key)) == NULL)
+		return STICKY_ENOMEM;
+	if ((v[cfg->napp] = xstrdup(value)) == NULL) {
+		xfree(k[cfg->napp]);
+		return STICKY_ENOMEM;
+	}
+	cfg->napp++;
+	return 0;
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+sticky_config_set(struct sticky_config *cfg, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	const struct key *k;
+	char *base = (char *)cfg;
+	long n;
+	int b, rc;
+
+	if (cfg == NULL || key == NULL || value == NULL)
+		return STICKY_EINVAL;
+	if (strncmp(key, "app.", 4) == 0 && key[4] != '\0')
+		return set_app_key(cfg, key, value);
+	if ((k = find_key(key)) == NULL) {
+		seterr(err, errlen, "unknown key '%s'", key);
+		return STICKY_ECONFIG;
+	}
+	switch (k->type) {
+	case T_LONG:
+	case T_MODE:
+		if (parse_long(value, k->type == T_MODE ? 8 : 10, &n) != 0) {
+			seterr(err, errlen, "%s: '%s' is not a number", key, value);
+			return STICKY_ECONFIG;
+		}
+		if (n < k->min || n > k->max) {
+			seterr(err, errlen, "%s: %s is out of range", key, value);
+			return STICKY_ECONFIG;
+		}
+		*(long *)(base + k->off) = n;
+		return 0;
+	case T_BOOL:
+		if (parse_bool(value, &b) != 0) {
+			seterr(err, errlen, "%s: '%s' is not on or off", key, value);
+			return STICKY_ECONFIG;
+		}
+		*(int *)(base + k->off) = b;
+		return 0;
+	case T_STR:
+		if ((rc = set_str((char **)(base + k->off), value)) != 0)
+			return rc;
+		return 0;
+	case T_CKPT:
+		if (!strcasecmp(value, "off"))
+			cfg->checkpoint = CKPT_OFF;
+		else if (!strcasecmp(value, "async"))
+			cfg->checkpoint = CKPT_ASYNC;
+		else if (!strcasecmp(value, "sync"))
+			cfg->checkpoint = CKPT_SYNC;
+		else
+			goto badenum;
+		return 0;
+	case T_ROUTING:
+		if (!strcasecmp(value, "tag"))
+			cfg->routing = ROUTING_TAG;
+		else if (!strcasecmp(value, "hash"))
+			cfg->routing = ROUTING_HASH;
+		else
+			goto badenum;
+		return 0;
+	case T_SAMESITE:
+		if (cookie_parse_samesite(value, &cfg->cookie_samesite) != 0)
+			goto badenum;
+		return 0;
+	case T_FENCING:
+		if (!strcasecmp(value, "normal"))
+			cfg->strict_fencing = 0;
+		else if (!strcasecmp(value, "strict"))
+			cfg->strict_fencing = 1;
+		else
+			goto badenum;
+		return 0;
+	}
+badenum:
+	seterr(err, errlen, "%s: '%s' is not one of the allowed values", key,
+	    value);
+	return STICKY_ECONFIG;
+}
+
+const char *
+sticky_config_get(const struct sticky_config *cfg, const char *key)
+{
+	struct sticky_config *c = (struct sticky_config *)cfg;
+	const struct key *k;
+	const char *base = (const char *)cfg;
+	static const char *const ckpt[] = { "off", "async", "sync" };
+	static const char *const ss[] = { "off", "lax", "strict", "none" };
+
+	if (cfg == NULL || key == NULL)
+		return NULL;
+	if (strncmp(key, "app.", 4) == 0) {
+		for (size_t i = 0; i < cfg->napp; i++)
+			if (strcmp(cfg->app_keys[i], key) == 0)
+				return cfg->app_values[i];
+		return NULL;
+	}
+	if ((k = find_key(key)) == NULL)
+		return NULL;
+	switch (k->type) {
+	case T_LONG:
+		snprintf(c->textbuf, sizeof(c->textbuf), "%ld",
+		    *(const long *)(base + k->off));
+		return c->textbuf;
+	case T_MODE:
+		snprintf(c->textbuf, sizeof(c->textbuf), "%04lo",
+		    *(const long *)(base + k->off));
+		return c->textbuf;
+	case T_BOOL:
+		return *(const int *)(base + k->off) ? "on" : "off";
+	case T_STR:
+		return *(char *const *)(base + k->off);
+	case T_CKPT:
+		return ckpt[cfg->checkpoint];
+	case T_ROUTING:
+		return cfg->routing == ROUTING_HASH ? "hash" : "tag";
+	case T_SAMESITE:
+		return ss[cfg->cookie_samesite];
+	case T_FENCING:
+		return cfg->strict_fencing ? "strict" : "normal";
+	}
+	return NULL;
+}
+
+int
+config_init(struct sticky_config *cfg)
+{
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NKEYS; i++)
+		if ((rc = sticky_config_set(cfg, keys[i].name, keys[i].def, NULL,
+		    0)) != 0) {
+			config_cleanup(cfg);
+			return rc;
+		}
+	return 0;
+}
+
+void
+config_cleanup(struct sticky_config *cfg)
+{
+	char *base = (char *)cfg;
+
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].type == T_STR) {
+			xfree(*(char **)(base + keys[i].off));
+			*(char **)(base + keys[i].off) = NULL;
+		}
+	for (size_t i = 0; i < cfg->napp; i++) {
+		xfree(cfg->app_keys[i]);
+		xfree(cfg->app_values[i]);
+	}
+	xfree(cfg->app_keys);
+	xfree(cfg->app_values);
+	cfg->app_keys = cfg->app_values = NULL;
+	cfg->napp = 0;
+}
+
+int
+config_validate(const struct sticky_config *cfg, char *err, size_t errlen)
+{
+	char tag[SID_TAG_MAX + 1];
+	const char *l = cfg->listen;
+
+	for (long i = 0; i < cfg->workers; i++)
+		if (route_tag(cfg->tag, (unsigned)i, tag, sizeof(tag)) != 0) {
+			seterr(err, errlen, "tag: '%s' does not make valid route "
+			    "tags (1-32 of A-Z a-z 0-9 _ -)", cfg->tag);
+			return STICKY_ECONFIG;
+		}
+	if (cfg->workers > 1 && strstr(cfg->tag, "%i") == NULL) {
+		seterr(err, errlen, "tag: '%s' needs %%i to tell workers apart",
+		    cfg->tag);
+		return STICKY_ECONFIG;
+	}
+	if (strncmp(l, "unix:", 5) == 0) {
+		if (l[5] != '/') {
+			seterr(err, errlen, "listen: '%s': unix socket paths must be "
+			    "absolute", l);
+			return STICKY_ECONFIG;
+		}
+		if (cfg->workers > 1 && strstr(l, "%t") == NULL &&
+		    strstr(l, "%i") == NULL) {
+			seterr(err, errlen, "listen: '%s' needs %%t or %%i to give "
+			    "each worker its own socket", l);
+			return STICKY_ECONFIG;
+		}
+	} else if (strrchr(l, ':') == NULL) {
+		seterr(err, errlen, "listen: '%s' is neither unix:PATH nor "
+		    "ADDRESS:PORT", l);
+		return STICKY_ECONFIG;
+	}
+	if (!cookie_name_valid(cfg->cookie_name)) {
+		seterr(err, errlen, "cookie_name: '%s' is not a cookie name",
+		    cfg->cookie_name);
+		return STICKY_ECONFIG;
+	}
+	if ((cfg->cookie_path[0] != '\0' && !cookie_attr_valid(cfg->cookie_path)) ||
+	    (cfg->cookie_domain[0] != '\0' &&
+	    !cookie_attr_valid(cfg->cookie_domain))) {
+		seterr(err, errlen, "cookie_path/cookie_domain: invalid characters");
+		return STICKY_ECONFIG;
+	}
+	if (cfg->cookie_samesite == SAMESITE_NONE && !cfg->cookie_secure) {
+		seterr(err, errlen, "cookie_samesite: none needs cookie_secure = on");
+		return STICKY_ECONFIG;
+	}
+	if (cfg->worker_header[0] != '\0' && !cookie_name_valid(cfg->worker_header)) {
+		seterr(err, errlen, "worker_header: '%s' is not a header name",
+		    cfg->worker_header);
+		return STICKY_ECONFIG;
+	}
+	if (cfg->routing == ROUTING_HASH && cfg->checkpoint == CKPT_OFF &&
+	    cfg->redis[0] != '\0') {
+		seterr(err, errlen, "routing = hash needs checkpoints");
+		return STICKY_ECONFIG;
+	}
+	enum log_level lvl;
+	if (log_parse_level(cfg->log_level, &lvl) != 0) {
+		seterr(err, errlen, "log_level: '%s' is not error, warn, info or "
+		    "debug", cfg->log_level);
+		return STICKY_ECONFIG;
+	}
+	return 0;
+}
+
+size_t
+config_keys(const struct config_key_doc **out)
+{
+	static struct config_key_doc docs[NKEYS];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		docs[i].name = keys[i].name;
+		docs[i].def = keys[i].def;
+		docs[i].doc = keys[i].doc;
+		docs[i].group = keys[i].group;
+	}
+	*out = docs;
+	return NKEYS;
+}
+
+/* Wrap doc text at ~76 columns behind "# ". */
+static int
+write_comment(struct sticky_buf *out, const char *text)
+{
+	const char *p = text;
+	int rc;
+
+	while (*p != '\0') {
+		size_t n = strlen(p), cut = n;
+
+		if (n > 74) {
+			cut = 74;
+			while (cut > 0 && p[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = 74;
+		}
+		if ((rc = buf_printf(out, "# %.*s\n", (int)cut, p)) != 0)
+			return rc;
+		p += cut;
+		while (*p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+int
+config_write_example(struct sticky_buf *out)
+{
+	const char *group = "";
+	int rc;
+
+	if ((rc = buf_puts(out, "# stickyd.conf: every key with its default.  "
+	    "Generated by `stickyctl conf`;\n# see stickyd.conf(5).  "
+	    "Application keys start with \"app.\".\n")) != 0)
+		return rc;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(group, keys[i].group) != 0) {
+			group = keys[i].group;
+			if ((rc = buf_printf(out, "\n## %s\n", group)) != 0)
+				return rc;
+		}
+		if ((rc = buf_puts(out, "\n")) != 0 ||
+		    (rc = write_comment(out, keys[i].doc)) != 0)
+			return rc;
+		if (strchr(keys[i].def, ' ') != NULL || keys[i].def[0] == '\0')
+			rc = buf_printf(out, "#%s = \"%s\"\n", keys[i].name,
+			    keys[i].def);
+		else
+			rc = buf_printf(out, "#%s = %s\n", keys[i].name, keys[i].def);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- the public handle ---- */
+
+int
+sticky_config_new(struct sticky_config **out)
+{
+	struct sticky_config *cfg;
+	int rc;
+
+	*out = NULL;
+	if ((cfg = xmalloc(sizeof(*cfg))) == NULL)
+		return STICKY_ENOMEM;
+	if ((rc = config_init(cfg)) != 0) {
+		xfree(cfg);
+		return rc;
+	}
+	*out = cfg;
+	return 0;
+}
+
+void
+sticky_config_free(struct sticky_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	config_cleanup(cfg);
+	xfree(cfg);
+}
+
+static int
+load_cb(const char *key, const char *value, void *arg, char *err,
+    size_t errlen)
+{
+	return sticky_config_set(arg, key, value, err, errlen);
+}
+
+int
+sticky_config_load(struct sticky_config *cfg, const char *path, char *err,
+    size_t errlen)
+{
+	return conffile_load(path, load_cb, cfg, err, errlen);
+}

@@ -1,1 +1,49 @@
-/* conn.h: placeholder */
+/*
+ * conn.h: one FastCGI connection inside a worker: non-blocking reads fed
+ * to the record parser, a deadline for the request to arrive whole, and
+ * an output queue drained when the socket is writable.
+ */
+#ifndef STICKY_CONN_H
+#define STICKY_CONN_H
+
+#include <stdint.h>
+
+#include "fcgi.h"
+#include "internal.h"
+
+enum conn_state {
+	CONN_READING, /* waiting for a whole request */
+	CONN_WRITING, /* draining a response */
+	CONN_DONE     /* to be closed */
+};
+
+struct conn {
+	int fd;
+	enum conn_state state;
+	struct fcgi_parser parser;
+	struct sticky_buf in;  /* read, not yet consumed by the parser */
+	struct sticky_buf out; /* to send */
+	int64_t deadline_ms;   /* of the current read or write */
+	int keep_conn;         /* the front-end keeps the connection */
+	int peer_closed;
+	int started;           /* bytes of a request have arrived */
+};
+
+int conn_new(struct conn **out, int fd, const struct fcgi_limits *lim);
+/* Close the socket and free everything. */
+void conn_free(struct conn *c);
+/*
+ * Read what is available (up to a bound per call).  Returns 0, or
+ * STICKY_ESYS on a socket error; sets peer_closed at EOF.
+ */
+int conn_read(struct conn *c);
+/*
+ * Parse buffered bytes.  FCGI_REQUEST_READY moves a whole request into
+ * *req; FCGI_NEED_MORE; or a negative error (reason in c->parser.why).
+ * Protocol replies are queued in c->out.
+ */
+int conn_parse(struct conn *c, struct fcgi_request *req);
+/* Send queued output: 0 all sent, 1 more to send, STICKY_ESYS on error. */
+int conn_flush(struct conn *c);
+
+#endif /* STICKY_CONN_H */

@@ -12,9 +12,10 @@ struct sticky_buf;
 #define COOKIE_HEADER_MAX 8192 /* longer Cookie headers are refused */
 
 /*
- * Find cookie `name` in a Cookie header.  On success *val/*vlen point into
+ * Find cookie `name` in a Cookie header.  On success *val and *vlen point into
  * hdr (surrounding DQUOTEs removed).  The first occurrence wins.
- * STICKY_ENOENT: absent; STICKY_ETOOBIG: header over COOKIE_HEADER_MAX.
+ * STICKY_ENOENT: absent; STICKY_ETOOBIG: header over COOKIE_HEADER_MAX;
+ * STICKY_EPROTO: a NUL byte in hdr; STICKY_EINVAL: NULL or empty name.
  */
 int cookie_find(const char *hdr, size_t len, const char *name,
     const char **val, size_t *vlen);

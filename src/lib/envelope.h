@@ -41,6 +41,8 @@ struct envelope {
 
 /* CRC32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2. */
 uint32_t crc32c(uint32_t crc, const void *data, size_t len);
+/* For tests: the portable software path of crc32c(). */
+uint32_t crc32c_sw(uint32_t crc, const void *data, size_t len);
 uint32_t envelope_app_id(const char *app_name);
 
 /* Write the header (computes the header CRC). */

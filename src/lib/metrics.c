@@ -1,1 +1,192 @@
-/* metrics.c: placeholder */
+/*
+ * metrics.c: the shared counters and the status page.  The mapping is
+ * MAP_SHARED|MAP_ANONYMOUS, created by the master before fork: a worker
+ * that crashes leaves its counters behind for its successor and for the
+ * status page, which any worker can render.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "metrics.h"
+
+static size_t
+map_size(unsigned n)
+{
+	return sizeof(struct metrics_shm) + (size_t)n * sizeof(struct worker_stats);
+}
+
+int
+metrics_map(struct metrics_shm **out, unsigned n)
+{
+	void *p;
+
+	p = mmap(NULL, map_size(n), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return STICKY_ESYS;
+	memset(p, 0, map_size(n));
+	*out = p;
+	(*out)->nworkers = n;
+	return 0;
+}
+
+void
+metrics_unmap(struct metrics_shm *m)
+{
+	if (m != NULL)
+		munmap(m, map_size(m->nworkers));
+}
+
+/* One row per counter: how each format names it. */
+struct counter {
+	const char *name; /* snake_case; openmetrics adds sticky_ and _total */
+	const char *help;
+	int is_counter;   /* else a gauge */
+	size_t off;
+	int wide;         /* int64 rather than uint64 */
+};
+
+#define C(f, help) { #f, help, 1, offsetof(struct worker_stats, f), 0 }
+#define G(f, help) { #f, help, 0, offsetof(struct worker_stats, f), 0 }
+
+static const struct counter counters[] = {
+	C(requests, "Requests served."),
+	G(sessions, "Sessions held in memory."),
+	G(bytes, "Bytes of state held in memory."),
+	G(dirty, "Sessions with changes not yet checkpointed."),
+	C(sessions_created, "Sessions created."),
+	C(ckpt_written, "Checkpoints written."),
+	C(ckpt_bytes, "Bytes of checkpoints sent to Redis."),
+	C(ckpt_failed, "Checkpoint writes that failed (retried)."),
+	C(ckpt_fenced, "Checkpoint writes refused: another worker owns the session."),
+	C(restore_hits, "Sessions restored from a checkpoint."),
+	C(restore_misses, "Restores that found no checkpoint."),
+	C(restore_failed, "Restores that failed: Redis unreachable."),
+	C(restore_bad, "Checkpoints refused as corrupt or foreign (set aside)."),
+	C(evictions, "Sessions evicted by memory limits."),
+	C(expired, "Sessions expired by the idle timeout."),
+	C(replays, "Resent requests answered from the replay log."),
+	C(rehomed, "Sessions taken over from another worker."),
+	C(bad_records, "Connections closed for malformed FastCGI input."),
+	C(bad_cookies, "Malformed or oversized session cookies."),
+	C(read_timeouts, "Connections closed for not sending a request in time."),
+	C(status_503, "Requests answered 503 because state was unavailable."),
+	C(restarts, "Times this worker slot was respawned."),
+	C(crashes, "Abnormal worker exits."),
+	C(recycles, "Graceful recycles (max_requests, max_rss)."),
+	C(timeouts_killed, "Workers killed by request_timeout."),
+};
+
+#define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
+
+static uint64_t
+value(const struct worker_stats *w, const struct counter *c)
+{
+	return *(const uint64_t *)((const char *)w + c->off);
+}
+
+static int
+render_text(const struct metrics_shm *m, struct sticky_buf *out)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	buf_printf(out, "master pid %d, up %llds, reloads %llu, workers %u\n",
+	    m->master_pid, (long long)(now - m->master_start),
+	    (unsigned long long)m->reloads, m->nworkers);
+	for (unsigned i = 0; i < m->nworkers; i++) {
+		const struct worker_stats *w = &m->w[i];
+
+		buf_printf(out, "\nworker %s pid %d %s, up %llds, redis %s, "
+		    "loss window %lldms\n", w->tag, w->pid, w->up ? "up" : "down",
+		    w->up ? (long long)(now - w->start_time) : 0LL,
+		    w->redis_up ? "up" : "down", (long long)w->oldest_dirty_ms);
+		for (size_t c = 0; c < NCOUNTERS; c++)
+			buf_printf(out, "  %-18s %llu\n", counters[c].name,
+			    (unsigned long long)value(w, &counters[c]));
+		if (w->restore_hits > 0)
+			buf_printf(out, "  %-18s %llu\n", "restore_avg_us",
+			    (unsigned long long)(w->restore_us_total / w->restore_hits));
+		if (w->last_signal != 0)
+			buf_printf(out, "  %-18s %d\n", "last_crash_signal",
+			    w->last_signal);
+	}
+	return 0;
+}
+
+/* Tags are [A-Za-z0-9_-]: safe in JSON and label values as they are. */
+static int
+render_json(const struct metrics_shm *m, struct sticky_buf *out)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	buf_printf(out, "{\"master\":{\"pid\":%d,\"uptime_s\":%lld,\"reloads\":%llu},"
+	    "\"workers\":[", m->master_pid, (long long)(now - m->master_start),
+	    (unsigned long long)m->reloads);
+	for (unsigned i = 0; i < m->nworkers; i++) {
+		const struct worker_stats *w = &m->w[i];
+
+		buf_printf(out, "%s{\"tag\":\"%s\",\"pid\":%d,\"up\":%s,"
+		    "\"start_time\":%lld,\"redis_up\":%s,\"loss_window_ms\":%lld,"
+		    "\"last_crash_signal\":%d", i ? "," : "", w->tag, w->pid,
+		    w->up ? "true" : "false", (long long)w->start_time,
+		    w->redis_up ? "true" : "false", (long long)w->oldest_dirty_ms,
+		    w->last_signal);
+		for (size_t c = 0; c < NCOUNTERS; c++)
+			buf_printf(out, ",\"%s\":%llu", counters[c].name,
+			    (unsigned long long)value(w, &counters[c]));
+		buf_printf(out, ",\"restore_us_total\":%llu}",
+		    (unsigned long long)w->restore_us_total);
+	}
+	return buf_puts(out, "]}\n");
+}
+
+static int
+render_openmetrics(const struct metrics_shm *m, struct sticky_buf *out)
+{
+	buf_puts(out, "# TYPE sticky_worker_up gauge\n"
+	    "# HELP sticky_worker_up 1 while the worker process runs.\n");
+	for (unsigned i = 0; i < m->nworkers; i++)
+		buf_printf(out, "sticky_worker_up{worker=\"%s\"} %d\n", m->w[i].tag,
+		    m->w[i].up ? 1 : 0);
+	buf_puts(out, "# TYPE sticky_redis_up gauge\n"
+	    "# HELP sticky_redis_up 1 while the worker is connected to Redis.\n");
+	for (unsigned i = 0; i < m->nworkers; i++)
+		buf_printf(out, "sticky_redis_up{worker=\"%s\"} %d\n", m->w[i].tag,
+		    m->w[i].redis_up ? 1 : 0);
+	buf_puts(out, "# TYPE sticky_loss_window_seconds gauge\n"
+	    "# HELP sticky_loss_window_seconds Age of the oldest unflushed change.\n");
+	for (unsigned i = 0; i < m->nworkers; i++)
+		buf_printf(out, "sticky_loss_window_seconds{worker=\"%s\"} %.3f\n",
+		    m->w[i].tag, (double)m->w[i].oldest_dirty_ms / 1000.0);
+	buf_puts(out, "# TYPE sticky_restore_seconds counter\n"
+	    "# HELP sticky_restore_seconds Time spent restoring sessions.\n");
+	for (unsigned i = 0; i < m->nworkers; i++)
+		buf_printf(out, "sticky_restore_seconds_total{worker=\"%s\"} %.6f\n",
+		    m->w[i].tag, (double)m->w[i].restore_us_total / 1e6);
+	for (size_t c = 0; c < NCOUNTERS; c++) {
+		const struct counter *k = &counters[c];
+
+		buf_printf(out, "# TYPE sticky_%s %s\n# HELP sticky_%s %s\n",
+		    k->name, k->is_counter ? "counter" : "gauge", k->name, k->help);
+		for (unsigned i = 0; i < m->nworkers; i++)
+			buf_printf(out, "sticky_%s%s{worker=\"%s\"} %llu\n", k->name,
+			    k->is_counter ? "_total" : "", m->w[i].tag,
+			    (unsigned long long)value(&m->w[i], k));
+	}
+	return buf_puts(out, "# EOF\n");
+}
+
+int
+metrics_render(const struct metrics_shm *m, enum status_format f,
+    struct sticky_buf *out)
+{
+	switch (f) {
+	case STATUS_JSON:
+		return render_json(m, out);
+	case STATUS_OPENMETRICS:
+		return render_openmetrics(m, out);
+	default:
+		return render_text(m, out);
+	}
+}

@@ -1,1 +1,463 @@
-/* session.c: placeholder */
+/*
+ * session.c: one user's session inside a worker.  Finding it for a request
+ * (memory when we own it, else the checkpoint, taking ownership), creating
+ * it with a fresh id (never one a client chose), the replay log that makes
+ * a resent request answer the same without running the handler twice, the
+ * payload encoding that carries that log, eviction and idle expiry, and
+ * the public sticky_session_*() calls.
+ */
+#include <string.h>
+
+#include "checkpoint.h"
+#include "cookie.h"
+#include "metrics.h"
+#include "request.h"
+#include "session.h"
+#include "store.h"
+#include "worker.h"
+
+#define REPLAY_MAX_RESPONSE 65536 /* larger responses are not remembered */
+#define REPLAY_MAX_ID 128
+
+void
+session_destroy_cb(struct session *s, void *arg)
+{
+	struct worker *w = arg;
+
+	if (s->state != NULL && w->app->codec.destroy != NULL)
+		w->app->codec.destroy(s->state, w->app->appdata);
+	session_release(s);
+}
+
+void
+session_forget(struct worker *w, struct session *s)
+{
+	store_remove(w->store, s);
+	session_destroy_cb(s, w);
+}
+
+static size_t
+state_size(struct worker *w, struct session *s)
+{
+	if (w->app->codec.size != NULL && s->state != NULL)
+		return w->app->codec.size(s->state, w->app->appdata);
+	return s->written.len > 0 ? s->written.len : 64;
+}
+
+/* ---- payload: u32 meta_len | meta (replay log) | codec bytes ---- */
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * meta = u32 meta_len (counting itself) | u32 count |
+ *        count x (u32 idlen | id | u32 outlen | out)
+ */
+int
+session_encode(struct worker *w, struct session *s, struct sticky_buf *out)
+{
+	unsigned char tmp[4];
+	size_t start = out->len;
+	int rc;
+
+	if ((rc = buf_append(out, "\0\0\0\0", 4)) != 0)
+		return rc;
+	put32(tmp, (uint32_t)s->nreplay);
+	if ((rc = buf_append(out, tmp, 4)) != 0)
+		return rc;
+	for (size_t i = 0; i < s->nreplay; i++) {
+		const struct replay_entry *e = &s->replay[i];
+		size_t idlen = strlen(e->id);
+
+		put32(tmp, (uint32_t)idlen);
+		if ((rc = buf_append(out, tmp, 4)) != 0 ||
+		    (rc = buf_append(out, e->id, idlen)) != 0)
+			return rc;
+		put32(tmp, (uint32_t)e->out.len);
+		if ((rc = buf_append(out, tmp, 4)) != 0 ||
+		    (rc = buf_append(out, e->out.data, e->out.len)) != 0)
+			return rc;
+	}
+	put32(out->data + start, (uint32_t)(out->len - start));
+	if (w->app->codec.encode == NULL)
+		return 0;
+	return w->app->codec.encode(s->state, out, w->app->appdata);
+}
+
+static int
+replay_alloc(struct worker *w, struct session *s)
+{
+	size_t slots = (size_t)w->cfg->replay_slots;
+
+	if (s->replay != NULL || slots == 0)
+		return 0;
+	if ((s->replay = xcalloc(slots, sizeof(*s->replay))) == NULL)
+		return STICKY_ENOMEM;
+	for (size_t i = 0; i < slots; i++)
+		buf_init(&s->replay[i].out);
+	return 0;
+}
+
+int
+session_decode(struct worker *w, struct session *s, const unsigned char *p,
+    size_t len, uint32_t meta_len, uint32_t schema)
+{
+	const struct sticky_codec *c = &w->app->codec;
+	size_t off = 8, count, slots = (size_t)w->cfg->replay_slots;
+	int rc;
+
+	if (meta_len < 8 || meta_len > len || get32(p) != meta_len)
+		return STICKY_ECORRUPT;
+	count = get32(p + 4);
+	if (count > 64)
+		return STICKY_ECORRUPT;
+	if ((rc = replay_alloc(w, s)) != 0)
+		return rc;
+	/* Keep the newest entries that fit our slots. */
+	for (size_t i = 0; i < count; i++) {
+		size_t idlen, outlen;
+
+		if (meta_len - off < 4)
+			return STICKY_ECORRUPT;
+		idlen = get32(p + off);
+		off += 4;
+		if (idlen == 0 || idlen > REPLAY_MAX_ID || meta_len - off < idlen + 4)
+			return STICKY_ECORRUPT;
+		const char *id = (const char *)p + off;
+		off += idlen;
+		outlen = get32(p + off);
+		off += 4;
+		if (outlen > meta_len - off)
+			return STICKY_ECORRUPT;
+		if (slots > 0 && i + slots >= count) {
+			struct replay_entry *e = &s->replay[s->nreplay];
+
+			if ((e->id = xstrndup(id, idlen)) == NULL ||
+			    (rc = buf_append(&e->out, p + off, outlen)) != 0)
+				return STICKY_ENOMEM;
+			s->nreplay++;
+			s->replay_next = s->nreplay % slots;
+		}
+		off += outlen;
+	}
+	if (off != meta_len)
+		return STICKY_ECORRUPT;
+	if (c->decode == NULL)
+		return STICKY_EINVAL;
+	s->state = NULL;
+	return c->decode(&s->state, p + meta_len, len - meta_len, schema,
+	    w->app->appdata);
+}
+
+const struct sticky_buf *
+session_replay_find(const struct session *s, const char *id)
+{
+	for (size_t i = 0; i < s->nreplay; i++)
+		if (strcmp(s->replay[i].id, id) == 0)
+			return &s->replay[i].out;
+	return NULL;
+}
+
+int
+session_replay_add(struct worker *w, struct session *s, const char *id,
+    const struct sticky_buf *response)
+{
+	size_t slots = (size_t)w->cfg->replay_slots;
+	struct replay_entry *e;
+	int rc;
+
+	if (slots == 0 || strlen(id) > REPLAY_MAX_ID ||
+	    response->len > REPLAY_MAX_RESPONSE)
+		return 0;
+	if ((rc = replay_alloc(w, s)) != 0)
+		return rc;
+	e = &s->replay[s->replay_next];
+	if (s->nreplay == slots) {
+		xfree(e->id); /* the ring is full: overwrite the oldest */
+		buf_reset(&e->out);
+	} else
+		s->nreplay++;
+	e->id = xstrdup(id);
+	if (e->id == NULL || (rc = buf_append(&e->out, response->data,
+	    response->len)) != 0) {
+		xfree(e->id);
+		e->id = xstrdup("-");
+		return STICKY_ENOMEM;
+	}
+	s->replay_next = (s->replay_next + 1) % slots;
+	return 0;
+}
+
+/* ---- finding the session of a request ---- */
+
+int
+session_resolve(struct worker *w, struct sticky_req *req)
+{
+	const struct sticky_config *cfg = w->cfg;
+	const char *hdr, *val;
+	struct session *s, *restored;
+	size_t vlen;
+	char sidbuf[16];
+	int rc, ours;
+
+	if ((hdr = sticky_req_param(req, "HTTP_COOKIE")) == NULL)
+		return 0;
+	rc = cookie_find(hdr, strlen(hdr), cfg->cookie_name, &val, &vlen);
+	if (rc == STICKY_ENOENT)
+		return 0;
+	if (rc != 0 || sid_parse(val, vlen, &req->in_sid) != 0) {
+		/* A forged or broken cookie: this user gets a new session. */
+		w->stats->bad_cookies++;
+		log_info("bad_cookie", "reason=%s len=%zu",
+		    rc == STICKY_ETOOBIG ? "header_too_large" : "malformed",
+		    rc == 0 ? vlen : strlen(hdr));
+		return 0;
+	}
+	req->have_cookie_sid = 1;
+	ours = strcmp(req->in_sid.tag, w->tag) == 0;
+	s = store_get(w->store, req->in_sid.key, now_ms());
+	if (s != NULL && (ours || !ckpt_enabled(w))) {
+		if (cfg->strict_fencing && ckpt_enabled(w)) {
+			rc = ckpt_check_owner(w, s);
+			if (rc == STICKY_EAGAIN)
+				return STICKY_EAGAIN;
+			if (rc == STICKY_EFENCED) {
+				w->stats->ckpt_fenced++;
+				log_warn("fenced", "sid=%s action=drop_local_copy "
+				    "check=strict", log_sid(s->key, sidbuf));
+				session_forget(w, s);
+				s = NULL;
+			}
+		}
+		if (s != NULL) {
+			req->sess = s;
+			req->set_cookie = !ours; /* re-tag a foreign cookie */
+			return 0;
+		}
+	}
+	if (!ckpt_enabled(w))
+		return 0; /* unknown id: a new session, never adopted */
+	/*
+	 * The cookie names another worker (the front-end failed over, or
+	 * hashes the cookie): whoever owns the checkpoint now may hold newer
+	 * state than a copy we kept, so take ownership from Redis.  A copy
+	 * we kept that was never written is the only one there is.
+	 */
+	if (s != NULL)
+		store_remove(w->store, s);
+	rc = ckpt_restore(w, req->in_sid.key, &restored);
+	if (rc == 0) {
+		if (s != NULL)
+			session_destroy_cb(s, w);
+		req->sess = restored;
+		if (!ours) {
+			req->set_cookie = 1;
+			req->rehomed = 1;
+			w->stats->rehomed++;
+		}
+		return 0;
+	}
+	if (s != NULL) {
+		store_insert(w->store, s, now_ms());
+		if (rc == STICKY_ENOENT || rc == STICKY_EAGAIN) {
+			req->sess = s;
+			req->set_cookie = !ours;
+			return 0;
+		}
+	}
+	if (rc == STICKY_EAGAIN)
+		return STICKY_EAGAIN; /* never a silently empty state: 503 */
+	return 0; /* no checkpoint, or a refused one: a new session */
+}
+
+/* ---- memory limits ---- */
+
+static int
+over_limits(struct worker *w)
+{
+	return store_count(w->store) > (size_t)w->cfg->max_sessions ||
+	    store_bytes(w->store) > (size_t)w->cfg->max_bytes;
+}
+
+/* Write s if it holds unsaved changes; 1 if it may now be dropped. */
+static int
+saved(struct worker *w, struct session *s)
+{
+	int res;
+
+	if (s->dirty_since_ms == 0 || !ckpt_enabled(w))
+		return 1; /* clean, or nowhere to save it: drop as configured */
+	if (ckpt_write(w, &s, 1, &res) != 0 && res != STICKY_EFENCED)
+		return 0;
+	return res == 0 ? 1 : res == STICKY_EFENCED ? -1 : 0;
+}
+
+void
+session_sweep(struct worker *w, int64_t now)
+{
+	int64_t idle_ms = w->cfg->idle_timeout_s * 1000;
+	struct session *s, *newer;
+	int budget = 256; /* bounded work per call */
+
+	for (s = store_lru(w->store); s != NULL && budget-- > 0; s = newer) {
+		int idle = idle_ms > 0 && now - s->last_used_ms >= idle_ms;
+		int r;
+
+		newer = store_newer(s);
+		if (!idle && !over_limits(w))
+			break;
+		if ((r = saved(w, s)) == 0)
+			break; /* Redis down: keep it rather than lose it */
+		if (r == 1) {
+			if (idle)
+				w->stats->expired++;
+			else
+				w->stats->evictions++;
+			session_forget(w, s);
+		}
+		/* r == -1: fenced, ckpt_write already dropped it */
+	}
+}
+
+/* ---- the public session API ---- */
+
+static void
+mark_dirty(struct sticky_req *req)
+{
+	req->sess_dirty = 1;
+	/* Without checkpoints there is nothing to flush: never "dirty". */
+	if (ckpt_enabled(req->w) && req->sess->dirty_since_ms == 0)
+		req->sess->dirty_since_ms = now_ms();
+}
+
+void *
+sticky_session_state(struct sticky_req *req, int *err)
+{
+	struct worker *w;
+	struct session *s;
+	struct sid sid;
+	int rc;
+
+	if (err != NULL)
+		*err = 0;
+	if (req == NULL)
+		return NULL;
+	w = req->w;
+	if (req->sess != NULL)
+		return req->sess->state;
+	if (req->session_err == STICKY_EAGAIN) {
+		if (err != NULL)
+			*err = STICKY_EAGAIN;
+		return NULL;
+	}
+	if ((rc = sid_generate(&sid, w->tag)) != 0 ||
+	    (s = session_alloc(sid.key)) == NULL) {
+		if (err != NULL)
+			*err = rc != 0 ? rc : STICKY_ENOMEM;
+		return NULL;
+	}
+	if (w->app->codec.create == NULL ||
+	    (s->state = w->app->codec.create(w->app->appdata)) == NULL) {
+		session_release(s);
+		if (err != NULL)
+			*err = STICKY_ENOMEM;
+		return NULL;
+	}
+	s->epoch = 1;
+	s->bytes = state_size(w, s);
+	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
+		session_destroy_cb(s, w);
+		if (err != NULL)
+			*err = rc;
+		return NULL;
+	}
+	w->stats->sessions_created++;
+	req->sess = s;
+	req->sess_new = 1;
+	req->sess_destroyed = 0;
+	req->set_cookie = 1;
+	mark_dirty(req); /* a new session is checkpointed like a changed one */
+	return s->state;
+}
+
+void
+sticky_session_dirty(struct sticky_req *req)
+{
+	if (req != NULL && req->sess != NULL)
+		mark_dirty(req);
+}
+
+int
+sticky_session_destroy(struct sticky_req *req)
+{
+	struct worker *w;
+	int rc;
+
+	if (req == NULL)
+		return STICKY_EINVAL;
+	w = req->w;
+	if (req->sess == NULL) {
+		req->sess_destroyed = req->have_cookie_sid;
+		return 0;
+	}
+	if (ckpt_enabled(w) && (rc = ckpt_drop(w, req->sess)) != 0 &&
+	    rc != STICKY_EFENCED)
+		return rc; /* Redis down: the checkpoint would outlive logout */
+	session_forget(w, req->sess);
+	req->sess = NULL;
+	req->sess_dirty = 0;
+	req->sess_destroyed = 1;
+	return 0;
+}
+
+int
+sticky_session_rotate(struct sticky_req *req)
+{
+	struct worker *w;
+	struct session *s;
+	struct sid sid;
+	int rc;
+
+	if (req == NULL || req->sess == NULL)
+		return STICKY_ESTATE;
+	w = req->w;
+	s = req->sess;
+	if ((rc = sid_generate(&sid, w->tag)) != 0)
+		return rc;
+	if (ckpt_enabled(w) && (rc = ckpt_drop(w, s)) != 0 &&
+	    rc != STICKY_EFENCED)
+		return rc;
+	store_remove(w->store, s);
+	memcpy(s->key, sid.key, sizeof(s->key));
+	/* The new id starts its own history in Redis. */
+	s->epoch = 1;
+	s->in_redis = 0;
+	buf_reset(&s->written);
+	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
+		session_destroy_cb(s, w);
+		req->sess = NULL;
+		return rc;
+	}
+	req->set_cookie = 1;
+	mark_dirty(req);
+	return 0;
+}
+
+int
+sticky_session_is_new(const struct sticky_req *req)
+{
+	return req != NULL && req->sess_new;
+}

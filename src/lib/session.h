@@ -1,1 +1,45 @@
-/* session.h: placeholder */
+/*
+ * session.h: the life of one user's session inside a worker: finding it for
+ * a request (memory, else checkpoint), creating it, the replay log of
+ * recent state-changing requests, eviction, destroy and rotate.  The
+ * public sticky_session_*() functions live here too.
+ */
+#ifndef STICKY_SESSION_H
+#define STICKY_SESSION_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+struct worker;
+struct session;
+struct sticky_req;
+
+/* Destroy callback for the store: codec destroy + free. */
+void session_destroy_cb(struct session *s, void *worker);
+/* Drop a session from the store and free it (no checkpoint). */
+void session_forget(struct worker *w, struct session *s);
+
+/*
+ * Find the request's session from its cookie before the handler runs.
+ * Sets req->sess (or leaves it NULL for a new user).  Returns 0, or
+ * STICKY_EAGAIN when the user's state exists but cannot be had now.
+ */
+int session_resolve(struct worker *w, struct sticky_req *req);
+
+/* Encode the session payload (replay log + app bytes) into out. */
+int session_encode(struct worker *w, struct session *s, struct sticky_buf *out);
+/* Rebuild a session's state and replay log from a payload. */
+int session_decode(struct worker *w, struct session *s, const unsigned char *p,
+    size_t len, uint32_t meta_len, uint32_t schema);
+
+/* The recorded response for request id, or NULL. */
+const struct sticky_buf *session_replay_find(const struct session *s,
+    const char *id);
+int session_replay_add(struct worker *w, struct session *s, const char *id,
+    const struct sticky_buf *response);
+
+/* Enforce max_sessions/max_bytes and idle expiry (flush before drop). */
+void session_sweep(struct worker *w, int64_t now);
+
+#endif /* STICKY_SESSION_H */

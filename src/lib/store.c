@@ -1,1 +1,247 @@
-/* store.c: placeholder */
+/*
+ * store.c: a worker's session table.  Chained hash table with power-of-two
+ * buckets that doubles at load 1, plus an intrusive LRU list.  Keys are
+ * already 128 random bits, so the hash is just their first bytes mixed: an
+ * attacker cannot choose keys that collide because unknown keys never get
+ * inserted (ids are never adopted from clients).
+ */
+#include <string.h>
+
+#include "store.h"
+
+struct store {
+	struct session **buckets;
+	size_t nbuckets; /* power of two */
+	size_t count;
+	size_t bytes;
+	struct session *mru; /* head: most recently used */
+	struct session *lru; /* tail: least recently used */
+	store_destroy_fn destroy;
+	void *arg;
+};
+
+static size_t
+key_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < SID_KEY_LEN && key[i] != '\0'; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 1099511628211ULL;
+	}
+	return (size_t)(h ^ (h >> 29));
+}
+
+int
+store_new(struct store **out, store_destroy_fn destroy, void *arg)
+{
+	struct store *st;
+
+	*out = NULL;
+	if ((st = xcalloc(1, sizeof(*st))) == NULL)
+		return STICKY_ENOMEM;
+	st->nbuckets = 64;
+	if ((st->buckets = xcalloc(st->nbuckets, sizeof(*st->buckets))) == NULL) {
+		xfree(st);
+		return STICKY_ENOMEM;
+	}
+	st->destroy = destroy;
+	st->arg = arg;
+	*out = st;
+	return 0;
+}
+
+void
+store_free(struct store *st)
+{
+	struct session *s, *next;
+
+	if (st == NULL)
+		return;
+	for (s = st->mru; s != NULL; s = next) {
+		next = s->lru_next;
+		if (st->destroy != NULL)
+			st->destroy(s, st->arg);
+		else
+			session_release(s);
+	}
+	xfree(st->buckets);
+	xfree(st);
+}
+
+static void
+lru_unlink(struct store *st, struct session *s)
+{
+	if (s->lru_prev != NULL)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		st->mru = s->lru_next;
+	if (s->lru_next != NULL)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		st->lru = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+}
+
+static void
+lru_push(struct store *st, struct session *s)
+{
+	s->lru_prev = NULL;
+	s->lru_next = st->mru;
+	if (st->mru != NULL)
+		st->mru->lru_prev = s;
+	st->mru = s;
+	if (st->lru == NULL)
+		st->lru = s;
+}
+
+struct session *
+store_peek(const struct store *st, const char *key)
+{
+	struct session *s;
+
+	for (s = st->buckets[key_hash(key) & (st->nbuckets - 1)]; s != NULL;
+	    s = s->hnext)
+		if (strcmp(s->key, key) == 0)
+			return s;
+	return NULL;
+}
+
+struct session *
+store_get(struct store *st, const char *key, int64_t now)
+{
+	struct session *s;
+
+	if ((s = store_peek(st, key)) == NULL)
+		return NULL;
+	if (st->mru != s) {
+		lru_unlink(st, s);
+		lru_push(st, s);
+	}
+	s->last_used_ms = now;
+	return s;
+}
+
+/* Double the bucket array; on allocation failure keep the old one. */
+static void
+grow(struct store *st)
+{
+	struct session **nb, *s, *next;
+	size_t n = st->nbuckets * 2;
+
+	if ((nb = xcalloc(n, sizeof(*nb))) == NULL)
+		return;
+	for (size_t i = 0; i < st->nbuckets; i++)
+		for (s = st->buckets[i]; s != NULL; s = next) {
+			size_t b = key_hash(s->key) & (n - 1);
+
+			next = s->hnext;
+			s->hnext = nb[b];
+			nb[b] = s;
+		}
+	xfree(st->buckets);
+	st->buckets = nb;
+	st->nbuckets = n;
+}
+
+int
+store_insert(struct store *st, struct session *s, int64_t now)
+{
+	size_t b;
+
+	if (store_peek(st, s->key) != NULL)
+		return STICKY_EINVAL;
+	if (st->count >= st->nbuckets)
+		grow(st);
+	b = key_hash(s->key) & (st->nbuckets - 1);
+	s->hnext = st->buckets[b];
+	st->buckets[b] = s;
+	lru_push(st, s);
+	s->last_used_ms = now;
+	st->count++;
+	st->bytes += s->bytes;
+	return 0;
+}
+
+void
+store_remove(struct store *st, struct session *s)
+{
+	struct session **pp;
+
+	for (pp = &st->buckets[key_hash(s->key) & (st->nbuckets - 1)];
+	    *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			s->hnext = NULL;
+			lru_unlink(st, s);
+			st->count--;
+			st->bytes -= s->bytes;
+			return;
+		}
+}
+
+void
+store_set_bytes(struct store *st, struct session *s, size_t bytes)
+{
+	st->bytes = st->bytes - s->bytes + bytes;
+	s->bytes = bytes;
+}
+
+struct session *
+store_lru(const struct store *st)
+{
+	return st->lru;
+}
+
+struct session *
+store_newer(const struct session *s)
+{
+	return s->lru_prev;
+}
+
+size_t
+store_count(const struct store *st)
+{
+	return st->count;
+}
+
+size_t
+store_bytes(const struct store *st)
+{
+	return st->bytes;
+}
+
+void
+store_foreach(struct store *st, void (*cb)(struct session *, void *),
+    void *arg)
+{
+	for (struct session *s = st->mru; s != NULL; s = s->lru_next)
+		cb(s, arg);
+}
+
+struct session *
+session_alloc(const char *key)
+{
+	struct session *s;
+
+	if ((s = xcalloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	memcpy(s->key, key, SID_KEY_LEN);
+	s->key[SID_KEY_LEN] = '\0';
+	buf_init(&s->written);
+	return s;
+}
+
+void
+session_release(struct session *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nreplay; i++) {
+		xfree(s->replay[i].id);
+		buf_cleanup(&s->replay[i].out);
+	}
+	xfree(s->replay);
+	buf_cleanup(&s->written);
+	xfree(s);
+}

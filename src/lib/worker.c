@@ -1,1 +1,599 @@
-/* worker.c: placeholder */
+/*
+ * worker.c: the worker process.  One thread, one poll(2) loop over the
+ * inherited listening socket and every open connection; a request reaches
+ * the handler only once it has arrived whole, so no user waits behind a
+ * slow one.  Between requests the loop runs the timers: async checkpoint
+ * flushes, idle expiry, memory limits, recycling.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "conn.h"
+#include "envelope.h"
+#include "metrics.h"
+#include "request.h"
+#include "session.h"
+#include "store.h"
+#include "worker.h"
+
+/* The only file-scope mutable state: what the signal handlers saw. */
+static volatile sig_atomic_t sig_stop;
+static volatile sig_atomic_t sig_reopen;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		sig_reopen = 1;
+	else
+		sig_stop = 1;
+}
+
+static void
+worker_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* ---- answering ---- */
+
+static int
+addr_allowed(const char *list, const char *addr)
+{
+	size_t n;
+
+	if (addr == NULL || *addr == '\0')
+		return 0;
+	n = strlen(addr);
+	for (const char *p = list; *p != '\0';) {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		while (len > 0 && *p == ' ') {
+			p++;
+			len--;
+		}
+		if (len == n && strncmp(p, addr, n) == 0)
+			return 1;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
+static void
+status_page(struct worker *w, struct sticky_req *req)
+{
+	const char *q = sticky_req_query(req);
+	const char *ra = sticky_req_param(req, "REMOTE_ADDR");
+	enum status_format f = STATUS_TEXT;
+	const char *ct = "text/plain; charset=utf-8";
+
+	if (ra == NULL || !addr_allowed(w->cfg->status_allow, ra)) {
+		request_error(req, 403, "status page: address not allowed");
+		return;
+	}
+	if (strstr(q, "json") != NULL) {
+		f = STATUS_JSON;
+		ct = "application/json";
+	} else if (strstr(q, "openmetrics") != NULL ||
+	    strstr(q, "prometheus") != NULL) {
+		f = STATUS_OPENMETRICS;
+		ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+	}
+	sticky_req_add_header(req, "Content-Type", ct);
+	sticky_req_add_header(req, "Cache-Control", "no-store");
+	req->wrote = 1;
+	metrics_render(w->metrics, f, &req->body);
+}
+
+/* Keep what a replay must send again: status, app headers, body. */
+static int
+record_response(struct sticky_req *req, struct sticky_buf *out)
+{
+	unsigned char st[2] = { (unsigned char)(req->status >> 8),
+		(unsigned char)req->status };
+	unsigned char hl[4] = { (unsigned char)(req->headers.len >> 24),
+		(unsigned char)(req->headers.len >> 16),
+		(unsigned char)(req->headers.len >> 8),
+		(unsigned char)req->headers.len };
+	int rc;
+
+	if ((rc = buf_append(out, st, 2)) != 0 || (rc = buf_append(out, hl, 4)) != 0 ||
+	    (rc = buf_append(out, req->headers.data, req->headers.len)) != 0)
+		return rc;
+	return buf_append(out, req->body.data, req->body.len);
+}
+
+static int
+replay_response(struct sticky_req *req, const struct sticky_buf *rec)
+{
+	size_t hl;
+
+	if (rec->len < 6)
+		return STICKY_ECORRUPT;
+	hl = (size_t)rec->data[2] << 24 | (size_t)rec->data[3] << 16 |
+	    (size_t)rec->data[4] << 8 | rec->data[5];
+	if (hl > rec->len - 6)
+		return STICKY_ECORRUPT;
+	buf_reset(&req->headers);
+	buf_reset(&req->body);
+	req->status = rec->data[0] << 8 | rec->data[1];
+	buf_append(&req->headers, rec->data + 6, hl);
+	buf_append(&req->body, rec->data + 6 + hl, rec->len - 6 - hl);
+	req->wrote = 1;
+	return 0;
+}
+
+/* Test-only fault: die after the checkpoint is acknowledged (config gated). */
+static int
+fault_requested(struct worker *w, struct sticky_req *req)
+{
+	const char *f;
+
+	if (!w->cfg->fault_die_after_checkpoint)
+		return 0;
+	f = sticky_req_param(req, "HTTP_X_STICKY_FAULT");
+	return f != NULL && strcmp(f, "die-after-checkpoint") == 0;
+}
+
+/* After the handler: account, remember for replays, checkpoint (sync). */
+static void
+settle_session(struct worker *w, struct sticky_req *req)
+{
+	struct session *s = req->sess;
+	const char *id = sticky_req_id(req);
+	struct sticky_buf rec;
+	int res = 0, need_write;
+
+	if (s == NULL)
+		return;
+	if (req->sess_dirty) {
+		if (w->app->codec.size != NULL)
+			store_set_bytes(w->store, s,
+			    w->app->codec.size(s->state, w->app->appdata));
+		if (id != NULL) {
+			buf_init(&rec);
+			if (record_response(req, &rec) == 0)
+				session_replay_add(w, s, id, &rec);
+			buf_cleanup(&rec);
+		}
+	}
+	/*
+	 * Sync mode writes every change before answering; hash routing
+	 * writes a new session before its first answer, so whichever worker
+	 * the hash picks next can restore it.
+	 */
+	need_write = ckpt_enabled(w) && s->dirty_since_ms != 0 &&
+	    (w->cfg->checkpoint == CKPT_SYNC ||
+	    (req->sess_new && w->cfg->routing == ROUTING_HASH));
+	if (!need_write)
+		return;
+	ckpt_write(w, &s, 1, &res);
+	if (res == STICKY_EFENCED) {
+		req->sess = NULL; /* dropped: another worker owns the user */
+		request_error(req, 503, "session moved to another worker; retry");
+		w->stats->status_503++;
+		return;
+	}
+	if (res != 0 && w->cfg->checkpoint == CKPT_SYNC) {
+		/* Kept in memory and dirty: written once Redis is back. */
+		request_error(req, 503, "state not saved; retry");
+		w->stats->status_503++;
+		return;
+	}
+	if (res == 0 && fault_requested(w, req)) {
+		log_warn("fault_injected", "what=die-after-checkpoint");
+		_exit(3);
+	}
+}
+
+static void
+answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
+{
+	struct sticky_req req;
+	struct sticky_buf cgi;
+	const struct sticky_buf *rec;
+	const char *path, *id;
+	int rc;
+
+	w->stats->requests++;
+	w->served++;
+	request_init(&req, w, fr);
+	path = sticky_req_path(&req);
+	snprintf(w->stats->last_path, sizeof(w->stats->last_path), "%s", path);
+	w->stats->busy_since_ms = now_ms();
+
+	if (w->cfg->status_path[0] != '\0' &&
+	    strcmp(path, w->cfg->status_path) == 0) {
+		status_page(w, &req);
+		goto render;
+	}
+	if ((rc = session_resolve(w, &req)) == STICKY_EAGAIN) {
+		req.session_err = rc;
+		request_error(&req, 503, "session state temporarily unavailable");
+		w->stats->status_503++;
+		goto render;
+	}
+	id = sticky_req_id(&req);
+	if (req.sess != NULL && id != NULL &&
+	    (rec = session_replay_find(req.sess, id)) != NULL &&
+	    replay_response(&req, rec) == 0) {
+		w->stats->replays++;
+		log_info("replayed", "reason=request_id_seen");
+		goto render;
+	}
+	rc = w->app->handler(&req, w->app->appdata);
+	if (req.session_err == STICKY_EAGAIN && !req.wrote) {
+		request_error(&req, 503, "session state temporarily unavailable");
+		w->stats->status_503++;
+	} else if (rc < 0 && !req.wrote) {
+		request_error(&req, 500, "internal error");
+		log_warn("handler_failed", "code=%d path=\"%s\"", rc, path);
+	}
+	settle_session(w, &req);
+render:
+	w->stats->busy_since_ms = 0;
+	buf_init(&cgi);
+	if (request_render(&req, &cgi) != 0 ||
+	    fcgi_write_stream(&c->out, FCGI_STDOUT, fr->id, cgi.data, cgi.len) != 0 ||
+	    fcgi_write_end(&c->out, fr->id, 0, FCGI_REQUEST_COMPLETE) != 0) {
+		log_err("render_failed", "reason=out_of_memory");
+		c->state = CONN_DONE;
+	}
+	buf_cleanup(&cgi);
+	request_cleanup(&req);
+}
+
+/* ---- the loop ---- */
+
+static int
+add_conn(struct worker *w, int fd)
+{
+	struct fcgi_limits lim = {
+		.max_params = (size_t)w->cfg->max_params,
+		.max_nparams = (size_t)w->cfg->max_nparams,
+		.max_body = (size_t)w->cfg->max_body,
+	};
+	struct conn *c;
+
+	if (conn_new(&c, fd, &lim) != 0) {
+		close(fd);
+		return STICKY_ENOMEM;
+	}
+	c->deadline_ms = now_ms() + w->cfg->read_timeout_ms;
+	w->conns[w->nconns++] = c;
+	return 0;
+}
+
+static void
+accept_all(struct worker *w)
+{
+	while (w->nconns < (size_t)w->cfg->max_connections) {
+		int fd = accept4(w->listen_fd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept_failed", "errno=%d", errno);
+			return;
+		}
+		add_conn(w, fd);
+	}
+}
+
+/* Drive one connection after poll said it is ready. */
+static void
+service(struct worker *w, struct conn *c, short revents)
+{
+	struct fcgi_request fr;
+	int rc;
+
+	if (c->state == CONN_READING && (revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (conn_read(c) != 0) {
+			c->state = CONN_DONE;
+			return;
+		}
+	}
+	while (c->state == CONN_READING) {
+		fcgi_request_init(&fr);
+		rc = conn_parse(c, &fr);
+		if (rc == FCGI_REQUEST_READY) {
+			answer(w, c, &fr);
+			fcgi_request_cleanup(&fr);
+			if (c->state == CONN_DONE)
+				return;
+			c->state = CONN_WRITING;
+			c->deadline_ms = now_ms() + w->cfg->write_timeout_ms;
+			break;
+		}
+		fcgi_request_cleanup(&fr);
+		if (rc == FCGI_NEED_MORE) {
+			if (c->peer_closed)
+				c->state = CONN_DONE; /* no more will come */
+			break;
+		}
+		/* Malformed or oversized: say why, close, keep serving others. */
+		w->stats->bad_records++;
+		log_warn("bad_request", "reason=\"%s\" code=%d", c->parser.why, rc);
+		if (rc == STICKY_ETOOBIG && fcgi_parser_request_id(&c->parser) != 0) {
+			struct sticky_buf cgi;
+			unsigned id = fcgi_parser_request_id(&c->parser);
+
+			buf_init(&cgi);
+			buf_printf(&cgi, "Status: 413 Content Too Large\r\n"
+			    "Content-Type: text/plain\r\n\r\n413 request too large\n");
+			fcgi_write_stream(&c->out, FCGI_STDOUT, (uint16_t)id,
+			    cgi.data, cgi.len);
+			fcgi_write_end(&c->out, (uint16_t)id, 0,
+			    FCGI_REQUEST_COMPLETE);
+			buf_cleanup(&cgi);
+			c->keep_conn = 0;
+			c->state = CONN_WRITING;
+			c->deadline_ms = now_ms() + w->cfg->write_timeout_ms;
+		} else
+			c->state = CONN_DONE;
+		break;
+	}
+	if (c->out.len > 0) {
+		rc = conn_flush(c);
+		if (rc < 0) {
+			c->state = CONN_DONE;
+			return;
+		}
+		if (rc == 0 && c->state == CONN_WRITING) {
+			if (c->keep_conn && !c->peer_closed && !w->stopping) {
+				c->state = CONN_READING;
+				c->started = c->in.len > 0;
+				c->deadline_ms = now_ms() + w->cfg->read_timeout_ms;
+				/* A pipelined next request may already be here. */
+				if (c->in.len > 0)
+					service(w, c, 0);
+			} else
+				c->state = CONN_DONE;
+		}
+	} else if (c->state == CONN_WRITING)
+		c->state = c->keep_conn && !w->stopping ? CONN_READING : CONN_DONE;
+}
+
+static void
+reap_conns(struct worker *w, int64_t now)
+{
+	size_t i = 0;
+
+	while (i < w->nconns) {
+		struct conn *c = w->conns[i];
+
+		if (c->state != CONN_DONE && now >= c->deadline_ms) {
+			if (c->state == CONN_READING && c->started) {
+				w->stats->read_timeouts++;
+				log_warn("read_timeout", "after_ms=%ld buffered=%zu",
+				    w->cfg->read_timeout_ms, c->in.len);
+			}
+			c->state = CONN_DONE;
+		}
+		if (c->state == CONN_DONE) {
+			conn_free(c);
+			w->conns[i] = w->conns[--w->nconns];
+			continue;
+		}
+		i++;
+	}
+}
+
+static void
+update_gauges(struct worker *w, int64_t now)
+{
+	struct worker_stats *st = w->stats;
+	struct session *s;
+	uint64_t dirty = 0;
+	int64_t oldest = 0;
+
+	st->sessions = store_count(w->store);
+	st->bytes = store_bytes(w->store);
+	for (s = store_lru(w->store); s != NULL; s = store_newer(s))
+		if (s->dirty_since_ms != 0) {
+			dirty++;
+			if (oldest == 0 || s->dirty_since_ms < oldest)
+				oldest = s->dirty_since_ms;
+		}
+	st->dirty = dirty;
+	st->oldest_dirty_ms = oldest != 0 ? now - oldest : 0;
+}
+
+static long
+rss_mb(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
+}
+
+static void
+timers(struct worker *w, int64_t now)
+{
+	if (ckpt_enabled(w) && now >= w->next_flush_ms) {
+		ckpt_flush(w, 0);
+		w->next_flush_ms = now + w->cfg->checkpoint_interval_ms;
+	}
+	if (now >= w->next_sweep_ms) {
+		session_sweep(w, now);
+		update_gauges(w, now);
+		w->next_sweep_ms = now + 250;
+		if (w->cfg->max_rss_mb > 0 && rss_mb() > w->cfg->max_rss_mb &&
+		    !w->stopping) {
+			log_info("recycle", "reason=max_rss rss_mb=%ld", rss_mb());
+			w->stats->recycles++;
+			w->stopping = w->recycle = 1;
+		}
+	}
+	if (w->cfg->max_requests > 0 && w->served >= (unsigned long)w->cfg->max_requests &&
+	    !w->stopping) {
+		log_info("recycle", "reason=max_requests served=%lu", w->served);
+		w->stats->recycles++;
+		w->stopping = w->recycle = 1;
+	}
+	if (sig_reopen) {
+		sig_reopen = 0;
+		log_reopen(w->cfg->log_file);
+	}
+	if (sig_stop && !w->stopping) {
+		w->stopping = 1;
+		log_info("stopping", "reason=signal");
+	}
+}
+
+static int
+poll_timeout(struct worker *w, int64_t now)
+{
+	int64_t next = now + 1000;
+
+	if (ckpt_enabled(w) && w->next_flush_ms < next)
+		next = w->next_flush_ms;
+	if (w->next_sweep_ms < next)
+		next = w->next_sweep_ms;
+	for (size_t i = 0; i < w->nconns; i++)
+		if (w->conns[i]->deadline_ms < next)
+			next = w->conns[i]->deadline_ms;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+static void
+run(struct worker *w)
+{
+	struct pollfd *pfd;
+	size_t max = (size_t)w->cfg->max_connections;
+	int64_t stop_deadline = 0, now;
+
+	pfd = xcalloc(max + 1, sizeof(*pfd));
+	w->conns = xcalloc(max, sizeof(*w->conns));
+	if (pfd == NULL || w->conns == NULL) {
+		log_err("worker_init_failed", "reason=out_of_memory");
+		_exit(1);
+	}
+	for (;;) {
+		size_t n = 0, first_conn;
+		int accepting;
+
+		now = now_ms();
+		timers(w, now);
+		if (w->stopping) {
+			if (stop_deadline == 0)
+				stop_deadline = now + w->cfg->stop_timeout_ms;
+			if (w->nconns == 0 || now >= stop_deadline)
+				break;
+		}
+		accepting = !w->stopping && w->nconns < max;
+		if (accepting) {
+			pfd[n].fd = w->listen_fd;
+			pfd[n].events = POLLIN;
+			n++;
+		}
+		first_conn = n;
+		for (size_t i = 0; i < w->nconns; i++, n++) {
+			pfd[n].fd = w->conns[i]->fd;
+			pfd[n].events = w->conns[i]->state == CONN_WRITING ?
+			    POLLOUT : POLLIN;
+			pfd[n].revents = 0;
+		}
+		if (poll(pfd, n, poll_timeout(w, now)) == -1 && errno != EINTR) {
+			log_err("poll_failed", "errno=%d", errno);
+			break;
+		}
+		/* Serve connections first, then take new ones. */
+		size_t nc = w->nconns;
+		for (size_t i = 0; i < nc; i++)
+			if (pfd[first_conn + i].revents != 0)
+				service(w, w->conns[i], pfd[first_conn + i].revents);
+		if (accepting && (pfd[0].revents & POLLIN))
+			accept_all(w);
+		reap_conns(w, now_ms());
+	}
+	for (size_t i = 0; i < w->nconns; i++)
+		conn_free(w->conns[i]);
+	w->nconns = 0;
+	xfree(w->conns);
+	xfree(pfd);
+}
+
+void
+worker_main(struct worker *w)
+{
+	int rc, code = 0;
+
+	worker_signals();
+	log_set_worker(w->tag);
+	w->stats->pid = (int32_t)getpid();
+	w->stats->start_time = (int64_t)time(NULL);
+	w->stats->up = 1;
+	w->app_id = envelope_app_id(w->app->name);
+	if ((rc = store_new(&w->store, session_destroy_cb, w)) != 0) {
+		log_err("worker_init_failed", "reason=out_of_memory");
+		_exit(1);
+	}
+	if (w->app->worker_init != NULL &&
+	    (rc = w->app->worker_init(&w->worker_data, w->shared, w->tag,
+	    w->app->appdata)) != 0) {
+		log_err("worker_init_failed", "reason=\"app worker_init: %s\"",
+		    sticky_strerror(rc));
+		_exit(1);
+	}
+	if ((rc = ckpt_open(w)) != 0) {
+		log_err("worker_init_failed", "reason=\"redis: %s\"",
+		    sticky_strerror(rc));
+		_exit(1);
+	}
+	w->next_flush_ms = now_ms() + w->cfg->checkpoint_interval_ms;
+	w->next_sweep_ms = now_ms() + 250;
+	log_info("worker_started", "pid=%ld", (long)getpid());
+	run(w);
+	/* The successor takes the socket: close ours, save everything. */
+	close(w->listen_fd);
+	ckpt_flush(w, 1);
+	update_gauges(w, now_ms());
+	if (w->stats->dirty > 0) {
+		log_err("stop_unsaved", "dirty=%llu reason=\"redis unreachable\"",
+		    (unsigned long long)w->stats->dirty);
+		code = 2;
+	}
+	if (w->app->worker_exit != NULL)
+		w->app->worker_exit(w->worker_data, w->app->appdata);
+	log_info("worker_stopped", "served=%lu recycle=%d", w->served, w->recycle);
+	store_free(w->store);
+	ckpt_close(w);
+	w->stats->up = 0;
+	_exit(code);
+}

@@ -1,1 +1,48 @@
-/* worker.h: placeholder */
+/*
+ * worker.h: one worker process.  It owns the sessions of its users, reads
+ * many FastCGI connections at once with poll(2), hands the handler only
+ * complete requests, and runs checkpoint timers between requests.
+ */
+#ifndef STICKY_WORKER_H
+#define STICKY_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "internal.h"
+#include "sid.h"
+
+struct conn;
+struct metrics_shm;
+struct worker_stats;
+struct redis;
+struct store;
+
+struct worker {
+	const struct sticky_config *cfg;   /* borrowed */
+	const struct sticky_app_def *app;  /* borrowed */
+	const void *shared;                /* borrowed: preload's data */
+	void *worker_data;                 /* from worker_init */
+	unsigned index;
+	char tag[SID_TAG_MAX + 1];
+	int listen_fd;                     /* inherited from the master */
+	struct worker_stats *stats;        /* borrowed: our slot */
+	struct metrics_shm *metrics;       /* borrowed: for the status page */
+	struct store *store;
+	struct redis *redis;               /* NULL without checkpoints */
+	uint32_t app_id;                   /* envelope app id */
+	struct conn **conns;               /* open connections */
+	size_t nconns;
+	int64_t next_flush_ms;
+	int64_t next_sweep_ms;
+	int64_t last_tick_ms;
+	unsigned long served;              /* for max_requests */
+	int stopping;                      /* graceful stop requested */
+	int recycle;                       /* stopping for max_requests/rss */
+};
+
+/* Runs in the forked child; never returns. */
+void worker_main(struct worker *w) __attribute__((noreturn));
+
+#endif /* STICKY_WORKER_H */

@@ -1,0 +1,185 @@
+/*
+ * bigstate.c: an application whose per-user state is large: an array of
+ * floats (app.state_bytes, default 64 KiB) that each request updates in
+ * one place, like a recommender nudging a user's model.  Rebuilding or
+ * deserialising it per request is what sticky exists to avoid.
+ *
+ * It also shows preload: a read-only table (app.shared_bytes, default
+ * 1 MiB) built once in the master before fork and shared copy-on-write by
+ * every worker.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sticky/sticky.h>
+
+struct big {
+	uint64_t count;
+	size_t n;      /* floats */
+	float v[];
+};
+
+/* Set by preload in the master, before fork; read-only afterwards. */
+struct settings {
+	size_t state_bytes;
+};
+
+struct shared_table {
+	size_t n;
+	float w[]; /* read-only after preload: pages stay shared */
+};
+
+static struct settings settings = { 65536 };
+
+static size_t
+size_arg(const struct sticky_config *cfg, const char *key, size_t def)
+{
+	const char *v = sticky_config_get(cfg, key);
+	char *end;
+	unsigned long long n;
+
+	if (v == NULL || *v == '\0')
+		return def;
+	n = strtoull(v, &end, 10);
+	return *end == '\0' && n >= 16 && n <= (1ULL << 30) ? (size_t)n : def;
+}
+
+static int
+big_preload(void **shared, const struct sticky_config *cfg, void *appdata)
+{
+	struct settings *s = appdata;
+	size_t tbytes = size_arg(cfg, "app.shared_bytes", 1 << 20);
+	struct shared_table *t;
+
+	s->state_bytes = size_arg(cfg, "app.state_bytes", 65536);
+	if ((t = malloc(sizeof(*t) + tbytes)) == NULL)
+		return STICKY_ENOMEM;
+	t->n = tbytes / sizeof(float);
+	for (size_t i = 0; i < t->n; i++)
+		t->w[i] = (float)(i % 97) / 97.0f;
+	*shared = t;
+	return 0;
+}
+
+static void
+big_unload(void *shared, void *appdata)
+{
+	free(shared);
+}
+
+static struct big *
+big_alloc(size_t n)
+{
+	struct big *b = calloc(1, sizeof(*b) + n * sizeof(float));
+
+	if (b != NULL)
+		b->n = n;
+	return b;
+}
+
+static void *
+big_create(void *appdata)
+{
+	const struct settings *s = appdata;
+
+	return big_alloc(s->state_bytes / sizeof(float));
+}
+
+/* count (8 bytes BE) then the floats as they are in memory: this codec is
+ * for one architecture, as a real model's weights often are. */
+static int
+big_encode(const void *state, struct sticky_buf *out, void *appdata)
+{
+	const struct big *b = state;
+	unsigned char hdr[8];
+	int rc;
+
+	for (int i = 0; i < 8; i++)
+		hdr[i] = (unsigned char)(b->count >> (56 - 8 * i));
+	if ((rc = sticky_buf_append(out, hdr, sizeof(hdr))) != 0)
+		return rc;
+	return sticky_buf_append(out, b->v, b->n * sizeof(float));
+}
+
+static int
+big_decode(void **state, const void *data, size_t len, uint32_t schema,
+    void *appdata)
+{
+	const unsigned char *p = data;
+	struct big *b;
+
+	if (schema != 1)
+		return STICKY_EVERSION;
+	if (len < 8 || (len - 8) % sizeof(float) != 0)
+		return STICKY_ECORRUPT;
+	if ((b = big_alloc((len - 8) / sizeof(float))) == NULL)
+		return STICKY_ENOMEM;
+	for (int i = 0; i < 8; i++)
+		b->count = b->count << 8 | p[i];
+	memcpy(b->v, p + 8, len - 8);
+	*state = b;
+	return 0;
+}
+
+static void
+big_destroy(void *state, void *appdata)
+{
+	free(state);
+}
+
+static size_t
+big_size(const void *state, void *appdata)
+{
+	const struct big *b = state;
+
+	return sizeof(*b) + b->n * sizeof(float);
+}
+
+static int
+big_handle(struct sticky_req *req, void *appdata)
+{
+	const struct shared_table *t = sticky_req_shared(req);
+	struct big *b;
+	size_t at;
+	int err;
+
+	if ((b = sticky_session_state(req, &err)) == NULL)
+		return err;
+	if (strcmp(sticky_req_path(req), "/peek") != 0) {
+		/* Nudge 16 floats at a moving place: one page changes. */
+		at = (size_t)(b->count * 16) % (b->n > 16 ? b->n - 16 : 1);
+		for (size_t i = 0; i < 16 && at + i < b->n; i++)
+			b->v[at + i] += t != NULL ? t->w[(at + i) % t->n] : 1.0f;
+		b->count++;
+		sticky_session_dirty(req);
+	}
+	return sticky_req_printf(req, "count=%" PRIu64 " worker=%s bytes=%zu\n",
+	    b->count, sticky_req_worker_tag(req), b->n * sizeof(float));
+}
+
+static const struct sticky_app_def big_app = {
+	.name = "bigstate",
+	.codec = {
+		.schema_version = 1,
+		.create = big_create,
+		.encode = big_encode,
+		.decode = big_decode,
+		.destroy = big_destroy,
+		.size = big_size,
+	},
+	.handler = big_handle,
+	.preload = big_preload,
+	.unload = big_unload,
+	.appdata = &settings,
+};
+
+#ifdef STICKY_STANDALONE
+int
+main(int argc, char *argv[])
+{
+	return sticky_main(argc, argv, &big_app);
+}
+#else
+STICKY_MODULE(big_app)
+#endif

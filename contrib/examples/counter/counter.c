@@ -1,0 +1,117 @@
+/*
+ * counter.c: the smallest sticky application.  Each user has a counter
+ * that lives in the memory of the worker that owns them; every request to
+ * / adds one.  /peek shows it without changing it, /login rotates the
+ * session id, /logout forgets the session.
+ *
+ * Build as a program (sticky_main) with -DSTICKY_STANDALONE, or as a
+ * module for stickyd(8).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sticky/sticky.h>
+
+struct counter {
+	uint64_t count;
+};
+
+static void *
+counter_create(void *appdata)
+{
+	return calloc(1, sizeof(struct counter));
+}
+
+/* Eight bytes, big-endian: a format that outlives compilers and hosts. */
+static int
+counter_encode(const void *state, struct sticky_buf *out, void *appdata)
+{
+	const struct counter *c = state;
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(c->count >> (56 - 8 * i));
+	return sticky_buf_append(out, b, sizeof(b));
+}
+
+static int
+counter_decode(void **state, const void *data, size_t len, uint32_t schema,
+    void *appdata)
+{
+	const unsigned char *b = data;
+	struct counter *c;
+
+	if (schema != 1)
+		return STICKY_EVERSION;
+	if (len != 8)
+		return STICKY_ECORRUPT;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return STICKY_ENOMEM;
+	for (int i = 0; i < 8; i++)
+		c->count = c->count << 8 | b[i];
+	*state = c;
+	return 0;
+}
+
+static void
+counter_destroy(void *state, void *appdata)
+{
+	free(state);
+}
+
+static size_t
+counter_size(const void *state, void *appdata)
+{
+	return sizeof(struct counter);
+}
+
+static int
+counter_handle(struct sticky_req *req, void *appdata)
+{
+	const char *path = sticky_req_path(req);
+	struct counter *c;
+	int err;
+
+	if (strcmp(path, "/logout") == 0) {
+		if ((err = sticky_session_destroy(req)) != 0)
+			return err;
+		return sticky_req_puts(req, "logged out\n");
+	}
+	if ((c = sticky_session_state(req, &err)) == NULL)
+		return err;
+	if (strcmp(path, "/login") == 0) {
+		if ((err = sticky_session_rotate(req)) != 0)
+			return err;
+	} else if (strcmp(path, "/peek") != 0) {
+		c->count++;
+		sticky_session_dirty(req);
+	}
+	sticky_req_add_header(req, "Cache-Control", "no-store");
+	return sticky_req_printf(req, "count=%" PRIu64 " worker=%s%s\n",
+	    c->count, sticky_req_worker_tag(req),
+	    sticky_session_is_new(req) ? " new-session" : "");
+}
+
+static const struct sticky_app_def counter_app = {
+	.name = "counter",
+	.codec = {
+		.schema_version = 1,
+		.create = counter_create,
+		.encode = counter_encode,
+		.decode = counter_decode,
+		.destroy = counter_destroy,
+		.size = counter_size,
+	},
+	.handler = counter_handle,
+};
+
+#ifdef STICKY_STANDALONE
+int
+main(int argc, char *argv[])
+{
+	return sticky_main(argc, argv, &counter_app);
+}
+#else
+STICKY_MODULE(counter_app)
+#endif

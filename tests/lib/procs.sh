@@ -1,0 +1,152 @@
+# procs.sh: start and stop the real processes integration tests need, in a
+# private temp dir, on 127.0.0.1 or unix sockets only.  Every process is
+# recorded by pid and stopped by pid at exit, whatever happens.
+#
+#   . "$top_srcdir/tests/lib/procs.sh"
+#   t_setup                      # creates $T (temp dir), traps cleanup
+#   start_redis                  # sets REDIS_SOCK, REDIS_PID
+#   start_sticky counter -w 2 ...# sets STICKY_PID; sockets $T/w0.sock ...
+#   free_port                    # prints a free 127.0.0.1 TCP port
+#   ok "message" / fail "message"; t_done   (prints "N passed, N failed")
+#
+# Limits: every wait is a bounded loop; nothing here targets any address
+# but 127.0.0.1 and unix sockets under $T.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_srcdir top_builddir
+
+TOOLS="$top_builddir/tests/tools"
+FCGI_REQ="$TOOLS/fcgi-req"
+FCGI_LOAD="$TOOLS/fcgi-load"
+STICKYCTL="$top_builddir/src/cli/stickyctl"
+STICKYD="$top_builddir/src/daemon/stickyd"
+EXAMPLES="$top_builddir/contrib/examples"
+
+T_PIDS=""
+T_PASS=0
+T_FAIL=0
+
+t_log() { printf '# %s\n' "$*" >&2; }
+
+t_cleanup() {
+	local p
+	for p in $T_PIDS; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $T_PIDS; do
+		for _ in $(seq 1 100); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$p" 2>/dev/null
+		kill -CONT "$p" 2>/dev/null
+	done
+	if [ -n "${T:-}" ] && [ -d "$T" ] && [ -z "${KEEP_TMP:-}" ]; then
+		rm -rf "$T"
+	fi
+}
+
+t_setup() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/sticky-test.XXXXXX")
+	chmod 755 "$T"
+	trap t_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+
+# Track a pid for cleanup.
+t_track() { T_PIDS="$T_PIDS $1"; }
+t_untrack() { T_PIDS=$(echo " $T_PIDS " | sed "s/ $1 / /"); }
+
+ok() { T_PASS=$((T_PASS + 1)); printf 'ok %d - %s\n' $((T_PASS + T_FAIL)) "$*"; }
+fail() { T_FAIL=$((T_FAIL + 1)); printf 'not ok %d - %s\n' $((T_PASS + T_FAIL)) "$*"; }
+check() { # check "message" command...
+	local msg=$1; shift
+	if "$@"; then ok "$msg"; else fail "$msg"; fi
+}
+t_done() {
+	printf '%d passed, %d failed\n' "$T_PASS" "$T_FAIL"
+	[ "$T_FAIL" -eq 0 ]
+}
+
+# Wait (bounded) until a unix socket or file exists: wait_for PATH [tries x 50ms].
+wait_for() {
+	local i
+	for i in $(seq 1 "${2:-200}"); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_port PORT: until 127.0.0.1:PORT accepts (bounded).
+wait_port() {
+	local i
+	for i in $(seq 1 "${2:-200}"); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_redis [extra redis-server args]: a private Redis on a unix socket.
+start_redis() {
+	REDIS_SOCK="$T/redis.sock"
+	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 777 \
+		--save '' --appendonly no --dir "$T" --logfile "$T/redis.log" "$@" &
+	REDIS_PID=$!
+	t_track "$REDIS_PID"
+	wait_for "$REDIS_SOCK" || { t_log "redis did not start"; cat "$T/redis.log" >&2; return 1; }
+	for _ in $(seq 1 100); do
+		redis-cli -s "$REDIS_SOCK" ping >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+stop_redis() {
+	kill -TERM "$REDIS_PID" 2>/dev/null
+	for _ in $(seq 1 100); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$REDIS_PID" 2>/dev/null
+	wait "$REDIS_PID" 2>/dev/null
+	t_untrack "$REDIS_PID"
+	rm -f "$REDIS_SOCK"
+}
+
+# start_sticky APP [flags]: the example APP (counter, bigstate) as its own
+# binary, workers on $T/<tag>.sock, logs in $T/sticky.log.
+start_sticky() {
+	local app=$1; shift
+	"$EXAMPLES/$app/$app" -l "unix:$T/%t.sock" -o "pid_file=$T/sticky.pid" \
+		-o worker_header=X-Sticky-Worker -o socket_mode=0666 \
+		-o status_path=/sticky-status "$@" \
+		>>"$T/sticky.log" 2>&1 &
+	STICKY_PID=$!
+	t_track "$STICKY_PID"
+	wait_for "$T/w0.sock" || { t_log "sticky did not start"; cat "$T/sticky.log" >&2; return 1; }
+	# Workers are ready once they logged worker_started (bounded wait).
+	for _ in $(seq 1 100); do
+		[ "$(grep -c 'event=worker_started' "$T/sticky.log")" -ge "${STICKY_WORKERS:-1}" ] && return 0
+		sleep 0.05
+	done
+	return 0
+}
+
+stop_sticky() {
+	kill -TERM "$STICKY_PID" 2>/dev/null
+	for _ in $(seq 1 200); do kill -0 "$STICKY_PID" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$STICKY_PID" 2>/dev/null
+	wait "$STICKY_PID" 2>/dev/null
+	t_untrack "$STICKY_PID"
+}
+
+# worker_pid TAG: the pid of a worker, from the status page.
+worker_pid() {
+	"$STICKYCTL" -o "listen=unix:$T/%t.sock" -o "workers=${STICKY_WORKERS:-2}" \
+		-o status_path=/sticky-status status json "$1" 2>/dev/null |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); t=sys.argv[1]; print([w["pid"] for w in d["workers"] if w["tag"]==t][0])' "$1"
+}

@@ -1,0 +1,1434 @@
+/*
+ * test_redis.c: the checkpoint store (redis.c) against a real redis-server.
+ *
+ * Limits: every test starts its own redis-server (unix socket only, no
+ * persistence, in a mkdtemp directory) and kills it by pid in fini; the
+ * server gets PR_SET_PDEATHSIG so a crashed test does not leak it, but
+ * then its directory stays behind in /tmp.  One test uses TCP on a port
+ * found by binding port 0 first, which can race with another process.
+ * Timing checks (timeouts, backoff) allow wide margins and only bound them
+ * from above by 1 s, so they hold under valgrind.  Checks of the raw
+ * keyspace (TTL, EXISTS, DBSIZE, SCRIPT FLUSH) go through the small RESP
+ * client below, not hiredis: redis.c stays its only user.  Wrong-typed
+ * replies come from a fake server (a forked child speaking canned RESP).
+ * Run under valgrind with --trace-children-skip='*redis-server*'.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <criterion/criterion.h>
+
+#include <sticky/sticky.h>
+#include "envelope.h"
+#include "redis.h"
+
+#define PREFIX "t:"
+#define PASS "s3cret-pw"
+#define ACL_USER "stk"
+#define ACL_PASS "acl-pw"
+
+static char dir[64];          /* the test's temp directory */
+static char sock[96];         /* redis-server's unix socket */
+static char addr[160];        /* "unix:" sock */
+static pid_t srv_pid = -1;    /* redis-server, or -1 */
+static pid_t fake_pid = -1;   /* the fake server, or -1 */
+static const char *raw_pass;  /* password the raw client sends, or NULL */
+static char *extra_args[12];  /* more redis-server arguments */
+
+/* ---- processes --------------------------------------------------------- */
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static int
+unix_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Start redis-server and wait (bounded) until its socket answers. */
+static void
+srv_start(void)
+{
+	char *argv[32] = { "redis-server", "--port", "0", "--unixsocket",
+		sock, "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--loglevel", "warning" };
+	size_t argc = 15;
+	int fd, st;
+
+	for (size_t i = 0; extra_args[i] != NULL; i++)
+		argv[argc++] = extra_args[i];
+	argv[argc] = NULL;
+	srv_pid = fork();
+	cr_assert_neq(srv_pid, -1);
+	if (srv_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if ((fd = open("/dev/null", O_WRONLY)) != -1) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execvp("redis-server", argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		if ((fd = unix_connect(sock)) != -1) {
+			close(fd);
+			return;
+		}
+		cr_assert_eq(waitpid(srv_pid, &st, WNOHANG), 0,
+		    "redis-server exited at startup");
+		sleep_ms(10);
+	}
+	cr_assert_fail("redis-server did not start");
+}
+
+static void
+reap(pid_t *pid)
+{
+	int st;
+
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGCONT); /* a stopped process would not see SIGTERM */
+	kill(*pid, SIGTERM);
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(*pid, &st, WNOHANG) != 0) {
+			*pid = -1;
+			return;
+		}
+		sleep_ms(10);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, &st, 0);
+	*pid = -1;
+}
+
+static void
+srv_kill9(void)
+{
+	int st;
+
+	kill(srv_pid, SIGKILL);
+	waitpid(srv_pid, &st, 0);
+	srv_pid = -1;
+}
+
+static void
+setup_common(void)
+{
+	signal(SIGPIPE, SIG_IGN); /* hiredis writes with write(2) */
+	snprintf(dir, sizeof(dir), "/tmp/sticky-redis-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+	snprintf(addr, sizeof(addr), "unix:%s", sock);
+}
+
+static void
+setup(void)
+{
+	setup_common();
+	srv_start();
+}
+
+static void
+setup_auth(void)
+{
+	static char *a[] = { "--requirepass", PASS, "--user",
+		ACL_USER, "on", ">" ACL_PASS, "~" PREFIX "*", "+@all", NULL };
+
+	memcpy(extra_args, a, sizeof(a));
+	raw_pass = PASS;
+	setup_common();
+	srv_start();
+}
+
+static void
+teardown(void)
+{
+	struct dirent *de;
+	char path[400];
+	DIR *d;
+
+	reap(&fake_pid);
+	reap(&srv_pid);
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.') {
+				snprintf(path, sizeof(path), "%s/%s", dir,
+				    de->d_name);
+				unlink(path);
+			}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+TestSuite(redis, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(redis_auth, .init = setup_auth, .fini = teardown, .timeout = 30);
+TestSuite(redis_fake, .init = setup_common, .fini = teardown, .timeout = 30);
+
+/* ---- a raw RESP client, for checks behind the library's back ---------- */
+
+struct rr {
+	char type;   /* + - : $ * (and '_' for a nil bulk) */
+	long long i; /* ':' value, '*' element count */
+	char *s;     /* + - $ bytes, malloc'd, NUL-terminated */
+	size_t len;
+};
+
+static void
+rr_free(struct rr *x)
+{
+	free(x->s);
+	x->s = NULL;
+}
+
+static void
+write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, c, n);
+		cr_assert(w > 0, "raw write: %s", strerror(errno));
+		c += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+raw_send(int fd, int argc, const char *const *argv, const size_t *lens)
+{
+	char hdr[64];
+
+	snprintf(hdr, sizeof(hdr), "*%d\r\n", argc);
+	write_all(fd, hdr, strlen(hdr));
+	for (int i = 0; i < argc; i++) {
+		snprintf(hdr, sizeof(hdr), "$%zu\r\n", lens[i]);
+		write_all(fd, hdr, strlen(hdr));
+		write_all(fd, argv[i], lens[i]);
+		write_all(fd, "\r\n", 2);
+	}
+}
+
+/* One reply; array elements are read and dropped. */
+static void
+raw_read(FILE *f, struct rr *out)
+{
+	char line[512];
+	size_t n;
+	struct rr sub;
+
+	memset(out, 0, sizeof(*out));
+	cr_assert_not_null(fgets(line, sizeof(line), f), "raw read: EOF");
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	out->type = line[0];
+	switch (line[0]) {
+	case '+':
+	case '-':
+		out->s = strdup(line + 1);
+		out->len = n - 1;
+		break;
+	case ':':
+		out->i = strtoll(line + 1, NULL, 10);
+		break;
+	case '$':
+		out->i = strtoll(line + 1, NULL, 10);
+		if (out->i < 0) {
+			out->type = '_';
+			break;
+		}
+		out->len = (size_t)out->i;
+		out->s = malloc(out->len + 2);
+		cr_assert_eq(fread(out->s, 1, out->len + 2, f), out->len + 2);
+		out->s[out->len] = '\0';
+		break;
+	case '*':
+		out->i = strtoll(line + 1, NULL, 10);
+		for (long long k = 0; k < out->i; k++) {
+			raw_read(f, &sub);
+			rr_free(&sub);
+		}
+		break;
+	default:
+		cr_assert_fail("raw read: bad reply %s", line);
+	}
+}
+
+/* Run one command (binary-safe) on a fresh connection. */
+static struct rr
+raw_argv(int argc, const char *const *argv, const size_t *lens)
+{
+	struct rr out, auth;
+	const char *a[2] = { "AUTH", raw_pass };
+	size_t l[2] = { 4, raw_pass != NULL ? strlen(raw_pass) : 0 };
+	FILE *f;
+	int fd;
+
+	cr_assert_neq(fd = unix_connect(sock), -1, "raw connect");
+	cr_assert_not_null(f = fdopen(dup(fd), "r"));
+	if (raw_pass != NULL) {
+		raw_send(fd, 2, a, l);
+		raw_read(f, &auth);
+		cr_assert_eq(auth.type, '+');
+		rr_free(&auth);
+	}
+	raw_send(fd, argc, argv, lens);
+	raw_read(f, &out);
+	fclose(f);
+	close(fd);
+	return out;
+}
+
+/* Text arguments, NULL-terminated. */
+static struct rr
+raw(const char *a0, ...)
+{
+	const char *argv[16];
+	size_t lens[16];
+	int argc = 0;
+	va_list ap;
+
+	va_start(ap, a0);
+	for (const char *a = a0; a != NULL && argc < 16; a = va_arg(ap, const char *)) {
+		argv[argc] = a;
+		lens[argc++] = strlen(a);
+	}
+	va_end(ap);
+	return raw_argv(argc, argv, lens);
+}
+
+static long long
+raw_int(const char *a0, const char *a1, const char *a2)
+{
+	struct rr x = raw(a0, a1, a2, NULL);
+
+	cr_assert_eq(x.type, ':', "%s: reply type %c (%s)", a0, x.type,
+	    x.s != NULL ? x.s : "");
+	rr_free(&x);
+	return x.i;
+}
+
+static void
+raw_hset(const char *key, const char *field, const char *value)
+{
+	struct rr x = raw("HSET", key, field, value, NULL);
+
+	cr_assert_eq(x.type, ':', "HSET: %s", x.s != NULL ? x.s : "");
+	rr_free(&x);
+}
+
+static void
+raw_ok(const char *a0, const char *a1, const char *a2, const char *a3)
+{
+	struct rr x = raw(a0, a1, a2, a3, NULL);
+
+	cr_assert_eq(x.type, '+', "%s: %s", a0, x.s != NULL ? x.s : "");
+	rr_free(&x);
+}
+
+static char *
+kname(const char *key, const char *suffix)
+{
+	static char names[4][128];
+	static int next;
+	char *p = names[next++ % 4];
+
+	snprintf(p, 128, PREFIX "{%.64s}:%.32s", key, suffix);
+	return p;
+}
+
+/* The raw bytes at P{key}:suffix equal (a, alen) + (b, blen). */
+static void
+assert_value(const char *name, const void *a, size_t alen, const void *b,
+    size_t blen)
+{
+	struct rr x = raw("GET", name, NULL);
+
+	cr_assert_eq(x.type, '$', "GET: no value");
+	cr_assert_eq(x.len, alen + blen, "length %zu, want %zu", x.len,
+	    alen + blen);
+	cr_assert(memcmp(x.s, a, alen) == 0, "header differs");
+	cr_assert(blen == 0 || memcmp(x.s + alen, b, blen) == 0,
+	    "payload differs");
+	rr_free(&x);
+}
+
+/* ---- library helpers --------------------------------------------------- */
+
+static struct redis *
+mk_opts(const char *a, const char *user, const char *pass, long ttl,
+    int cmd_timeout_ms, int bmin, int bmax)
+{
+	struct redis_opts o = {
+		.addr = a, .user = user, .password = pass, .prefix = PREFIX,
+		.ttl_s = ttl, .connect_timeout_ms = 500,
+		.command_timeout_ms = cmd_timeout_ms,
+		.backoff_min_ms = bmin, .backoff_max_ms = bmax,
+	};
+	struct redis *r;
+
+	cr_assert_eq(redis_new(&r, &o), 0);
+	return r;
+}
+
+static struct redis *
+mk(long ttl)
+{
+	return mk_opts(addr, NULL, NULL, ttl, 1000, 50, 2000);
+}
+
+/* An envelope header as far as redis.c reads it: lengths, plus a tag. */
+static void
+mkhdr(unsigned char h[ENV_HDR_LEN], uint64_t epoch, size_t len, int tag)
+{
+	memset(h, 0, ENV_HDR_LEN);
+	memcpy(h, ENV_MAGIC, 4);
+	h[4] = ENV_FORMAT;
+	h[7] = ENV_HDR_LEN;
+	for (int i = 0; i < 8; i++) {
+		h[16 + i] = (unsigned char)(epoch >> (56 - 8 * i));
+		h[32 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	}
+	h[40] = (unsigned char)tag;
+	h[44] = (unsigned char)(tag >> 8);
+}
+
+static void
+fill(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (unsigned char)(seed >> 16);
+	}
+}
+
+static int
+put(struct redis *r, const char *key, uint64_t epoch, const unsigned char *hdr,
+    const unsigned char *prev, const unsigned char *p, size_t n,
+    const struct delta_run *runs, size_t nruns)
+{
+	struct redis_write w = {
+		.key = key, .owner = "w1", .epoch = epoch, .hdr = hdr,
+		.prev_hdr = prev, .payload = p, .payload_len = n, .runs = runs,
+		.nruns = nruns, .result = 12345,
+	};
+	int rc;
+
+	rc = redis_write_batch(r, &w, 1);
+	cr_assert(rc == 0 || w.result != 0, "rc %d but result 0", rc);
+	return rc != 0 ? rc : w.result;
+}
+
+static int64_t
+elapsed_ms(int64_t t0)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0;
+}
+
+static int64_t
+mono_ms(void)
+{
+	return elapsed_ms(0);
+}
+
+/* ---- the tests ------------------------------------------------------- */
+
+Test(redis, claim_write_full_read_back)
+{
+	struct redis *r = mk(0);
+	unsigned char hdr[ENV_HDR_LEN], p[10000];
+	struct sticky_buf b;
+	uint64_t e = 0;
+	char owner[16];
+
+	fill(p, sizeof(p), 1);
+	mkhdr(hdr, 1, sizeof(p), 1);
+	cr_assert_eq(redis_claim(r, "k1", "w1", &e), 0);
+	cr_assert_eq(e, 1);
+	cr_assert_eq(redis_claim(r, "k1", "w2", &e), STICKY_EFENCED);
+	cr_assert_eq(redis_owner(r, "k1", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 1);
+	cr_assert_str_eq(owner, "w1");
+	cr_assert_eq(redis_owner(r, "k1", &e, owner, 2), STICKY_EINVAL);
+	cr_assert_eq(redis_owner(r, "nope", &e, owner, sizeof(owner)),
+	    STICKY_ENOENT);
+	cr_assert_eq(put(r, "k1", 1, hdr, NULL, p, sizeof(p), NULL, 0), 0);
+	assert_value(kname("k1", "s"), hdr, sizeof(hdr), p, sizeof(p));
+	buf_init(&b);
+	cr_assert_eq(redis_get(r, "k1", &b), 0);
+	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
+	cr_assert(memcmp(b.data, hdr, ENV_HDR_LEN) == 0);
+	cr_assert(memcmp(b.data + ENV_HDR_LEN, p, sizeof(p)) == 0);
+	cr_assert_eq(redis_get(r, "nope", &b), STICKY_ENOENT);
+	buf_cleanup(&b);
+	/* A full write may shrink: the old tail must not survive. */
+	mkhdr(hdr, 1, 100, 2);
+	cr_assert_eq(put(r, "k1", 1, hdr, NULL, p + 7, 100, NULL, 0), 0);
+	assert_value(kname("k1", "s"), hdr, sizeof(hdr), p + 7, 100);
+	/* And an empty payload is a header alone. */
+	mkhdr(hdr, 1, 0, 3);
+	cr_assert_eq(put(r, "k1", 1, hdr, NULL, NULL, 0, NULL, 0), 0);
+	assert_value(kname("k1", "s"), hdr, sizeof(hdr), NULL, 0);
+	redis_free(r);
+}
+
+Test(redis, binary_payload_with_nul_round_trips)
+{
+	struct redis *r = mk(0);
+	unsigned char hdr[ENV_HDR_LEN], p[300], prev[ENV_HDR_LEN];
+	struct delta_run run = { 0, 300 };
+	struct sticky_buf b;
+	uint64_t e;
+
+	for (size_t i = 0; i < sizeof(p); i++)
+		p[i] = (unsigned char)(i % 3 == 0 ? 0 : i); /* NULs, \r, \n */
+	mkhdr(hdr, 1, sizeof(p), 0); /* NULs in the header too */
+	cr_assert_eq(redis_claim(r, "bin", "w1", &e), 0);
+	cr_assert_eq(put(r, "bin", 1, hdr, NULL, p, sizeof(p), NULL, 0), 0);
+	assert_value(kname("bin", "s"), hdr, sizeof(hdr), p, sizeof(p));
+	/* Delta runs are binary too. */
+	memcpy(prev, hdr, sizeof(hdr));
+	for (size_t i = 0; i < sizeof(p); i++)
+		p[i] = (unsigned char)(i % 2 == 0 ? 0 : 0xff - i);
+	mkhdr(hdr, 1, sizeof(p), 0x100);
+	cr_assert_eq(put(r, "bin", 1, hdr, prev, p, sizeof(p), &run, 1), 0);
+	buf_init(&b);
+	cr_assert_eq(redis_takeover(r, "bin", "w2", &e, &b), 0);
+	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
+	cr_assert(memcmp(b.data, hdr, ENV_HDR_LEN) == 0);
+	cr_assert(memcmp(b.data + ENV_HDR_LEN, p, sizeof(p)) == 0);
+	buf_cleanup(&b);
+	redis_free(r);
+}
+
+Test(redis, delta_writes_only_the_runs)
+{
+	struct redis *r = mk(0);
+	unsigned char h1[ENV_HDR_LEN], h2[ENV_HDR_LEN];
+	static unsigned char old[3 * 4096], cur[4 * 4096], want[4 * 4096];
+	struct delta_run runs[2] = { { 4096, 4096 }, { 12288, 4096 } };
+	uint64_t e;
+
+	fill(old, sizeof(old), 7);
+	mkhdr(h1, 1, sizeof(old), 1);
+	cr_assert_eq(redis_claim(r, "d", "w1", &e), 0);
+	cr_assert_eq(put(r, "d", 1, h1, NULL, old, sizeof(old), NULL, 0), 0);
+	/* cur differs from old in pages 0, 1 and 2 and grows by page 3 ... */
+	fill(cur, sizeof(cur), 8);
+	mkhdr(h2, 1, sizeof(cur), 2);
+	/* ... but only pages 1 and 3 are sent: 0 and 2 must stay old. */
+	memcpy(want, old, sizeof(old));
+	memcpy(want + 4096, cur + 4096, 4096);
+	memcpy(want + 12288, cur + 12288, 4096);
+	cr_assert_eq(put(r, "d", 1, h2, h1, cur, sizeof(cur), runs, 2), 0);
+	assert_value(kname("d", "s"), h2, sizeof(h2), want, sizeof(want));
+	/* No runs: only the header changes. */
+	mkhdr(h1, 1, sizeof(cur), 3);
+	cr_assert_eq(put(r, "d", 1, h1, h2, cur, sizeof(cur), NULL, 0), 0);
+	assert_value(kname("d", "s"), h1, sizeof(h1), want, sizeof(want));
+	redis_free(r);
+}
+
+Test(redis, delta_refused_when_redis_holds_another_header)
+{
+	struct redis *r = mk(0);
+	unsigned char h1[ENV_HDR_LEN], h2[ENV_HDR_LEN], other[ENV_HDR_LEN];
+	unsigned char p[8192], q[8192];
+	struct delta_run run = { 0, 4096 };
+	uint64_t e;
+
+	fill(p, sizeof(p), 1);
+	fill(q, sizeof(q), 2);
+	mkhdr(h1, 1, sizeof(p), 1);
+	mkhdr(h2, 1, sizeof(q), 2);
+	mkhdr(other, 1, sizeof(p), 9); /* same lengths, other contents */
+	cr_assert_eq(redis_claim(r, "d", "w1", &e), 0);
+	cr_assert_eq(put(r, "d", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(put(r, "d", 1, h2, other, q, sizeof(q), &run, 1),
+	    STICKY_EAGAIN);
+	assert_value(kname("d", "s"), h1, sizeof(h1), p, sizeof(p));
+	/* The right header but Redis holds more bytes than it says. */
+	cr_assert_eq(raw_int("APPEND", kname("d", "s"), "x"),
+	    ENV_HDR_LEN + sizeof(p) + 1);
+	cr_assert_eq(put(r, "d", 1, h2, h1, q, sizeof(q), &run, 1),
+	    STICKY_EAGAIN);
+	/* A full write resyncs, and the delta works again. */
+	cr_assert_eq(put(r, "d", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(put(r, "d", 1, h2, h1, q, sizeof(q),
+	    (struct delta_run[]){ { 0, 8192 } }, 1), 0);
+	assert_value(kname("d", "s"), h2, sizeof(h2), q, sizeof(q));
+	redis_free(r);
+}
+
+Test(redis, delta_refused_when_key_or_record_missing)
+{
+	struct redis *r = mk(0);
+	unsigned char h1[ENV_HDR_LEN], h2[ENV_HDR_LEN], p[4096];
+	struct delta_run run = { 0, 4096 };
+	char owner[16];
+	uint64_t e;
+
+	fill(p, sizeof(p), 3);
+	mkhdr(h1, 5, sizeof(p), 1);
+	mkhdr(h2, 5, sizeof(p), 2);
+	/* Owner record, no checkpoint. */
+	cr_assert_eq(redis_claim(r, "m", "w1", &e), 0);
+	cr_assert_eq(put(r, "m", 1, h2, h1, p, sizeof(p), &run, 1),
+	    STICKY_EAGAIN);
+	cr_assert_eq(raw_int("EXISTS", kname("m", "s"), NULL), 0);
+	/* Neither (Redis lost its data): a delta creates nothing ... */
+	cr_assert_eq(put(r, "gone", 5, h2, h1, p, sizeof(p), &run, 1),
+	    STICKY_EAGAIN);
+	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 1);
+	/* ... and a full write recreates the record with the writer's epoch. */
+	cr_assert_eq(put(r, "gone", 5, h1, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(redis_owner(r, "gone", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 5);
+	cr_assert_str_eq(owner, "w1");
+	assert_value(kname("gone", "s"), h1, sizeof(h1), p, sizeof(p));
+	redis_free(r);
+}
+
+Test(redis, bad_writes_rejected_before_sending)
+{
+	struct redis *r = mk(0);
+	unsigned char h1[ENV_HDR_LEN], h2[ENV_HDR_LEN], hs[ENV_HDR_LEN];
+	static unsigned char p[3 * 4096];
+	uint64_t e;
+
+	fill(p, sizeof(p), 4);
+	mkhdr(h1, 1, 4096, 1);
+	mkhdr(h2, 1, sizeof(p), 2);
+	mkhdr(hs, 1, 100, 3);
+	cr_assert_eq(redis_claim(r, "v", "w1", &e), 0);
+	cr_assert_eq(put(r, "v", 1, h1, NULL, p, 4096, NULL, 0), 0);
+	/* The header's lengths disagree with the payload. */
+	cr_assert_eq(put(r, "v", 1, h1, NULL, p, 4095, NULL, 0), STICKY_EINVAL);
+	/* Growth not covered: page 1 would be a zero-filled gap. */
+	cr_assert_eq(put(r, "v", 1, h2, h1, p, sizeof(p),
+	    (struct delta_run[]){ { 8192, 4096 } }, 1), STICKY_EINVAL);
+	/* Past the end, unsorted, empty. */
+	cr_assert_eq(put(r, "v", 1, h2, h1, p, sizeof(p),
+	    (struct delta_run[]){ { 4096, 8193 } }, 1), STICKY_EINVAL);
+	cr_assert_eq(put(r, "v", 1, h2, h1, p, sizeof(p),
+	    (struct delta_run[]){ { 8192, 4096 }, { 4096, 4096 } }, 2),
+	    STICKY_EINVAL);
+	cr_assert_eq(put(r, "v", 1, h2, h1, p, sizeof(p),
+	    (struct delta_run[]){ { 4096, 0 }, { 4096, 8192 } }, 2),
+	    STICKY_EINVAL);
+	cr_assert_eq(put(r, "v", 1, h2, h1, p, sizeof(p), NULL, 1),
+	    STICKY_EINVAL);
+	/* A delta cannot shrink: write in full. */
+	cr_assert_eq(put(r, "v", 1, hs, h1, p, 100, NULL, 0), STICKY_EAGAIN);
+	/* Bad keys, owners, epochs. */
+	cr_assert_eq(put(r, "a{b", 1, h1, NULL, p, 4096, NULL, 0), STICKY_EINVAL);
+	cr_assert_eq(put(r, "", 1, h1, NULL, p, 4096, NULL, 0), STICKY_EINVAL);
+	cr_assert_eq(put(r, "v", 0, h1, NULL, p, 4096, NULL, 0), STICKY_EINVAL);
+	/* Nothing reached Redis. */
+	assert_value(kname("v", "s"), h1, sizeof(h1), p, 4096);
+	cr_assert_eq(redis_claim(r, "x}", "w1", &e), STICKY_EINVAL);
+	cr_assert_eq(redis_claim(r, "x", "-", &e), STICKY_EINVAL);
+	cr_assert_eq(redis_drop(r, "v", 0), STICKY_EINVAL);
+	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 2);
+	redis_free(r);
+}
+
+Test(redis, takeover_fences_the_old_epoch)
+{
+	struct redis *r = mk(0);
+	unsigned char h1[ENV_HDR_LEN], h2[ENV_HDR_LEN], p[5000], q[5000];
+	struct sticky_buf b;
+	char owner[16];
+	uint64_t e;
+
+	fill(p, sizeof(p), 5);
+	fill(q, sizeof(q), 6);
+	mkhdr(h1, 1, sizeof(p), 1);
+	mkhdr(h2, 2, sizeof(q), 2);
+	cr_assert_eq(redis_claim(r, "t", "w1", &e), 0);
+	cr_assert_eq(put(r, "t", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
+	buf_init(&b);
+	cr_assert_eq(redis_takeover(r, "t", "w2", &e, &b), 0);
+	cr_assert_eq(e, 2);
+	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
+	cr_assert(memcmp(b.data, h1, ENV_HDR_LEN) == 0);
+	cr_assert(memcmp(b.data + ENV_HDR_LEN, p, sizeof(p)) == 0);
+	cr_assert_eq(redis_owner(r, "t", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 2);
+	cr_assert_str_eq(owner, "w2");
+	/* The old owner is fenced, full or delta; nothing changes. */
+	cr_assert_eq(put(r, "t", 1, h2, NULL, q, sizeof(q), NULL, 0),
+	    STICKY_EFENCED);
+	cr_assert_eq(put(r, "t", 1, h2, h1, q, sizeof(q),
+	    (struct delta_run[]){ { 0, 5000 } }, 1), STICKY_EFENCED);
+	assert_value(kname("t", "s"), h1, sizeof(h1), p, sizeof(p));
+	/* The new one writes. */
+	cr_assert_eq(put(r, "t", 2, h2, NULL, q, sizeof(q), NULL, 0), 0);
+	assert_value(kname("t", "s"), h2, sizeof(h2), q, sizeof(q));
+	/* Epochs compare as integers, not strings ("10" vs "9"). */
+	raw_hset(kname("t", "o"), "epoch", "9");
+	cr_assert_eq(redis_takeover(r, "t", "w3", &e, &b), 0);
+	cr_assert_eq(e, 10);
+	cr_assert_eq(put(r, "t", 9, h2, NULL, q, sizeof(q), NULL, 0),
+	    STICKY_EFENCED);
+	cr_assert_eq(put(r, "t", 10, h2, NULL, q, sizeof(q), NULL, 0), 0);
+	buf_cleanup(&b);
+	redis_free(r);
+}
+
+Test(redis, takeover_of_missing_or_logged_out_is_enoent)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], p[10];
+	struct sticky_buf b;
+	char owner[16];
+	uint64_t e = 77;
+
+	buf_init(&b);
+	fill(p, sizeof(p), 9);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_takeover(r, "none", "w1", &e, &b), STICKY_ENOENT);
+	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 0);
+	cr_assert_eq(e, 77);
+	/* Claimed but never written. */
+	cr_assert_eq(redis_claim(r, "c", "w1", &e), 0);
+	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b), STICKY_ENOENT);
+	cr_assert_eq(redis_owner(r, "c", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 1);
+	cr_assert_str_eq(owner, "w1");
+	cr_assert_eq(raw_int("EXISTS", kname("c", "s"), NULL), 0);
+	/* Logged out: the tombstone wins even if a checkpoint reappears. */
+	cr_assert_eq(put(r, "c", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(redis_drop(r, "c", 1), 0);
+	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b), STICKY_ENOENT);
+	raw_ok("SET", kname("c", "s"), "junk", NULL);
+	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b), STICKY_ENOENT);
+	cr_assert_eq(redis_owner(r, "c", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 2);
+	cr_assert_str_eq(owner, "-");
+	cr_assert_eq(b.len, 0);
+	buf_cleanup(&b);
+	redis_free(r);
+}
+
+Test(redis, drop_with_right_and_wrong_epoch)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], p[64];
+	char owner[16];
+	uint64_t e;
+
+	fill(p, sizeof(p), 10);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_claim(r, "x", "w1", &e), 0);
+	cr_assert_eq(put(r, "x", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(redis_drop(r, "x", 2), STICKY_EFENCED);
+	assert_value(kname("x", "s"), h, sizeof(h), p, sizeof(p));
+	cr_assert_eq(redis_drop(r, "x", 1), 0);
+	cr_assert_eq(raw_int("EXISTS", kname("x", "s"), NULL), 0);
+	cr_assert_eq(redis_owner(r, "x", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 2);
+	cr_assert_str_eq(owner, "-");
+	/* The tombstone fences every later use of the session key. */
+	cr_assert_eq(redis_claim(r, "x", "w2", &e), STICKY_EFENCED);
+	cr_assert_eq(put(r, "x", 1, h, NULL, p, sizeof(p), NULL, 0),
+	    STICKY_EFENCED);
+	cr_assert_eq(redis_drop(r, "x", 1), STICKY_EFENCED);
+	/* No owner record (evicted): logout still takes effect. */
+	raw_ok("SET", kname("y", "s"), "orphan", NULL);
+	cr_assert_eq(redis_drop(r, "y", 4), 0);
+	cr_assert_eq(raw_int("EXISTS", kname("y", "s"), NULL), 0);
+	cr_assert_eq(redis_owner(r, "y", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 5);
+	cr_assert_str_eq(owner, "-");
+	redis_free(r);
+}
+
+Test(redis, set_aside_keeps_the_bytes)
+{
+	struct redis *r = mk(60);
+	unsigned char h[ENV_HDR_LEN], p[1000];
+	char bad[128];
+	struct rr x;
+	time_t t0, t1;
+	uint64_t e;
+	long long ttl;
+	int found = 0;
+
+	fill(p, sizeof(p), 11);
+	p[10] = 0;
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_claim(r, "b", "w1", &e), 0);
+	cr_assert_eq(put(r, "b", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	t0 = time(NULL);
+	cr_assert_eq(redis_set_aside(r, "b"), 0);
+	t1 = time(NULL);
+	cr_assert_eq(raw_int("EXISTS", kname("b", "s"), NULL), 0);
+	for (time_t t = t0; t <= t1; t++) {
+		snprintf(bad, sizeof(bad), PREFIX "{b}:bad:%lld", (long long)t);
+		x = raw("EXISTS", bad, NULL);
+		if (x.i == 1) {
+			found = 1;
+			assert_value(bad, h, sizeof(h), p, sizeof(p));
+			ttl = raw_int("TTL", bad, NULL);
+			cr_assert(ttl > 60 && ttl <= 7 * 24 * 3600,
+			    "ttl %lld", ttl);
+		}
+		rr_free(&x);
+	}
+	cr_assert(found, "no :bad: key");
+	cr_assert_eq(redis_set_aside(r, "b"), STICKY_ENOENT);
+	redis_free(r);
+}
+
+static void
+assert_ttl(const char *name, long long lo, long long hi)
+{
+	long long t = raw_int("TTL", name, NULL);
+
+	cr_assert(t >= lo && t <= hi, "TTL %lld not in [%lld, %lld]", t, lo, hi);
+}
+
+Test(redis, ttl_on_both_keys_refreshed_by_every_write)
+{
+	struct redis *r = mk(100), *r0 = mk(0);
+	unsigned char h1[ENV_HDR_LEN], h2[ENV_HDR_LEN], p[4096];
+	struct sticky_buf b;
+	uint64_t e;
+
+	buf_init(&b);
+	fill(p, sizeof(p), 12);
+	mkhdr(h1, 1, sizeof(p), 1);
+	mkhdr(h2, 1, sizeof(p), 2);
+	cr_assert_eq(redis_claim(r, "l", "w1", &e), 0);
+	assert_ttl(kname("l", "o"), 1, 100);
+	cr_assert_eq(put(r, "l", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
+	assert_ttl(kname("l", "s"), 1, 100);
+	assert_ttl(kname("l", "o"), 1, 100);
+	/* Clear them behind its back: each write must set them again. */
+	raw_int("PERSIST", kname("l", "s"), NULL);
+	raw_int("PERSIST", kname("l", "o"), NULL);
+	cr_assert_eq(put(r, "l", 1, h2, h1, p, sizeof(p),
+	    (struct delta_run[]){ { 0, 4096 } }, 1), 0);
+	assert_ttl(kname("l", "s"), 1, 100);
+	assert_ttl(kname("l", "o"), 1, 100);
+	raw_int("PERSIST", kname("l", "s"), NULL);
+	raw_int("PERSIST", kname("l", "o"), NULL);
+	cr_assert_eq(redis_takeover(r, "l", "w2", &e, &b), 0);
+	assert_ttl(kname("l", "s"), 1, 100);
+	assert_ttl(kname("l", "o"), 1, 100);
+	/* The tombstone expires too. */
+	raw_int("PERSIST", kname("l", "o"), NULL);
+	cr_assert_eq(redis_drop(r, "l", 2), 0);
+	assert_ttl(kname("l", "o"), 1, 100);
+	/* ttl_s 0: no TTL at all, even where one was set. */
+	cr_assert_eq(redis_claim(r0, "n", "w1", &e), 0);
+	cr_assert_eq(put(r0, "n", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
+	assert_ttl(kname("n", "s"), -1, -1);
+	assert_ttl(kname("n", "o"), -1, -1);
+	buf_cleanup(&b);
+	redis_free(r);
+	redis_free(r0);
+}
+
+Test(redis, batch_of_100_pipelined_writes)
+{
+	struct redis *r = mk(0);
+	enum { N = 102 };
+	static unsigned char hdrs[N][ENV_HDR_LEN], pay[N][2000];
+	struct redis_write ws[N];
+	char keys[N][16];
+	uint64_t e;
+
+	memset(ws, 0, sizeof(ws));
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "s%d", i);
+		fill(pay[i], sizeof(pay[i]), (unsigned)i + 100);
+		mkhdr(hdrs[i], 1, sizeof(pay[i]), i);
+		if (i < 100)
+			cr_assert_eq(redis_claim(r, keys[i], "w1", &e), 0);
+		ws[i] = (struct redis_write){ .key = keys[i], .owner = "w1",
+			.epoch = 1, .hdr = hdrs[i], .payload = pay[i],
+			.payload_len = sizeof(pay[i]) };
+	}
+	/* Two bad apples in the middle must not disturb the others. */
+	raw_hset(kname("s50", "o"), "epoch", "3");
+	ws[100].key = "bad{";
+	ws[101].epoch = 0;
+	cr_assert_eq(redis_write_batch(r, ws, N), 0);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(ws[i].result, i == 50 ? STICKY_EFENCED : 0,
+		    "write %d: %d", i, ws[i].result);
+	cr_assert_eq(ws[100].result, STICKY_EINVAL);
+	cr_assert_eq(ws[101].result, STICKY_EINVAL);
+	for (int i = 0; i < 100; i += 7)
+		if (i != 50)
+			assert_value(kname(keys[i], "s"), hdrs[i], ENV_HDR_LEN,
+			    pay[i], sizeof(pay[i]));
+	cr_assert_eq(raw_int("EXISTS", kname("s50", "s"), NULL), 0);
+	cr_assert_eq(redis_write_batch(r, ws, 0), 0);
+	redis_free(r);
+}
+
+Test(redis, noscript_reloads_and_retries)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], p[100];
+	struct redis_write ws[10];
+	char keys[10][16];
+	uint64_t e;
+
+	fill(p, sizeof(p), 13);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_connect(r), 0);
+	raw_ok("SCRIPT", "FLUSH", NULL, NULL);
+	cr_assert_eq(redis_claim(r, "a", "w1", &e), 0, "%s", redis_errstr(r));
+	raw_ok("SCRIPT", "FLUSH", NULL, NULL);
+	for (int i = 0; i < 10; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "b%d", i);
+		ws[i] = (struct redis_write){ .key = keys[i], .owner = "w1",
+			.epoch = 1, .hdr = h, .payload = p,
+			.payload_len = sizeof(p) };
+	}
+	cr_assert_eq(redis_write_batch(r, ws, 10), 0);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(ws[i].result, 0, "write %d: %d (%s)", i,
+		    ws[i].result, redis_errstr(r));
+	assert_value(kname("b9", "s"), h, sizeof(h), p, sizeof(p));
+	cr_assert(redis_connected(r));
+	redis_free(r);
+}
+
+Test(redis, killed_redis_fails_fast_backs_off_and_recovers)
+{
+	struct redis *r = mk_opts(addr, NULL, NULL, 0, 1000, 300, 1200);
+	unsigned char h[ENV_HDR_LEN], p[100];
+	struct sticky_buf b;
+	int64_t t0;
+	uint64_t e;
+	int rc, again = 0;
+
+	buf_init(&b);
+	fill(p, sizeof(p), 14);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_claim(r, "k", "w1", &e), 0);
+	cr_assert_eq(redis_backoff_left_ms(r), 0);
+	srv_kill9();
+	t0 = mono_ms();
+	cr_assert_eq(put(r, "k", 1, h, NULL, p, sizeof(p), NULL, 0),
+	    STICKY_EREDIS);
+	cr_assert_lt(elapsed_ms(t0), 1000);
+	cr_assert_not(redis_connected(r));
+	cr_assert_neq(strcmp(redis_errstr(r), "no error"), 0);
+	/* Backing off: no attempt, and the caller can tell for how long. */
+	cr_assert_eq(put(r, "k", 1, h, NULL, p, sizeof(p), NULL, 0),
+	    STICKY_EAGAIN);
+	cr_assert_eq(redis_takeover(r, "k", "w1", &e, &b), STICKY_EAGAIN);
+	cr_assert_eq(redis_connect(r), STICKY_EAGAIN);
+	cr_assert(redis_backoff_left_ms(r) > 0 && redis_backoff_left_ms(r) <= 300);
+	/* A new server on the same socket: fresh, no data, no scripts. */
+	srv_start();
+	t0 = mono_ms();
+	while ((rc = redis_connect(r)) != 0) {
+		cr_assert(rc == STICKY_EAGAIN || rc == STICKY_EREDIS);
+		again += rc == STICKY_EAGAIN;
+		cr_assert_lt(elapsed_ms(t0), 3000, "never reconnected");
+		sleep_ms(5);
+	}
+	cr_assert_gt(again, 0, "connected without waiting out the backoff");
+	cr_assert_eq(redis_backoff_left_ms(r), 0);
+	/* The record is gone: a full write recreates it; scripts work. */
+	cr_assert_eq(put(r, "k", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(redis_takeover(r, "k", "w2", &e, &b), 0);
+	cr_assert_eq(e, 2);
+	/* Success reset the backoff to its minimum. */
+	srv_kill9();
+	cr_assert_eq(redis_claim(r, "k2", "w1", &e), STICKY_EREDIS);
+	cr_assert(redis_backoff_left_ms(r) > 0 && redis_backoff_left_ms(r) <= 300);
+	buf_cleanup(&b);
+	redis_free(r);
+}
+
+Test(redis, backoff_doubles_up_to_the_maximum)
+{
+	struct redis *r = mk_opts(addr, NULL, NULL, 0, 1000, 200, 800);
+	const int64_t want[] = { 200, 400, 800, 800 };
+	int64_t left;
+
+	srv_kill9();
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(redis_connect(r), STICKY_EREDIS, "attempt %zu", i);
+		left = redis_backoff_left_ms(r);
+		cr_assert(left > want[i] / 2 && left <= want[i],
+		    "attempt %zu: %lld ms, want %lld", i, (long long)left,
+		    (long long)want[i]);
+		cr_assert_eq(redis_connect(r), STICKY_EAGAIN);
+		sleep_ms((int)left + 2);
+	}
+	cr_assert_neq(strstr(redis_errstr(r), "connect"), NULL, "%s",
+	    redis_errstr(r));
+	redis_free(r);
+}
+
+Test(redis, hung_redis_times_out)
+{
+	struct redis *r = mk_opts(addr, NULL, NULL, 0, 200, 20, 20);
+	unsigned char h[ENV_HDR_LEN], p[100];
+	int64_t t0, ms;
+	uint64_t e;
+	int rc;
+
+	fill(p, sizeof(p), 15);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_claim(r, "h", "w1", &e), 0);
+	kill(srv_pid, SIGSTOP);
+	t0 = mono_ms();
+	rc = put(r, "h", 1, h, NULL, p, sizeof(p), NULL, 0);
+	ms = elapsed_ms(t0);
+	cr_assert_eq(rc, STICKY_EREDIS);
+	cr_assert(ms >= 150 && ms < 1000, "took %lld ms", (long long)ms);
+	cr_assert_not(redis_connected(r));
+	cr_assert_neq(strstr(redis_errstr(r), "timed out"), NULL, "%s",
+	    redis_errstr(r));
+	/* Reconnecting to the hung server: the handshake times out too. */
+	sleep_ms(30);
+	t0 = mono_ms();
+	cr_assert_eq(redis_connect(r), STICKY_EREDIS);
+	ms = elapsed_ms(t0);
+	cr_assert(ms >= 150 && ms < 1000, "connect took %lld ms", (long long)ms);
+	kill(srv_pid, SIGCONT);
+	sleep_ms(30);
+	cr_assert_eq(redis_connect(r), 0, "%s", redis_errstr(r));
+	cr_assert_eq(put(r, "h", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	redis_free(r);
+}
+
+Test(redis, scan_get_delete)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], p[10];
+	char **keys;
+	size_t n, total = 0;
+	uint64_t cursor = 0, e;
+	int seen[30] = { 0 }, rounds = 0;
+	struct sticky_buf b;
+
+	fill(p, sizeof(p), 16);
+	mkhdr(h, 1, sizeof(p), 1);
+	for (int i = 0; i < 30; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "q%d", i);
+		cr_assert_eq(put(r, k, 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	}
+	cr_assert_eq(redis_set_aside(r, "q29"), 0);
+	raw_ok("SET", "t:other", "1", NULL);
+	raw_ok("SET", "u:{zz}:s", "1", NULL);
+	raw_ok("SET", "t:{a}{b}:s", "1", NULL);
+	do {
+		cr_assert_eq(redis_scan(r, &cursor, &keys, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			int idx;
+
+			cr_assert_eq(keys[i][0], 'q', "key %s", keys[i]);
+			idx = atoi(keys[i] + 1);
+			cr_assert(idx >= 0 && idx < 29, "key %s", keys[i]);
+			seen[idx]++;
+		}
+		total += n;
+		redis_scan_free(keys, n);
+		cr_assert_lt(++rounds, 1000);
+	} while (cursor != 0);
+	for (int i = 0; i < 29; i++)
+		cr_assert_geq(seen[i], 1, "q%d not seen", i);
+	cr_assert_geq(total, 29);
+	cr_assert_eq(redis_claim(r, "q1", "w9", &e), STICKY_EFENCED);
+	buf_init(&b);
+	cr_assert_eq(redis_get(r, "q1", &b), 0);
+	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
+	buf_cleanup(&b);
+	cr_assert_eq(redis_delete(r, "q1"), 0);
+	cr_assert_eq(raw_int("EXISTS", kname("q1", "s"), NULL), 0);
+	cr_assert_eq(raw_int("EXISTS", kname("q1", "o"), NULL), 0);
+	cr_assert_eq(redis_delete(r, "q1"), STICKY_ENOENT);
+	redis_free(r);
+}
+
+Test(redis, wrong_types_in_redis_are_eredis)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], p[10];
+	struct sticky_buf b;
+	uint64_t e;
+
+	buf_init(&b);
+	fill(p, sizeof(p), 17);
+	mkhdr(h, 1, sizeof(p), 1);
+	raw_ok("SET", kname("w", "o"), "a string", NULL);
+	raw_hset(kname("w", "s"), "f", "v");
+	cr_assert_eq(put(r, "w", 1, h, NULL, p, sizeof(p), NULL, 0),
+	    STICKY_EREDIS);
+	cr_assert_eq(redis_takeover(r, "w", "w1", &e, &b), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(r), "WRONGTYPE"), NULL, "%s",
+	    redis_errstr(r));
+	cr_assert_eq(redis_get(r, "w", &b), STICKY_EREDIS);
+	cr_assert_eq(redis_owner(r, "w", &e, (char[8]){ 0 }, 8), STICKY_EREDIS);
+	/* Nothing secret in the reason, and the connection is fine. */
+	cr_assert_null(strstr(redis_errstr(r), "{w}"));
+	cr_assert(redis_connected(r));
+	redis_free(r);
+}
+
+Test(redis, tcp_address)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char port[8], a[32];
+	struct redis *r = NULL;
+	uint64_t e;
+	int fd;
+
+	/* A free port: bind port 0, read it, close, give it to redis. */
+	cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	snprintf(port, sizeof(port), "%d", ntohs(sin.sin_port));
+	reap(&srv_pid);
+	extra_args[0] = "--port";
+	extra_args[1] = port;
+	extra_args[2] = "--bind";
+	extra_args[3] = "127.0.0.1";
+	srv_start();
+	snprintf(a, sizeof(a), "127.0.0.1:%s", port);
+	for (int i = 0; i < 100; i++) {
+		r = mk_opts(a, NULL, NULL, 0, 1000, 10, 10);
+		if (redis_connect(r) == 0)
+			break;
+		redis_free(r);
+		r = NULL;
+		sleep_ms(10);
+	}
+	cr_assert_not_null(r);
+	cr_assert_eq(redis_claim(r, "tcp", "w1", &e), 0);
+	cr_assert_eq(raw_int("EXISTS", kname("tcp", "o"), NULL), 1);
+	redis_free(r);
+}
+
+Test(redis, options_are_checked)
+{
+	static const char *const bad[] = { "unix:", "host:0", "host:65536",
+		"host:x", "host:", ":6379", "[::1", "[::1]x", "[]:1", "",
+		"unix:/0123456789012345678901234567890123456789012345678901234"
+		"5678901234567890123456789012345678901234567890123456789", NULL };
+	static const char *const good[] = { "localhost", "127.0.0.1:1",
+		"h:65535", "[::1]", "[::1]:6380", "::1", "unix:/x", NULL };
+	struct redis_opts o = { .prefix = PREFIX };
+	struct redis *r;
+
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		o.addr = bad[i];
+		cr_assert_eq(redis_new(&r, &o), STICKY_EINVAL, "%s", bad[i]);
+		cr_assert_null(r);
+	}
+	for (size_t i = 0; good[i] != NULL; i++) {
+		o.addr = good[i];
+		cr_assert_eq(redis_new(&r, &o), 0, "%s", good[i]);
+		cr_assert_not(redis_connected(r));
+		redis_free(r);
+	}
+	o.addr = addr;
+	o.user = "u";
+	cr_assert_eq(redis_new(&r, &o), STICKY_EINVAL); /* user, no password */
+	o.user = NULL;
+	o.ttl_s = -1;
+	cr_assert_eq(redis_new(&r, &o), STICKY_EINVAL);
+	o.ttl_s = 0;
+	o.backoff_min_ms = 500;
+	o.backoff_max_ms = 100;
+	cr_assert_eq(redis_new(&r, &o), STICKY_EINVAL);
+	o.backoff_max_ms = 0;
+	o.db = -1;
+	cr_assert_eq(redis_new(&r, &o), STICKY_EINVAL);
+	redis_free(NULL);
+	/* A db other than 0 is SELECTed. */
+	o.db = 3;
+	cr_assert_eq(redis_new(&r, &o), 0);
+	cr_assert_eq(redis_claim(r, "db", "w1", &(uint64_t){ 0 }), 0);
+	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 0);
+	redis_free(r);
+}
+
+Test(redis, disconnect_then_reconnect_without_backoff)
+{
+	struct redis *r = mk(0);
+	uint64_t e;
+
+	cr_assert_eq(redis_connect(r), 0);
+	cr_assert(redis_connected(r));
+	redis_disconnect(r);
+	cr_assert_not(redis_connected(r));
+	cr_assert_eq(redis_backoff_left_ms(r), 0);
+	cr_assert_eq(redis_claim(r, "z", "w1", &e), 0);
+	cr_assert(redis_connected(r));
+	redis_free(r);
+}
+
+/* ---- AUTH -------------------------------------------------------------- */
+
+Test(redis_auth, password)
+{
+	struct redis *r = mk_opts(addr, NULL, PASS, 0, 1000, 50, 2000);
+	struct redis *wrong = mk_opts(addr, NULL, "nope", 0, 1000, 50, 2000);
+	struct redis *none = mk_opts(addr, NULL, NULL, 0, 1000, 50, 2000);
+	uint64_t e;
+
+	cr_assert_eq(redis_claim(r, "p", "w1", &e), 0, "%s", redis_errstr(r));
+	cr_assert_eq(redis_connect(wrong), STICKY_EREDIS);
+	cr_assert_not(redis_connected(wrong));
+	cr_assert_neq(strstr(redis_errstr(wrong), "AUTH"), NULL, "%s",
+	    redis_errstr(wrong));
+	cr_assert_null(strstr(redis_errstr(wrong), "nope"));
+	cr_assert_eq(redis_claim(wrong, "p2", "w1", &e), STICKY_EAGAIN);
+	cr_assert_eq(redis_connect(none), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(none), "NOAUTH"), NULL, "%s",
+	    redis_errstr(none));
+	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 1);
+	redis_free(r);
+	redis_free(wrong);
+	redis_free(none);
+}
+
+Test(redis_auth, acl_user_limited_to_the_prefix)
+{
+	struct redis *r = mk_opts(addr, ACL_USER, ACL_PASS, 60, 1000, 50, 2000);
+	struct redis *wrong = mk_opts(addr, ACL_USER, PASS, 0, 1000, 50, 2000);
+	struct redis_opts o = { .addr = addr, .user = ACL_USER,
+		.password = ACL_PASS, .prefix = "other:" };
+	struct redis *outside;
+	unsigned char h[ENV_HDR_LEN], p[50];
+	struct sticky_buf b;
+	uint64_t e;
+
+	fill(p, sizeof(p), 18);
+	mkhdr(h, 1, sizeof(p), 1);
+	buf_init(&b);
+	cr_assert_eq(redis_claim(r, "u", "w1", &e), 0, "%s", redis_errstr(r));
+	cr_assert_eq(put(r, "u", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(redis_takeover(r, "u", "w2", &e, &b), 0);
+	cr_assert_eq(redis_set_aside(r, "u"), 0);
+	cr_assert_eq(redis_connect(wrong), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(wrong), "WRONGPASS"), NULL, "%s",
+	    redis_errstr(wrong));
+	/* Keys outside ~t:* are refused by the server, cleanly. */
+	cr_assert_eq(redis_new(&outside, &o), 0);
+	cr_assert_eq(redis_claim(outside, "u", "w1", &e), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(outside), "NOPERM"), NULL, "%s",
+	    redis_errstr(outside));
+	cr_assert(redis_connected(outside));
+	buf_cleanup(&b);
+	redis_free(r);
+	redis_free(wrong);
+	redis_free(outside);
+}
+
+/* ---- a fake server with wrong-typed replies ---------------------------- */
+
+/* Read one command; 0 at EOF.  Sets *script when it is SCRIPT ... */
+static int
+fake_read_cmd(FILE *f, int *script)
+{
+	char line[64];
+	long argc, len;
+	char *arg;
+
+	if (fgets(line, sizeof(line), f) == NULL || line[0] != '*')
+		return 0;
+	argc = strtol(line + 1, NULL, 10);
+	*script = 0;
+	for (long i = 0; i < argc; i++) {
+		if (fgets(line, sizeof(line), f) == NULL || line[0] != '$')
+			return 0;
+		len = strtol(line + 1, NULL, 10);
+		if ((arg = malloc((size_t)len + 2)) == NULL ||
+		    fread(arg, 1, (size_t)len + 2, f) != (size_t)len + 2) {
+			free(arg);
+			return 0;
+		}
+		if (i == 0 && len == 6 && memcmp(arg, "SCRIPT", 6) == 0)
+			*script = 1;
+		free(arg);
+	}
+	return 1;
+}
+
+/*
+ * Serve connections one after another: SCRIPT LOAD gets a 40-char SHA,
+ * every other command the next canned reply.
+ */
+static void
+fake_start(const char *const *replies)
+{
+	static const char sha[] =
+	    "$40\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+	struct sockaddr_un sun;
+	int lfd, cfd, script;
+	size_t next = 0;
+	FILE *f;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	cr_assert_neq(lfd = socket(AF_UNIX, SOCK_STREAM, 0), -1);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	cr_assert_eq(listen(lfd, 4), 0);
+	cr_assert_neq(fake_pid = fork(), -1);
+	if (fake_pid != 0) {
+		close(lfd);
+		return;
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	while ((cfd = accept(lfd, NULL, NULL)) != -1) {
+		if ((f = fdopen(cfd, "r")) == NULL)
+			_exit(1);
+		while (fake_read_cmd(f, &script)) {
+			const char *rep = script ? sha :
+			    replies[next] != NULL ? replies[next++] :
+			    "-ERR fake: no more replies\r\n";
+
+			if (write(cfd, rep, strlen(rep)) < 0)
+				break;
+		}
+		fclose(f);
+	}
+	_exit(0);
+}
+
+Test(redis_fake, wrong_typed_replies_are_eredis)
+{
+	static const char *const replies[] = {
+		/* takeover */
+		"+OK\r\n", "*2\r\n:1\r\n:5\r\n", "*2\r\n:0\r\n$1\r\nx\r\n",
+		"*3\r\n:1\r\n$1\r\nx\r\n:1\r\n", "$1\r\nx\r\n",
+		"*2\r\n:4\r\n$2\r\nok\r\n",
+		/* claim */
+		":7\r\n", "$1\r\n1\r\n", "*-1\r\n",
+		/* owner */
+		"*2\r\n$3\r\nabc\r\n$1\r\nw\r\n", "*2\r\n$-1\r\n$1\r\nw\r\n",
+		"*1\r\n$1\r\n1\r\n",
+		"*2\r\n$20\r\n99999999999999999999\r\n$1\r\nw\r\n",
+		"*2\r\n$1\r\n1\r\n*0\r\n", "*2\r\n$1\r\n7\r\n$2\r\nw9\r\n",
+		/* a batch of 4 */
+		"$1\r\n1\r\n", ":2\r\n", "*1\r\n:1\r\n", ":1\r\n",
+		/* drop, set_aside */
+		":5\r\n", "+OK\r\n",
+		/* scan */
+		"*2\r\n$1\r\nx\r\n*0\r\n", "*2\r\n$1\r\n0\r\n:1\r\n",
+		"*2\r\n$1\r\n0\r\n*4\r\n:1\r\n$7\r\nt:{k}:s\r\n"
+		"$8\r\nt:{a{}:s\r\n$6\r\nt:{}:s\r\n",
+		/* get, delete */
+		":1\r\n", "+OK\r\n",
+		/* NOSCRIPT twice: retried once only */
+		"-NOSCRIPT gone\r\n", "-NOSCRIPT gone\r\n",
+		/* a protocol error: the connection is dropped */
+		"!garbage\r\n",
+		NULL
+	};
+	struct redis *r;
+	unsigned char h[ENV_HDR_LEN], p[4];
+	struct redis_write ws[4];
+	struct sticky_buf b;
+	char owner[8], **keys;
+	uint64_t e, cursor;
+	size_t n;
+
+	fake_start(replies);
+	r = mk(0);
+	buf_init(&b);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(redis_takeover(r, "k", "w", &e, &b), STICKY_EREDIS,
+		    "takeover reply %d", i);
+	cr_assert_eq(redis_takeover(r, "k", "w", &e, &b), 0);
+	cr_assert_eq(e, 4);
+	cr_assert_eq(b.len, 2);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(redis_claim(r, "k", "w", &e), STICKY_EREDIS);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(redis_owner(r, "k", &e, owner, sizeof(owner)),
+		    STICKY_EREDIS, "owner reply %d", i);
+	cr_assert_eq(redis_owner(r, "k", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 7);
+	cr_assert_str_eq(owner, "w9");
+	memset(p, 0, sizeof(p));
+	mkhdr(h, 1, sizeof(p), 1);
+	for (int i = 0; i < 4; i++)
+		ws[i] = (struct redis_write){ .key = "k", .owner = "w",
+			.epoch = 1, .hdr = h, .payload = p,
+			.payload_len = sizeof(p) };
+	cr_assert_eq(redis_write_batch(r, ws, 4), 0);
+	cr_assert_eq(ws[0].result, STICKY_EREDIS);
+	cr_assert_eq(ws[1].result, STICKY_EREDIS);
+	cr_assert_eq(ws[2].result, STICKY_EREDIS);
+	cr_assert_eq(ws[3].result, 0);
+	cr_assert_eq(redis_drop(r, "k", 1), STICKY_EREDIS);
+	cr_assert_eq(redis_set_aside(r, "k"), STICKY_EREDIS);
+	cursor = 0;
+	cr_assert_eq(redis_scan(r, &cursor, &keys, &n), STICKY_EREDIS);
+	cr_assert_eq(redis_scan(r, &cursor, &keys, &n), STICKY_EREDIS);
+	cr_assert_eq(redis_scan(r, &cursor, &keys, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(keys[0], "k");
+	redis_scan_free(keys, n);
+	cr_assert_eq(redis_get(r, "k", &b), STICKY_EREDIS);
+	cr_assert_eq(redis_delete(r, "k"), STICKY_EREDIS);
+	cr_assert(redis_connected(r), "framing was intact: stay connected");
+	cr_assert_eq(redis_claim(r, "k", "w", &e), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(r), "NOSCRIPT"), NULL, "%s",
+	    redis_errstr(r));
+	cr_assert_eq(redis_claim(r, "k", "w", &e), STICKY_EREDIS);
+	cr_assert_not(redis_connected(r));
+	buf_cleanup(&b);
+	redis_free(r);
+}
