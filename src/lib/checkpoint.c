@@ -115,6 +115,7 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 		goto refuse;
 	}
 	s->epoch = epoch;
+	s->gen = w->stall_gen;
 	s->in_redis = 1;
 	memcpy(s->written_hdr, blob.data, ENV_HDR_LEN);
 	buf_consume(&blob, ENV_HDR_LEN);

@@ -230,7 +230,8 @@ session_resolve(struct worker *w, struct sticky_req *req)
 	ours = strcmp(req->in_sid.tag, w->tag) == 0;
 	s = store_get(w->store, req->in_sid.key, now_ms());
 	if (s != NULL && (ours || !ckpt_enabled(w))) {
-		if (cfg->strict_fencing && ckpt_enabled(w)) {
+		if (ckpt_enabled(w) && (cfg->strict_fencing ||
+		    s->gen != w->stall_gen)) {
 			rc = ckpt_check_owner(w, s);
 			if (rc == STICKY_EAGAIN)
 				return STICKY_EAGAIN;
@@ -240,7 +241,8 @@ session_resolve(struct worker *w, struct sticky_req *req)
 				    "check=strict", log_sid(s->key, sidbuf));
 				session_forget(w, s);
 				s = NULL;
-			}
+			} else
+				s->gen = w->stall_gen;
 		}
 		if (s != NULL) {
 			req->sess = s;
@@ -377,6 +379,7 @@ sticky_session_state(struct sticky_req *req, int *err)
 		return NULL;
 	}
 	s->epoch = 1;
+	s->gen = w->stall_gen;
 	s->bytes = state_size(w, s);
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);

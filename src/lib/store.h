@@ -27,6 +27,7 @@ struct session {
 	int64_t last_used_ms; /* monotonic */
 	int64_t dirty_since_ms; /* first unflushed change; 0: clean */
 	int in_redis;         /* written (or restored) at least once */
+	unsigned gen;         /* worker stall generation when last verified */
 	struct sticky_buf written; /* payload as Redis holds it, for deltas */
 	unsigned char written_hdr[48]; /* envelope header Redis holds */
 	struct replay_entry *replay; /* ring of replay_slots entries */

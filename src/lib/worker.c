@@ -509,6 +509,19 @@ run(struct worker *w)
 		int accepting;
 
 		now = now_ms();
+		/*
+		 * A gap far beyond the poll timeout means this process was
+		 * stopped (SIGSTOP, a VM pause): another worker may have taken
+		 * our users meanwhile, so each session checks its epoch in
+		 * Redis once before it is served from memory again.
+		 */
+		if (w->last_tick_ms != 0 &&
+		    now - w->last_tick_ms > 2000 + w->cfg->checkpoint_interval_ms) {
+			w->stall_gen++;
+			log_warn("stall_detected", "gap_ms=%lld action=verify_owners",
+			    (long long)(now - w->last_tick_ms));
+		}
+		w->last_tick_ms = now;
 		timers(w, now);
 		if (w->stopping) {
 			if (stop_deadline == 0)

@@ -37,6 +37,8 @@ struct worker {
 	int64_t next_flush_ms;
 	int64_t next_sweep_ms;
 	int64_t last_tick_ms;
+	unsigned stall_gen;  /* bumped when the loop was stopped for long: every
+	                        session then checks its epoch once before use */
 	unsigned long served;              /* for max_requests */
 	int stopping;                      /* graceful stop requested */
 	int recycle;                       /* stopping for max_requests/rss */

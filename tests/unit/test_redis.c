@@ -704,7 +704,7 @@ Test(redis, takeover_fences_the_old_epoch)
 	/* The new one writes. */
 	cr_assert_eq(put(r, "t", 2, h2, NULL, q, sizeof(q), NULL, 0), 0);
 	assert_value(kname("t", "s"), h2, sizeof(h2), q, sizeof(q));
-	/* Epochs compare as integers, not strings ("10" vs "9"). */
+	/* Multi-digit epochs: 9 -> 10 by takeover, then fenced and written. */
 	raw_hset(kname("t", "o"), "epoch", "9");
 	cr_assert_eq(redis_takeover(r, "t", "w3", &e, &b), 0);
 	cr_assert_eq(e, 10);

@@ -1,0 +1,77 @@
+#!/bin/sh
+# run-all.sh: set everything up and run the whole test suite, the way CI
+# does (.ci/run calls this).  On a fresh Debian 12 machine:
+#
+#   ./tests/run-all.sh
+#
+# 1. installs the Debian packages it needs (contrib/setup-debian.sh);
+# 2. builds in build/ and runs `make check`: Criterion unit tests and the
+#    integration scenarios against real redis-server, lighttpd, apache2,
+#    nginx and haproxy processes on 127.0.0.1 and unix sockets;
+# 3. builds again with AddressSanitizer + UBSan in build-asan/ and runs
+#    the suite there too;
+# 4. runs the unit suite under valgrind (make check-valgrind);
+# and prints one closing line: "N passed, N failed".
+#
+# Environment: QUICK=1 skips steps 3 and 4; JOBS sets make -j.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+JOBS=${JOBS:-2}
+cd "$top" || exit 2
+
+sh contrib/setup-debian.sh || { echo "setup failed"; exit 2; }
+[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] ||
+	autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; exit 2; }
+
+passed=0
+failed=0
+summary=""
+
+# count LOGDIR: add the PASS/FAIL tallies of automake's test-suite.log.
+count() {
+	p=$(grep -c '^PASS: ' "$1/test-suite.log.sum" 2>/dev/null || echo 0)
+	f=$(grep -cE '^(FAIL|ERROR|XPASS): ' "$1/test-suite.log.sum" 2>/dev/null || echo 0)
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+# suite NAME BUILDDIR CONFIGURE-FLAGS MAKE-TARGET
+suite() {
+	name=$1 dir=$2 flags=$3 target=$4
+	echo "== $name: build in $dir"
+	mkdir -p "$dir"
+	(cd "$dir" && { [ -f Makefile ] || "$top/configure" -q $flags; } &&
+		make -s -j"$JOBS" >/dev/null) || {
+		echo "FAIL: $name: build"; failed=$((failed + 1)); return; }
+	echo "== $name: make $target"
+	(cd "$dir" && make -j"$JOBS" "$target" 2>&1) | tee "$dir/check.out" |
+		grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP|valgrind|# )' || true
+	grep -hE '^(PASS|FAIL|ERROR|XPASS): ' "$dir/check.out" > "$dir/test-suite.log.sum"
+	if grep -q '^Makefile:.*Error\|make.*\*\*\*' "$dir/check.out" &&
+	    ! grep -qE '^(FAIL|ERROR): ' "$dir/check.out"; then
+		echo "FAIL: $name: make $target failed (see $dir/check.out)"
+		failed=$((failed + 1))
+	fi
+	count "$dir"
+	for log in $(grep -lE '^(FAIL|ERROR)' "$dir"/tests/*/*.log 2>/dev/null); do
+		echo "---- $log"; tail -40 "$log"
+	done
+	summary="$summary\n$name: $(grep -c '^PASS: ' "$dir/test-suite.log.sum") passed, $(grep -cE '^(FAIL|ERROR|XPASS): ' "$dir/test-suite.log.sum") failed"
+}
+
+suite "tests" "$top/build" "" check
+if [ -z "${QUICK:-}" ]; then
+	suite "tests under ASan+UBSan" "$top/build-asan" "--enable-sanitizers" check
+	echo "== valgrind: unit suite"
+	if (cd "$top/build" && make -s check-valgrind > valgrind.out 2>&1); then
+		echo "PASS: valgrind (unit suite, no leaks, no errors)"
+		passed=$((passed + 1))
+	else
+		tail -40 "$top/build/valgrind.out"
+		echo "FAIL: valgrind (unit suite)"
+		failed=$((failed + 1))
+	fi
+fi
+printf "$summary\n"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
