@@ -46,8 +46,7 @@ ckpt_open(struct worker *w)
 	o.ttl_s = cfg->checkpoint_ttl_s;
 	if ((rc = redis_new(&w->redis, &o)) != 0)
 		return rc;
-	if ((rc = redis_connect(w->redis)) != 0)
-		log_warn("redis_down", "reason=\"%s\"", redis_errstr(w->redis));
+	rc = redis_connect(w->redis); /* failures are retried with backoff */
 	w->stats->redis_up = rc == 0;
 	return 0;
 }
@@ -63,13 +62,9 @@ ckpt_close(struct worker *w)
 static int
 ensure_conn(struct worker *w)
 {
-	int was = w->stats->redis_up, rc = redis_connect(w->redis);
+	int rc = redis_connect(w->redis); /* logs redis_down / redis_up */
 
 	w->stats->redis_up = rc == 0;
-	if (rc == 0 && !was)
-		log_info("redis_up", NULL);
-	else if (rc == STICKY_EREDIS && was)
-		log_warn("redis_down", "reason=\"%s\"", redis_errstr(w->redis));
 	return rc == 0 ? 0 : STICKY_EAGAIN;
 }
 

@@ -18,7 +18,7 @@ is_ows(unsigned char c)
 	return c == ' ' || c == '\t';
 }
 
-/* RFC 6265 cookie-octet: US-ASCII except CTLs, whitespace, DQUOTE, ',', ';', '\'. */
+/* RFC 6265 cookie-octet: ASCII but CTLs, space, DQUOTE, ',', ';', '\'. */
 static int
 is_cookie_octet(unsigned char c)
 {
@@ -74,7 +74,8 @@ cookie_find(const char *hdr, size_t len, const char *name,
 					vs++;
 				while (ve > vs && is_ows((unsigned char)ve[-1]))
 					ve--;
-				if (ve - vs >= 2 && *vs == '"' && ve[-1] == '"') {
+				if (ve - vs >= 2 && *vs == '"' &&
+				    ve[-1] == '"') {
 					vs++;
 					ve--;
 				}
@@ -102,7 +103,11 @@ cookie_name_valid(const char *s)
 	return 1;
 }
 
-/* RFC 6265 path-value and, stricter than it needs, domain: CHAR minus CTLs and ';'. */
+/*
+ * RFC 6265 path-value: CHAR minus CTLs and ';'.  Domain gets the same
+ * check, which keeps the header intact; whether the domain is one the
+ * browser accepts is for the browser to say.
+ */
 int
 cookie_attr_valid(const char *s)
 {

@@ -256,7 +256,7 @@ owner_valid(const char *owner)
 	return owner != NULL && strcmp(owner, "-") != 0;
 }
 
-/* P{K}:<suffix> in out; the caller has checked key_valid(). */
+/* A new string P{K}:<suffix>; the caller has checked key_valid(). */
 static char *
 key_make(const struct redis *r, const char *key, const char *suffix,
     size_t *len)
@@ -271,7 +271,7 @@ key_make(const struct redis *r, const char *key, const char *suffix,
 	return p;
 }
 
-/* The two live keys of a session, in one allocation. */
+/* The two live keys of a session (or P{K}:s and the :bad: key). */
 struct keypair {
 	char *s, *o;
 	size_t slen, olen;

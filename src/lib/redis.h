@@ -24,8 +24,8 @@ struct redis_opts {
 	const char *user;     /* ACL user, or NULL */
 	const char *password; /* or NULL */
 	int db;
-	int connect_timeout_ms;
-	int command_timeout_ms;
+	int connect_timeout_ms; /* 0: 1000 */
+	int command_timeout_ms; /* each read/write of a command; 0: 1000 */
 	const char *prefix; /* e.g. "sticky:" */
 	long ttl_s;         /* TTL of live keys; 0: none */
 	int backoff_min_ms; /* first wait after a failure (default 50) */
@@ -34,7 +34,10 @@ struct redis_opts {
 
 struct redis;
 
-/* Copies the options; does not connect. */
+/* Copies the options; does not connect.  STICKY_EINVAL for a bad addr,
+ * a user without password, negative values or backoff_min > backoff_max.
+ * Session keys everywhere below must be 1..512 bytes without braces or
+ * control characters (STICKY_EINVAL). */
 int redis_new(struct redis **out, const struct redis_opts *o);
 void redis_free(struct redis *r);
 /*
@@ -54,8 +57,9 @@ int64_t redis_backoff_left_ms(const struct redis *r);
 /*
  * Restore with takeover, atomically: if a checkpoint exists, increment the
  * epoch, record `owner`, refresh TTLs and return the new epoch and the
- * checkpoint bytes (header + payload) in blob.  STICKY_ENOENT when there
- * is no checkpoint (or the session was logged out); nothing is created.
+ * checkpoint bytes (header + payload) in blob (reset first).
+ * STICKY_ENOENT when there is no checkpoint (or the session was logged
+ * out); nothing is created.
  */
 int redis_takeover(struct redis *r, const char *key, const char *owner,
     uint64_t *epoch, struct sticky_buf *blob);
@@ -63,7 +67,8 @@ int redis_takeover(struct redis *r, const char *key, const char *owner,
  * if one exists already. */
 int redis_claim(struct redis *r, const char *key, const char *owner,
     uint64_t *epoch);
-/* Current epoch and owner; STICKY_ENOENT if there is no owner record. */
+/* Current epoch and owner; STICKY_ENOENT if there is no owner record,
+ * STICKY_EINVAL if the owner does not fit in ownerlen. */
 int redis_owner(struct redis *r, const char *key, uint64_t *epoch,
     char *owner, size_t ownerlen);
 
@@ -79,8 +84,11 @@ struct redis_write {
 	const struct delta_run *runs; /* delta: payload ranges to send */
 	size_t nruns;
 	int result; /* out: 0 written, STICKY_EFENCED, STICKY_EAGAIN (delta
-	               refused: Redis does not hold prev_hdr; write in full),
-	               STICKY_EREDIS */
+	               refused: Redis does not hold prev_hdr, or the payload
+	               shrank; write in full), STICKY_EREDIS, STICKY_EINVAL
+	               (not sent: hdr lengths != payload_len, runs unsorted,
+	               outside the payload or not covering its growth),
+	               STICKY_ENOMEM */
 };
 
 /*
@@ -89,22 +97,28 @@ struct redis_write {
  * w->epoch (if the record is missing, e.g. after Redis lost its data, it
  * is recreated with w->epoch, full writes only).  Returns 0 when every
  * reply was read (see each result), STICKY_EREDIS when the connection
- * failed (every unanswered result is STICKY_EREDIS).
+ * failed (every unanswered result is STICKY_EREDIS), STICKY_EAGAIN while
+ * backing off (nothing sent, every result STICKY_EREDIS).
  */
 int redis_write_batch(struct redis *r, struct redis_write *ws, size_t n);
 
-/* Logout: if epoch still matches, delete the checkpoint and tombstone the
+/* Logout: if epoch still matches (or the owner record is missing, e.g.
+ * evicted: logout must win), delete the checkpoint and tombstone the
  * owner record (epoch+1, owner "-").  STICKY_EFENCED otherwise. */
 int redis_drop(struct redis *r, const char *key, uint64_t epoch);
-/* Keep a bad checkpoint for inspection: rename it to P{K}:bad:<time>. */
+/* Keep a bad checkpoint for inspection: rename it to P{K}:bad:<time>
+ * (7 days TTL; a second one in the same second replaces the first).
+ * STICKY_ENOENT if there is no checkpoint. */
 int redis_set_aside(struct redis *r, const char *key);
 
 /* ---- for stickyctl: raw access by session key ---- */
 /* Iterate session keys (SCAN MATCH P{*}:s); *cursor starts and ends at 0. */
 int redis_scan(struct redis *r, uint64_t *cursor, char ***keys, size_t *n);
 void redis_scan_free(char **keys, size_t n);
+/* The checkpoint bytes into blob (reset first); STICKY_ENOENT if none. */
 int redis_get(struct redis *r, const char *key, struct sticky_buf *blob);
-/* Delete checkpoint and owner record unconditionally. */
+/* Delete checkpoint and owner record unconditionally; STICKY_ENOENT if
+ * neither existed. */
 int redis_delete(struct redis *r, const char *key);
 
 #endif /* STICKY_REDIS_H */

@@ -353,10 +353,16 @@ render_cookie(struct sticky_req *req, struct sticky_buf *out)
 		if ((rc = sid_format(&sid, value, sizeof(value))) != 0)
 			return rc;
 	}
+	size_t mark = out->len;
+
 	if ((rc = buf_puts(out, "Set-Cookie: ")) != 0 ||
 	    (rc = cookie_format(out, &a, value)) != 0 ||
-	    (rc = buf_puts(out, "\r\n")) != 0)
+	    (rc = buf_puts(out, "\r\n")) != 0) {
+		out->len = mark; /* no half header */
+		if (out->data != NULL)
+			out->data[mark] = '\0';
 		return rc;
+	}
 	/* Never let a shared cache store a response that sets a session. */
 	if (req->headers.len > 0 &&
 	    strcasestr((const char *)req->headers.data, "Cache-Control:") != NULL)

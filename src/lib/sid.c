@@ -62,7 +62,8 @@ key_encode(const unsigned char in[SID_KEY_BYTES], char out[SID_KEY_LEN + 1])
 	uint32_t v;
 
 	for (i = 0; i + 3 <= SID_KEY_BYTES; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
 		out[o++] = b64url[(v >> 18) & 0x3f];
 		out[o++] = b64url[(v >> 12) & 0x3f];
 		out[o++] = b64url[(v >> 6) & 0x3f];

@@ -55,10 +55,11 @@ check_format(const uint8_t *data, size_t size)
 	if (cookie_format(&b, &a, val) == 0) {
 		/* The name=value part, as a browser would send it back. */
 		const char *semi = strchr((char *)b.data, ';');
-		size_t n = semi != NULL ? (size_t)(semi - (char *)b.data) : b.len;
+		const char *hdr = (const char *)b.data;
+		size_t n = semi != NULL ? (size_t)(semi - hdr) : b.len;
 
 		if (n <= COOKIE_HEADER_MAX) {
-			if (cookie_find((char *)b.data, n, "SID", &v, &vlen) != 0)
+			if (cookie_find(hdr, n, "SID", &v, &vlen) != 0)
 				abort();
 			if (vlen != strlen(val) || memcmp(v, val, vlen) != 0)
 				abort();

@@ -144,9 +144,36 @@ stop_sticky() {
 	t_untrack "$STICKY_PID"
 }
 
-# worker_pid TAG: the pid of a worker, from the status page.
-worker_pid() {
-	"$STICKYCTL" -o "listen=unix:$T/%t.sock" -o "workers=${STICKY_WORKERS:-2}" \
-		-o status_path=/sticky-status status json "$1" 2>/dev/null |
-		python3 -c 'import json,sys; d=json.load(sys.stdin); t=sys.argv[1]; print([w["pid"] for w in d["workers"] if w["tag"]==t][0])' "$1"
+
+# get SOCKNAME URI [COOKIEVALUE] [extra fcgi-req args]: one request with -i
+# to $T/SOCKNAME.sock; the response (status, headers, body) goes to $T/resp.
+# Sets STATUS, WORKER (X-Sticky-Worker), SETCOOKIE (the STICKYSID value
+# from Set-Cookie, or empty) and BODY.
+get() {
+	local sock=$1 uri=$2 cookie=${3:-}
+	shift 3 2>/dev/null || shift $#
+	if [ -n "$cookie" ]; then
+		"$FCGI_REQ" -i -t 5000 -c "STICKYSID=$cookie" "$@" "unix:$T/$sock.sock" "$uri" >"$T/resp" 2>"$T/resp.err"
+	else
+		"$FCGI_REQ" -i -t 5000 "$@" "unix:$T/$sock.sock" "$uri" >"$T/resp" 2>"$T/resp.err"
+	fi
+	GET_RC=$?
+	STATUS=$(sed -n 's/^status: //p' "$T/resp" | head -1)
+	WORKER=$(sed -n 's/^X-Sticky-Worker: //p' "$T/resp" | head -1)
+	SETCOOKIE=$(sed -n 's/^Set-Cookie: STICKYSID=\([^;]*\);.*/\1/p' "$T/resp" | head -1)
+	BODY=$(sed '1,/^$/d' "$T/resp")
+	return $GET_RC
 }
+
+# count_of: the N of "count=N" in $BODY.
+count_of() { echo "$BODY" | sed -n 's/.*count=\([0-9]*\).*/\1/p' | head -1; }
+
+# status_field TAG FIELD: one worker's field from the status page (JSON).
+status_field() {
+	"$STICKYCTL" -o "listen=unix:$T/%t.sock" -o "workers=${STICKY_WORKERS:-2}" \
+		-o status_path=/sticky-status status json 2>/dev/null |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); t,f=sys.argv[1:3]; print([w[f] for w in d["workers"] if w["tag"]==t][0])' "$1" "$2"
+}
+
+# worker_pid TAG
+worker_pid() { status_field "$1" pid; }

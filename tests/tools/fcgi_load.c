@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,7 @@ static const char *const err_names[E_NKINDS] = { "connect", "timeout",
 enum slot_state { S_FREE, S_CONNECTING, S_SENDING, S_READING };
 
 struct user {
-	char cookie[COOKIE_MAX]; /* "NAME=value", "" before the first */
+	char cookie[COOKIE_MAX + 72]; /* "NAME=value", "" before the first */
 	int busy;                /* a request is in flight */
 	int has_ack;             /* last_count is valid */
 	long long last_count;
@@ -330,7 +331,7 @@ count_worker(struct load *L, const char *tag)
 		L->no_worker++;
 		return;
 	}
-	snprintf(L->workers[i].tag, sizeof(L->workers[i].tag), "%s", tag);
+	snprintf(L->workers[i].tag, sizeof(L->workers[i].tag), "%.63s", tag);
 	L->workers[i].hits = 1;
 	L->nworkers++;
 }
@@ -366,15 +367,14 @@ static int
 judge(struct load *L, struct slot *s)
 {
 	struct user *u = &L->users[s->user];
-	char v[COOKIE_MAX];
+	char v[COOKIE_MAX], wtag[64];
 	long long n;
 	int status, rc;
 
 	if (s->resp.proto_status != FCGI_REQUEST_COMPLETE ||
 	    fcgi_response_status(&s->resp, &status) != 0)
 		return E_PROTO;
-	rc = fcgi_client_set_cookie(&s->resp, L->cookie_name, v,
-	    sizeof(v) - strlen(L->cookie_name) - 1);
+	rc = fcgi_client_set_cookie(&s->resp, L->cookie_name, v, sizeof(v));
 	if (rc == 0) {
 		if (v[0] == '\0')
 			u->cookie[0] = '\0';
@@ -383,9 +383,9 @@ judge(struct load *L, struct slot *s)
 			    L->cookie_name, v);
 	} else if (rc != STICKY_ENOENT)
 		return E_PROTO;
-	if (fcgi_response_header(&s->resp, L->worker_header, v, sizeof(v)) ==
-	    0)
-		count_worker(L, v);
+	if (fcgi_response_header(&s->resp, L->worker_header, wtag,
+	    sizeof(wtag)) == 0)
+		count_worker(L, wtag);
 	else
 		L->no_worker++;
 	if (status != 200)
@@ -504,7 +504,14 @@ may_start(const struct load *L, int64_t now)
 {
 	if (L->nreq > 0)
 		return L->started < L->nreq;
-	return now < L->end_us;
+	if (L->rate == 0)
+		return now < L->end_us;
+	/*
+	 * Open loop: every request due before the end starts, late if the
+	 * server is behind, but not after one more timeout (then "missed").
+	 */
+	return L->next_due_us < L->end_us &&
+	    now < L->end_us + (int64_t)L->timeout_ms * 1000;
 }
 
 static struct slot *
@@ -539,7 +546,7 @@ run(struct load *L)
 	struct pollfd *pfd;
 	size_t *map, n, i;
 	int64_t now, wake;
-	int timeout;
+	int timeout, ended;
 
 	if ((pfd = xcalloc(L->conc, sizeof(*pfd))) == NULL ||
 	    (map = xcalloc(L->conc, sizeof(*map))) == NULL)
@@ -557,6 +564,7 @@ run(struct load *L)
 		if (L->nreq == 0 && L->end_us > now && L->end_us < wake)
 			wake = L->end_us;
 		n = 0;
+		ended = 0;
 		for (i = 0; i < L->conc; i++) {
 			struct slot *s = &L->slots[i];
 
@@ -564,6 +572,7 @@ run(struct load *L)
 				continue;
 			if (now >= s->deadline_us) {
 				slot_finish(L, s, E_TIMEOUT, now);
+				ended = 1;
 				continue;
 			}
 			if (s->deadline_us < wake)
@@ -571,6 +580,7 @@ run(struct load *L)
 			if (s->fd < 0) {
 				if (s->retry_us < 0) {
 					slot_finish(L, s, E_CONNECT, now);
+					ended = 1;
 					continue;
 				}
 				if (s->retry_us <= now)
@@ -587,8 +597,8 @@ run(struct load *L)
 			pfd[n].revents = 0;
 			map[n++] = i;
 		}
-		if (L->inflight == 0 && !may_start(L, now))
-			break;
+		if (ended)
+			continue; /* their slots and users are free again */
 		timeout = wake <= now ? 0 : (int)((wake - now + 999) / 1000);
 		if (poll(pfd, n, timeout) == -1) {
 			if (errno == EINTR)
@@ -603,8 +613,9 @@ run(struct load *L)
 				slot_event(L, &L->slots[map[i]], pfd[i].revents,
 				    now);
 	}
+
 	if (L->rate > 0 && L->nreq == 0) {
-		double due = L->seconds * L->rate;
+		double due = ceil(L->seconds * L->rate);
 
 		if (due > (double)L->started)
 			L->missed = (unsigned long)(due - (double)L->started);
@@ -647,7 +658,8 @@ report(struct load *L, double secs)
 
 	for (i = 0; i < E_NKINDS; i++)
 		errors += L->errs[i];
-	qsort(L->lat, L->nlat, sizeof(*L->lat), cmp_i64);
+	if (L->nlat > 0)
+		qsort(L->lat, L->nlat, sizeof(*L->lat), cmp_i64);
 	if (L->tsv) {
 		printf("requests=%lu\tok=%lu\terrors=%lu", L->done, L->ok,
 		    errors);
@@ -702,7 +714,7 @@ main(int argc, char *argv[])
 		{ "tsv", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static char deftags[MAX_ADDRS][8];
+	static char deftags[MAX_ADDRS][24];
 	struct load L;
 	struct rlimit rl;
 	char *alist[MAX_ADDRS], err[256];

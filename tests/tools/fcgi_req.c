@@ -12,7 +12,7 @@
  *     header block), whatever its HTTP status; 1 otherwise.
  *
  *   fcgi-req -r FILE [-s] [-t TIMEOUT_MS] ADDR
- *     sends FILE's bytes as they are (tests/data/fcgi/*.bin), then prints
+ *     sends FILE's bytes as they are (the tests/data/fcgi files), then prints
  *     what came back: "received: N bytes", a hex line, one line per record
  *     ("record: STDOUT id=1 len=93 first-line=Status: 413 ..." and
  *     "record: END_REQUEST id=1 app_status=0 protocol_status=0"), and last

@@ -89,7 +89,7 @@ Test(cookie_find, quotes)
 	/* Only one pair of quotes is removed. */
 	cr_assert_eq(find("SID=\"\"x\"\"", "SID", v, sizeof(v)), 0);
 	cr_assert_str_eq(v, "\"x\"");
-	/* A ';' inside quotes still ends the pair (RFC 6265 has no escaping). */
+	/* A ';' inside quotes still ends the pair: RFC 6265 has no escapes. */
 	cr_assert_eq(find("SID=\"a;b\"", "SID", v, sizeof(v)), 0);
 	cr_assert_str_eq(v, "\"a");
 }

@@ -223,7 +223,8 @@ Test(delta, randomized_apply_reproduces_cur)
 		/* A few mutations, some in clusters. */
 		nmut = rnd(&seed) % 8;
 		for (size_t k = 0; k < nmut && clen > 0; k++) {
-			size_t at = rnd(&seed) % clen, span = 1 + rnd(&seed) % 40;
+			size_t at = rnd(&seed) % clen;
+			size_t span = 1 + rnd(&seed) % 40;
 
 			for (size_t i = at; i < at + span && i < clen; i++)
 				cur[i] ^= (unsigned char)(1 + rnd(&seed) % 255);

@@ -498,6 +498,8 @@ expect_from_name(const char *name, char *reason, size_t rlen)
 	return 1;
 }
 
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
 Test(envelope, bad_checkpoint_corpus)
 {
 	static const char *const required[] = {
@@ -506,11 +508,12 @@ Test(envelope, bad_checkpoint_corpus)
 		"ecorrupt-header-crc-mismatch.ckpt",
 		"ecorrupt-payload-crc-mismatch.ckpt",
 		"eversion-newer-format.ckpt", "eforeign-foreign-app.ckpt",
-		"ecorrupt-trailing-bytes.ckpt", "ecorrupt-bad-length--huge.ckpt",
+		"ecorrupt-trailing-bytes.ckpt",
+		"ecorrupt-bad-length--huge.ckpt",
 	};
 	const char *top = getenv("TOP_SRCDIR"), *why;
 	char dir[4096], path[8192], reason[64];
-	int seen[sizeof(required) / sizeof(required[0])] = { 0 };
+	int seen[NELEM(required)] = { 0 };
 	uint32_t app_id = envelope_app_id("test-app");
 	struct dirent *de;
 	unsigned char *data;
@@ -529,7 +532,7 @@ Test(envelope, bad_checkpoint_corpus)
 		nlen = strlen(de->d_name);
 		if (nlen < 5 || strcmp(de->d_name + nlen - 5, ".ckpt") != 0)
 			continue;
-		for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		for (size_t i = 0; i < NELEM(required); i++)
 			if (strcmp(de->d_name, required[i]) == 0)
 				seen[i] = 1;
 		want = expect_from_name(de->d_name, reason, sizeof(reason));
@@ -547,7 +550,7 @@ Test(envelope, bad_checkpoint_corpus)
 		nfiles++;
 	}
 	closedir(d);
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+	for (size_t i = 0; i < NELEM(required); i++)
 		cr_assert(seen[i], "%s/%s is missing", dir, required[i]);
 	cr_log_info("%zu corpus files decoded as named", nfiles);
 }

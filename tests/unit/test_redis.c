@@ -646,6 +646,9 @@ Test(redis, bad_writes_rejected_before_sending)
 	/* Growth not covered: page 1 would be a zero-filled gap. */
 	cr_assert_eq(put(r, "v", 1, h2, h1, p, sizeof(p),
 	    (struct delta_run[]){ { 8192, 4096 } }, 1), STICKY_EINVAL);
+	/* Growth not covered: the runs stop short of the new end. */
+	cr_assert_eq(put(r, "v", 1, h2, h1, p, sizeof(p),
+	    (struct delta_run[]){ { 4096, 4096 } }, 1), STICKY_EINVAL);
 	/* Past the end, unsorted, empty. */
 	cr_assert_eq(put(r, "v", 1, h2, h1, p, sizeof(p),
 	    (struct delta_run[]){ { 4096, 8193 } }, 1), STICKY_EINVAL);
@@ -1216,12 +1219,80 @@ Test(redis, disconnect_then_reconnect_without_backoff)
 	redis_free(r);
 }
 
+Test(redis, allocation_failures_are_clean)
+{
+	struct redis_opts o = { .addr = addr, .prefix = PREFIX };
+	unsigned char h[ENV_HDR_LEN], p[64];
+	struct delta_run run = { 0, 64 };
+	struct redis_write w;
+	struct sticky_buf b;
+	struct redis *r;
+	char key[16], owner[8], **keys;
+	uint64_t e, cursor;
+	size_t n;
+	int rc, saw = 1, nomem_rounds = 0;
+
+	fill(p, sizeof(p), 19);
+	mkhdr(h, 1, sizeof(p), 1);
+	/* Fail the n-th allocation: every call succeeds or says ENOMEM. */
+	for (unsigned long fail = 1; fail <= 100; fail++) {
+#define OK_OR_NOMEM(x, ...)                                                \
+	do {                                                               \
+		rc = (x);                                                  \
+		saw |= rc == STICKY_ENOMEM;                                \
+		cr_assert(rc == STICKY_ENOMEM || __VA_ARGS__,              \
+		    "%s: %d at allocation %lu", #x, rc, fail);             \
+	} while (0)
+		snprintf(key, sizeof(key), "a%lu", fail);
+		buf_init(&b);
+		saw = 0;
+		alloc_fail_after(fail);
+		if ((rc = redis_new(&r, &o)) != 0) {
+			alloc_fail_after(0);
+			cr_assert_eq(rc, STICKY_ENOMEM);
+			nomem_rounds++;
+			continue;
+		}
+		OK_OR_NOMEM(redis_claim(r, key, "w1", &e), rc == 0);
+		w = (struct redis_write){ .key = key, .owner = "w1", .epoch = 1,
+			.hdr = h, .payload = p, .payload_len = sizeof(p) };
+		cr_assert_eq(redis_write_batch(r, &w, 1), 0);
+		OK_OR_NOMEM(w.result, rc == 0);
+		w.prev_hdr = h;
+		w.runs = &run;
+		w.nruns = 1;
+		cr_assert_eq(redis_write_batch(r, &w, 1), 0);
+		OK_OR_NOMEM(w.result, rc == 0 || rc == STICKY_EAGAIN);
+		OK_OR_NOMEM(redis_takeover(r, key, "w2", &e, &b),
+		    rc == 0 || rc == STICKY_ENOENT);
+		OK_OR_NOMEM(redis_owner(r, key, &e, owner, sizeof(owner)),
+		    rc == 0 || rc == STICKY_ENOENT);
+		OK_OR_NOMEM(redis_get(r, key, &b), rc == 0 || rc == STICKY_ENOENT);
+		cursor = 0;
+		OK_OR_NOMEM(redis_scan(r, &cursor, &keys, &n), rc == 0);
+		if (rc == 0)
+			redis_scan_free(keys, n);
+		OK_OR_NOMEM(redis_drop(r, key, 99), rc == STICKY_EFENCED ||
+		    rc == 0);
+		OK_OR_NOMEM(redis_set_aside(r, key), rc == 0 || rc == STICKY_ENOENT);
+		OK_OR_NOMEM(redis_delete(r, key), rc == 0 || rc == STICKY_ENOENT);
+#undef OK_OR_NOMEM
+		alloc_fail_after(0);
+		nomem_rounds += saw;
+		buf_cleanup(&b);
+		redis_free(r);
+	}
+	/* The last rounds failed nothing: every allocation was tried. */
+	cr_assert_not(saw, "100 allocations were not enough");
+	cr_assert_gt(nomem_rounds, 20);
+}
+
 /* ---- AUTH -------------------------------------------------------------- */
 
 Test(redis_auth, password)
 {
 	struct redis *r = mk_opts(addr, NULL, PASS, 0, 1000, 50, 2000);
-	struct redis *wrong = mk_opts(addr, NULL, "nope", 0, 1000, 50, 2000);
+	struct redis *wrong = mk_opts(addr, NULL, "nope", 0, 1000, 1000, 2000);
 	struct redis *none = mk_opts(addr, NULL, NULL, 0, 1000, 50, 2000);
 	uint64_t e;
 

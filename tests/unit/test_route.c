@@ -143,8 +143,10 @@ static char *const four[] = { "w0", "w1", "w2", "w3" };
 
 Test(route_hash_owner, pinned_owners)
 {
-	cr_assert_eq(route_hash_owner("AAAAAAAAAAAAAAAAAAAAAA", 22, four, 4), 0);
-	cr_assert_eq(route_hash_owner("_____________________w", 22, four, 4), 3);
+	cr_assert_eq(route_hash_owner("AAAAAAAAAAAAAAAAAAAAAA", 22, four, 4),
+	    0);
+	cr_assert_eq(route_hash_owner("_____________________w", 22, four, 4),
+	    3);
 	cr_assert_eq(route_hash_owner("hello", 5, four, 4), 2);
 }
 

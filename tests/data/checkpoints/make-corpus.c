@@ -56,7 +56,7 @@ save(const char *name, const unsigned char *data, size_t len)
 	}
 }
 
-/* A valid checkpoint of e's header with the payload above; returns its length. */
+/* e's header and the payload above; returns the length. */
 static size_t
 build(unsigned char *out, const struct envelope *e)
 {
