@@ -69,6 +69,12 @@ ensure_conn(struct worker *w)
 }
 
 int
+ckpt_available(struct worker *w)
+{
+	return ensure_conn(w);
+}
+
+int
 ckpt_restore(struct worker *w, const char *key, struct session **out)
 {
 	struct sticky_buf blob;

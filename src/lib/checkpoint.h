@@ -15,6 +15,8 @@ struct session;
 /* Connect the worker's Redis client if configured (failures are retried). */
 int ckpt_open(struct worker *w);
 void ckpt_close(struct worker *w);
+/* Can Redis be used now?  0, or STICKY_EAGAIN (down, backing off). */
+int ckpt_available(struct worker *w);
 /* 1 when checkpoints are configured. */
 int ckpt_enabled(const struct worker *w);
 

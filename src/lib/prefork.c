@@ -433,11 +433,15 @@ prefork_run(struct sticky_config *cfg, const struct sticky_app_def *app,
 		ms.slots[i].fd = -1;
 	ms.m->master_pid = (int32_t)getpid();
 	ms.m->master_start = (int64_t)time(NULL);
-	if ((rc = bind_all(&ms)) != 0 || (rc = drop_privileges(cfg)) != 0) {
+	if ((rc = bind_all(&ms)) != 0) {
 		status = 1;
 		goto out;
 	}
-	write_pid_file(cfg->pid_file);
+	write_pid_file(cfg->pid_file); /* while we may still write there */
+	if ((rc = drop_privileges(cfg)) != 0) {
+		status = 1;
+		goto out;
+	}
 	if (app->preload != NULL &&
 	    (rc = app->preload(&ms.shared, cfg, app->appdata)) != 0) {
 		log_err("preload_failed", "code=%d reason=\"%s\"", rc,

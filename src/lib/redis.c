@@ -8,8 +8,15 @@
  *
  * Key names and values are session secrets: they never reach r->err or the
  * log.  Of a server error reply only the first word (the error code) is kept.
+ *
+ * A second connection, opened on demand, is subscribed to P"takeover":
+ * the takeover and drop scripts publish "<epoch> <owner> <key>" there, so
+ * a worker still holding a session learns at once that it lost it.  It is
+ * blocking for its handshake and non-blocking once subscribed, and backs
+ * off on its own.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -30,11 +37,15 @@
 #define DEFAULT_BACKOFF_MAX_MS 2000
 #define BAD_TTL_S (7L * 24 * 3600) /* how long a set-aside checkpoint is kept */
 #define MAX_KEY_LEN 512
+#define MAX_OWNER_LEN 64
 #define MAX_PREFIX_LEN 256
 #define MAX_TTL_S 2147483647L
 /* Lua numbers are doubles: epochs and lengths above 2^53 would not compare. */
 #define MAX_LUA_INT ((uint64_t)1 << 53)
 #define NUMLEN 24 /* room for a uint64_t in decimal and a NUL */
+/* An announcement: "<epoch> <owner> <key>". */
+#define MAX_MSG_LEN (20 + 1 + MAX_OWNER_LEN + 1 + MAX_KEY_LEN)
+#define CHANNEL "takeover" /* after the prefix */
 
 enum script_id {
 	SCR_TAKEOVER,
@@ -49,10 +60,18 @@ enum script_id {
  * KEYS[1] is always P{K}:s and KEYS[2] P{K}:o (or P{K}:bad:<time> for
  * set_aside).  Epochs are compared with tonumber() on both sides; an epoch
  * is only ever changed by HINCRBY or set from a decimal ARGV, never from a
- * Lua number, which would print as 1e+15 past 14 digits.
+ * Lua number, which would print as 1e+15 past 14 digits (so announcements
+ * HGET the new epoch as a string).
+ *
+ * Announcements go out with pcall, last: a PUBLISH the ACL refuses (no
+ * &P"takeover" permission) must not abort a script halfway, as scripts
+ * are not rolled back; redis_sub_open() reports that misconfiguration.
  */
 static const char *const scripts[SCR_COUNT] = {
-	/* takeover: ARGV owner, ttl.  nil when there is nothing to restore. */
+	/*
+	 * takeover: ARGV owner, ttl, session key, channel.  nil when there
+	 * is nothing to restore.
+	 */
 	"local blob = redis.call('GET', KEYS[1])\n"
 	"if not blob or redis.call('HGET', KEYS[2], 'owner') == '-' then\n"
 	"  return false\n"
@@ -64,6 +83,8 @@ static const char *const scripts[SCR_COUNT] = {
 	"  redis.call('EXPIRE', KEYS[1], ttl)\n"
 	"  redis.call('EXPIRE', KEYS[2], ttl)\n"
 	"end\n"
+	"redis.pcall('PUBLISH', ARGV[4], redis.call('HGET', KEYS[2], 'epoch')\n"
+	"  .. ' ' .. ARGV[1] .. ' ' .. ARGV[3])\n"
 	"return {e, blob}\n",
 
 	/* claim: ARGV owner, ttl.  0 when the owner record exists. */
@@ -112,8 +133,9 @@ static const char *const scripts[SCR_COUNT] = {
 	"return 1\n",
 
 	/*
-	 * drop: ARGV epoch, ttl.  A missing owner record does not fence:
-	 * logout must win even after Redis lost or evicted the record.
+	 * drop: ARGV epoch, ttl, session key, channel.  A missing owner
+	 * record does not fence: logout must win even after Redis lost or
+	 * evicted the record.
 	 */
 	"local e = redis.call('HGET', KEYS[2], 'epoch')\n"
 	"if e and tonumber(e) ~= tonumber(ARGV[1]) then return 0 end\n"
@@ -123,6 +145,8 @@ static const char *const scripts[SCR_COUNT] = {
 	"redis.call('HSET', KEYS[2], 'owner', '-')\n"
 	"local ttl = tonumber(ARGV[2])\n"
 	"if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end\n"
+	"redis.pcall('PUBLISH', ARGV[4], redis.call('HGET', KEYS[2], 'epoch')\n"
+	"  .. ' - ' .. ARGV[3])\n"
 	"return 1\n",
 
 	/* set_aside: ARGV ttl of the bad copy.  0 when there is no checkpoint. */
@@ -132,8 +156,20 @@ static const char *const scripts[SCR_COUNT] = {
 	"return 1\n",
 };
 
+/* A connection and its reconnect backoff. */
+struct conn {
+	redisContext *c;    /* NULL while disconnected */
+	int backoff_ms;     /* the wait after the next failure */
+	int64_t retry_at;   /* now_ms() before which no attempt is made */
+	unsigned failures;  /* in a row; logged at warn only the first */
+	const char *name;   /* "" or "sub ", before ops in r->err */
+	const char *ev_down, *ev_up;
+};
+
 struct redis {
-	redisContext *c; /* NULL while disconnected */
+	struct conn cmd; /* commands and scripts */
+	struct conn sub; /* subscribed to the channel, non-blocking */
+	unsigned sub_gen; /* changes whenever sub is opened or closed */
 	char *addr;      /* as configured, for logs */
 	char *host;      /* TCP host, or NULL */
 	int port;
@@ -142,15 +178,14 @@ struct redis {
 	char *password; /* wiped on free */
 	char *prefix;
 	size_t prefixlen;
+	char *channel; /* prefix CHANNEL */
+	size_t channellen;
 	int db;
 	int connect_timeout_ms;
 	int command_timeout_ms;
 	long ttl_s;
 	int backoff_min_ms;
 	int backoff_max_ms;
-	int backoff_ms;     /* the wait after the next failure */
-	int64_t retry_at;   /* now_ms() before which no attempt is made */
-	unsigned failures;  /* in a row; logged at warn only the first */
 	char sha[SCR_COUNT][41];
 	char err[128];
 };
@@ -249,11 +284,22 @@ key_valid(const char *key)
 	return n > 0;
 }
 
-/* An owner of "-" would read as logged out. */
+/*
+ * An owner of "-" would read as logged out; announcements separate the
+ * owner from the key by a space.
+ */
 static int
 owner_valid(const char *owner)
 {
-	return owner != NULL && strcmp(owner, "-") != 0;
+	size_t n;
+
+	if (owner == NULL || strcmp(owner, "-") == 0)
+		return 0;
+	for (n = 0; owner[n] != '\0'; n++)
+		if (n >= MAX_OWNER_LEN || (unsigned char)owner[n] <= ' ' ||
+		    owner[n] == 0x7f)
+			return 0;
+	return n > 0;
 }
 
 /* A new string P{K}:<suffix>; the caller has checked key_valid(). */
@@ -302,22 +348,22 @@ keys_free(struct keypair *kp)
 /* ---- connection ------------------------------------------------------ */
 
 static void
-drop_context(struct redis *r)
+drop_context(struct conn *cn)
 {
-	if (r->c != NULL) {
-		redisFree(r->c);
-		r->c = NULL;
+	if (cn->c != NULL) {
+		redisFree(cn->c);
+		cn->c = NULL;
 	}
 }
 
 static void
-start_backoff(struct redis *r)
+start_backoff(const struct redis *r, struct conn *cn)
 {
-	r->retry_at = now_ms() + r->backoff_ms;
-	if (r->backoff_ms > r->backoff_max_ms / 2)
-		r->backoff_ms = r->backoff_max_ms;
+	cn->retry_at = now_ms() + cn->backoff_ms;
+	if (cn->backoff_ms > r->backoff_max_ms / 2)
+		cn->backoff_ms = r->backoff_max_ms;
 	else
-		r->backoff_ms *= 2;
+		cn->backoff_ms *= 2;
 }
 
 /*
@@ -326,19 +372,38 @@ start_backoff(struct redis *r)
  * next attempt.
  */
 static int
-conn_lost(struct redis *r)
+lost(struct redis *r, struct conn *cn)
 {
-	int wait = r->backoff_ms;
+	int wait = cn->backoff_ms;
 
-	drop_context(r);
-	start_backoff(r);
-	if (r->failures++ == 0)
-		log_warn("redis_down", "addr=%s reason=\"%s\" retry_ms=%d",
+	drop_context(cn);
+	if (cn == &r->sub)
+		r->sub_gen++;
+	start_backoff(r, cn);
+	if (cn->failures++ == 0)
+		log_warn(cn->ev_down, "addr=%s reason=\"%s\" retry_ms=%d",
 		    r->addr, r->err, wait);
 	else
-		log_debug("redis_down", "addr=%s reason=\"%s\" retry_ms=%d",
+		log_debug(cn->ev_down, "addr=%s reason=\"%s\" retry_ms=%d",
 		    r->addr, r->err, wait);
 	return STICKY_EREDIS;
+}
+
+static int
+conn_lost(struct redis *r)
+{
+	return lost(r, &r->cmd);
+}
+
+/* A connection (re)established: the next failure waits the minimum. */
+static void
+conn_up(struct redis *r, struct conn *cn)
+{
+	if (cn->failures > 0)
+		log_info(cn->ev_up, "addr=%s failures=%u", r->addr, cn->failures);
+	cn->failures = 0;
+	cn->backoff_ms = r->backoff_min_ms;
+	cn->retry_at = 0;
 }
 
 /*
@@ -347,18 +412,24 @@ conn_lost(struct redis *r)
  * EAGAIN.
  */
 static int
-io_failed(struct redis *r, const char *op)
+failed_io(struct redis *r, struct conn *cn, const char *op)
 {
 	const char *why = "I/O error";
 
-	if (r->c != NULL && r->c->errstr[0] != '\0')
-		why = r->c->errstr;
-	if (r->c != NULL && r->c->err == REDIS_ERR_IO &&
+	if (cn->c != NULL && cn->c->errstr[0] != '\0')
+		why = cn->c->errstr;
+	if (cn->c != NULL && cn->c->err == REDIS_ERR_IO &&
 	    (strcmp(why, strerror(EAGAIN)) == 0 ||
 	    strcmp(why, strerror(EWOULDBLOCK)) == 0))
 		why = "timed out";
-	set_err(r, "%s: %s", op, why);
-	return conn_lost(r);
+	set_err(r, "%s%s: %s", cn->name, op, why);
+	return lost(r, cn);
+}
+
+static int
+io_failed(struct redis *r, const char *op)
+{
+	return failed_io(r, &r->cmd, op);
 }
 
 /* Keep only the code word of an error reply: the rest may quote input. */
@@ -400,7 +471,7 @@ static void
 append_script_loads(struct redis *r)
 {
 	for (int i = 0; i < SCR_COUNT; i++)
-		redisAppendCommand(r->c, "SCRIPT LOAD %s", scripts[i]);
+		redisAppendCommand(r->cmd.c, "SCRIPT LOAD %s", scripts[i]);
 }
 
 /* Read the replies of append_script_loads(); 0 or conn_lost()'s result. */
@@ -411,7 +482,7 @@ read_script_loads(struct redis *r)
 	void *p;
 
 	for (int i = 0; i < SCR_COUNT; i++) {
-		if (redisGetReply(r->c, &p) != REDIS_OK || p == NULL)
+		if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL)
 			return io_failed(r, "SCRIPT LOAD");
 		rep = p;
 		if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
@@ -439,16 +510,43 @@ reload_scripts(struct redis *r)
 	return read_script_loads(r);
 }
 
-/* AUTH, SELECT and SCRIPT LOAD in one round trip. */
+/*
+ * A new blocking context in cn->c with the command timeout on its reads
+ * and writes (SO_RCVTIMEO/SO_SNDTIMEO: a hung server fails the call,
+ * never hangs it).  0, or lost()'s result.
+ */
 static int
-handshake(struct redis *r)
+open_context(struct redis *r, struct conn *cn)
+{
+	redisContext *c;
+
+	if (r->path != NULL)
+		c = redisConnectUnixWithTimeout(r->path,
+		    ms_to_tv(r->connect_timeout_ms));
+	else
+		c = redisConnectWithTimeout(r->host, r->port,
+		    ms_to_tv(r->connect_timeout_ms));
+	if (c == NULL) {
+		set_err(r, "%sconnect: out of memory", cn->name);
+		return lost(r, cn);
+	}
+	cn->c = c;
+	if (c->err != 0)
+		return failed_io(r, cn, "connect");
+	if (redisSetTimeout(c, ms_to_tv(r->command_timeout_ms)) != REDIS_OK)
+		return failed_io(r, cn, "connect");
+	return 0;
+}
+
+/* Queue AUTH and SELECT as configured; read_auth() checks the replies. */
+static void
+append_auth(struct redis *r, struct conn *cn, int *nauth, int *nselect)
 {
 	const char *argv[3];
 	size_t lens[3];
-	redisReply *rep;
-	void *p;
-	int argc = 0, nauth = 0, nselect = 0;
+	int argc = 0;
 
+	*nauth = *nselect = 0;
 	if (r->password != NULL) {
 		argv[argc] = "AUTH";
 		lens[argc++] = 4;
@@ -458,63 +556,63 @@ handshake(struct redis *r)
 		}
 		argv[argc] = r->password;
 		lens[argc++] = strlen(r->password);
-		redisAppendCommandArgv(r->c, argc, argv, lens);
-		nauth = 1;
+		redisAppendCommandArgv(cn->c, argc, argv, lens);
+		*nauth = 1;
 	}
 	if (r->db != 0) {
-		redisAppendCommand(r->c, "SELECT %d", r->db);
-		nselect = 1;
+		redisAppendCommand(cn->c, "SELECT %d", r->db);
+		*nselect = 1;
 	}
-	append_script_loads(r);
-	for (int i = 0; i < nauth + nselect; i++) {
-		const char *op = i < nauth ? "AUTH" : "SELECT";
+}
 
-		if (redisGetReply(r->c, &p) != REDIS_OK || p == NULL)
-			return io_failed(r, op);
+static int
+read_auth(struct redis *r, struct conn *cn, int nauth, int nselect)
+{
+	redisReply *rep;
+	void *p;
+	char op[16];
+
+	for (int i = 0; i < nauth + nselect; i++) {
+		snprintf(op, sizeof(op), "%s%s", cn->name,
+		    i < nauth ? "AUTH" : "SELECT");
+		if (redisGetReply(cn->c, &p) != REDIS_OK || p == NULL)
+			return failed_io(r, cn, i < nauth ? "AUTH" : "SELECT");
 		rep = p;
 		if (!is_ok(rep)) {
 			bad_reply(r, op, rep);
 			freeReplyObject(rep);
-			return conn_lost(r);
+			return lost(r, cn);
 		}
 		freeReplyObject(rep);
 	}
+	return 0;
+}
+
+/* AUTH, SELECT and SCRIPT LOAD in one round trip. */
+static int
+handshake(struct redis *r)
+{
+	int nauth, nselect, rc;
+
+	append_auth(r, &r->cmd, &nauth, &nselect);
+	append_script_loads(r);
+	if ((rc = read_auth(r, &r->cmd, nauth, nselect)) != 0)
+		return rc;
 	return read_script_loads(r);
 }
 
 int
 redis_connect(struct redis *r)
 {
-	redisContext *c;
 	int rc;
 
-	if (r->c != NULL)
+	if (r->cmd.c != NULL)
 		return 0;
-	if (now_ms() < r->retry_at)
+	if (now_ms() < r->cmd.retry_at)
 		return STICKY_EAGAIN;
-	if (r->path != NULL)
-		c = redisConnectUnixWithTimeout(r->path,
-		    ms_to_tv(r->connect_timeout_ms));
-	else
-		c = redisConnectWithTimeout(r->host, r->port,
-		    ms_to_tv(r->connect_timeout_ms));
-	if (c == NULL) {
-		set_err(r, "connect: out of memory");
-		return conn_lost(r);
-	}
-	r->c = c;
-	if (c->err != 0)
-		return io_failed(r, "connect");
-	/* SO_RCVTIMEO/SO_SNDTIMEO: a hung server fails the call, never hangs it. */
-	if (redisSetTimeout(c, ms_to_tv(r->command_timeout_ms)) != REDIS_OK)
-		return io_failed(r, "connect");
-	if ((rc = handshake(r)) != 0)
+	if ((rc = open_context(r, &r->cmd)) != 0 || (rc = handshake(r)) != 0)
 		return rc;
-	if (r->failures > 0)
-		log_info("redis_up", "addr=%s failures=%u", r->addr, r->failures);
-	r->failures = 0;
-	r->backoff_ms = r->backoff_min_ms;
-	r->retry_at = 0;
+	conn_up(r, &r->cmd);
 	r->err[0] = '\0';
 	return 0;
 }
@@ -522,13 +620,13 @@ redis_connect(struct redis *r)
 int
 redis_connected(const struct redis *r)
 {
-	return r->c != NULL;
+	return r->cmd.c != NULL;
 }
 
 void
 redis_disconnect(struct redis *r)
 {
-	drop_context(r);
+	drop_context(&r->cmd);
 }
 
 const char *
@@ -537,15 +635,21 @@ redis_errstr(const struct redis *r)
 	return r->err[0] != '\0' ? r->err : "no error";
 }
 
-int64_t
-redis_backoff_left_ms(const struct redis *r)
+static int64_t
+backoff_left(const struct conn *cn)
 {
 	int64_t left;
 
-	if (r->c != NULL || r->retry_at == 0)
+	if (cn->c != NULL || cn->retry_at == 0)
 		return 0;
-	left = r->retry_at - now_ms();
+	left = cn->retry_at - now_ms();
 	return left > 0 ? left : 0;
+}
+
+int64_t
+redis_backoff_left_ms(const struct redis *r)
+{
+	return backoff_left(&r->cmd);
 }
 
 /* "unix:/path", "[v6]:port", "[v6]", "host:port", "host" or a bare v6. */
@@ -624,7 +728,10 @@ redis_new(struct redis **out, const struct redis_opts *o)
 	    o->backoff_min_ms > 0 ? o->backoff_min_ms : DEFAULT_BACKOFF_MIN_MS;
 	r->backoff_max_ms =
 	    o->backoff_max_ms > 0 ? o->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
-	r->backoff_ms = r->backoff_min_ms;
+	r->cmd = (struct conn){ .backoff_ms = r->backoff_min_ms, .name = "",
+		.ev_down = "redis_down", .ev_up = "redis_up" };
+	r->sub = (struct conn){ .backoff_ms = r->backoff_min_ms, .name = "sub ",
+		.ev_down = "redis_sub_down", .ev_up = "redis_sub_up" };
 	rc = STICKY_EINVAL;
 	if (r->backoff_max_ms < r->backoff_min_ms)
 		goto fail;
@@ -635,6 +742,12 @@ redis_new(struct redis **out, const struct redis_opts *o)
 	    (rc = dup_opt(&r->prefix, o->prefix != NULL ? o->prefix : "")) != 0)
 		goto fail;
 	r->prefixlen = strlen(r->prefix);
+	r->channellen = r->prefixlen + strlen(CHANNEL);
+	if ((r->channel = xmalloc(r->channellen + 1)) == NULL) {
+		rc = STICKY_ENOMEM;
+		goto fail;
+	}
+	snprintf(r->channel, r->channellen + 1, "%s%s", r->prefix, CHANNEL);
 	*out = r;
 	return 0;
 fail:
@@ -647,7 +760,8 @@ redis_free(struct redis *r)
 {
 	if (r == NULL)
 		return;
-	drop_context(r);
+	drop_context(&r->cmd);
+	drop_context(&r->sub);
 	if (r->password != NULL)
 		explicit_bzero(r->password, strlen(r->password));
 	xfree(r->password);
@@ -656,6 +770,7 @@ redis_free(struct redis *r)
 	xfree(r->host);
 	xfree(r->path);
 	xfree(r->prefix);
+	xfree(r->channel);
 	xfree(r);
 }
 
@@ -675,7 +790,7 @@ command(struct redis *r, const char *op, int argc, const char **argv,
 	*out = NULL;
 	if ((rc = redis_connect(r)) != 0)
 		return rc;
-	if ((p = redisCommandArgv(r->c, argc, argv, lens)) == NULL)
+	if ((p = redisCommandArgv(r->cmd.c, argc, argv, lens)) == NULL)
 		return io_failed(r, op);
 	*out = p;
 	return 0;
@@ -737,6 +852,17 @@ set_keys(const char **argv, size_t *lens, const struct keypair *kp)
 	lens[4] = kp->olen;
 }
 
+/* The session key and the channel, argv[7] and [8] of takeover and drop. */
+static void
+set_announce(const struct redis *r, const char **argv, size_t *lens,
+    const char *key)
+{
+	argv[7] = key;
+	lens[7] = strlen(key);
+	argv[8] = r->channel;
+	lens[8] = r->channellen;
+}
+
 static size_t
 fmt_num(char *buf, uint64_t v)
 {
@@ -747,8 +873,8 @@ int
 redis_takeover(struct redis *r, const char *key, const char *owner,
     uint64_t *epoch, struct sticky_buf *blob)
 {
-	const char *argv[7];
-	size_t lens[7];
+	const char *argv[9];
+	size_t lens[9];
 	char ttl[NUMLEN];
 	struct keypair kp;
 	redisReply *rep = NULL, *e, *b;
@@ -763,7 +889,8 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 	lens[5] = strlen(owner);
 	argv[6] = ttl;
 	lens[6] = fmt_num(ttl, (uint64_t)r->ttl_s);
-	if ((rc = eval(r, SCR_TAKEOVER, "takeover", 7, argv, lens, &rep)) != 0)
+	set_announce(r, argv, lens, key);
+	if ((rc = eval(r, SCR_TAKEOVER, "takeover", 9, argv, lens, &rep)) != 0)
 		goto out;
 	if (rep->type == REDIS_REPLY_NIL) {
 		rc = STICKY_ENOENT;
@@ -1023,7 +1150,7 @@ batch_append(struct redis *r, struct redis_write *ws, size_t n, int want,
 		cmd.lens[1] = 40;
 		cmd.argv[2] = "2";
 		cmd.lens[2] = 1;
-		rc = redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.lens);
+		rc = redisAppendCommandArgv(r->cmd.c, cmd.argc, cmd.argv, cmd.lens);
 		wcmd_free(&cmd);
 		if (rc != REDIS_OK)
 			return io_failed(r, "write");
@@ -1044,7 +1171,7 @@ batch_read(struct redis *r, struct redis_write *ws, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (ws[i].result != RES_PENDING)
 			continue;
-		if (redisGetReply(r->c, &p) != REDIS_OK || p == NULL)
+		if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL)
 			return io_failed(r, "write");
 		rep = p;
 		if (is_noscript(rep))
@@ -1106,8 +1233,8 @@ out:
 int
 redis_drop(struct redis *r, const char *key, uint64_t epoch)
 {
-	const char *argv[7];
-	size_t lens[7];
+	const char *argv[9];
+	size_t lens[9];
 	char num[2][NUMLEN];
 	struct keypair kp;
 	redisReply *rep = NULL;
@@ -1123,7 +1250,8 @@ redis_drop(struct redis *r, const char *key, uint64_t epoch)
 	lens[5] = fmt_num(num[0], epoch);
 	argv[6] = num[1];
 	lens[6] = fmt_num(num[1], (uint64_t)r->ttl_s);
-	if ((rc = eval(r, SCR_DROP, "drop", 7, argv, lens, &rep)) != 0 ||
+	set_announce(r, argv, lens, key);
+	if ((rc = eval(r, SCR_DROP, "drop", 9, argv, lens, &rep)) != 0 ||
 	    (rc = int_reply(r, "drop", rep, &v)) != 0)
 		goto out;
 	if (v == 0)
@@ -1171,6 +1299,173 @@ out:
 		freeReplyObject(rep);
 	keys_free(&kp);
 	return rc;
+}
+
+/* ---- takeover announcements ------------------------------------------ */
+
+/* ["subscribe", <our channel>, n]: SUBSCRIBE's confirmation. */
+static int
+is_subscribed(const struct redis *r, const redisReply *rep)
+{
+	const redisReply *kind, *chan;
+
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+		return 0;
+	kind = rep->element[0];
+	chan = rep->element[1];
+	return kind->type == REDIS_REPLY_STRING && kind->len == 9 &&
+	    memcmp(kind->str, "subscribe", 9) == 0 &&
+	    chan->type == REDIS_REPLY_STRING && chan->len == r->channellen &&
+	    memcmp(chan->str, r->channel, chan->len) == 0 &&
+	    rep->element[2]->type == REDIS_REPLY_INTEGER;
+}
+
+int
+redis_sub_open(struct redis *r)
+{
+	struct conn *cn = &r->sub;
+	const char *argv[2] = { "SUBSCRIBE", r->channel };
+	size_t lens[2] = { 9, r->channellen };
+	redisReply *rep;
+	void *p;
+	int rc, nauth, nselect, fl;
+
+	if (cn->c != NULL)
+		return 0;
+	if (now_ms() < cn->retry_at)
+		return STICKY_EAGAIN;
+	if ((rc = open_context(r, cn)) != 0)
+		return rc;
+	/* Only TCP can die silently; hiredis: idle 15 s, then 3 probes. */
+	if (r->host != NULL && redisEnableKeepAlive(cn->c) != REDIS_OK)
+		return failed_io(r, cn, "keepalive");
+	append_auth(r, cn, &nauth, &nselect);
+	if (redisAppendCommandArgv(cn->c, 2, argv, lens) != REDIS_OK) {
+		set_err(r, "sub SUBSCRIBE: out of memory");
+		return lost(r, cn);
+	}
+	if ((rc = read_auth(r, cn, nauth, nselect)) != 0)
+		return rc;
+	if (redisGetReply(cn->c, &p) != REDIS_OK || p == NULL)
+		return failed_io(r, cn, "SUBSCRIBE");
+	rep = p;
+	if (!is_subscribed(r, rep)) {
+		if (rep->type == REDIS_REPLY_ERROR)
+			server_error(r, "sub SUBSCRIBE", rep);
+		else
+			set_err(r, "sub SUBSCRIBE: unexpected reply");
+		freeReplyObject(rep);
+		return lost(r, cn);
+	}
+	freeReplyObject(rep);
+	/*
+	 * From now on only redis_sub_read() reads, and it must never block:
+	 * O_NONBLOCK on the fd, and without REDIS_BLOCK hiredis's
+	 * redisBufferRead() takes EAGAIN as "nothing yet" and redisGetReply()
+	 * only parses what was read (0.14 has no call for this switch).
+	 */
+	if ((fl = fcntl(cn->c->fd, F_GETFL)) == -1 ||
+	    fcntl(cn->c->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		set_err(r, "sub fcntl: %s", strerror(errno));
+		return lost(r, cn);
+	}
+	cn->c->flags &= ~REDIS_BLOCK;
+	r->sub_gen++;
+	conn_up(r, cn);
+	return 0;
+}
+
+int
+redis_sub_fd(const struct redis *r)
+{
+	return r->sub.c != NULL ? r->sub.c->fd : -1;
+}
+
+int64_t
+redis_sub_backoff_left_ms(const struct redis *r)
+{
+	return backoff_left(&r->sub);
+}
+
+void
+redis_sub_close(struct redis *r)
+{
+	if (r->sub.c != NULL)
+		r->sub_gen++;
+	drop_context(&r->sub);
+}
+
+/*
+ * One reply on the subscribed connection: call cb if it is a well-formed
+ * announcement on our channel.  Nothing of it is logged but its shape.
+ */
+static void
+sub_reply(const struct redis *r, const redisReply *rep, redis_sub_fn cb,
+    void *arg)
+{
+	const redisReply *kind, *chan, *msg;
+	char buf[MAX_MSG_LEN + 1], *owner, *key, *sp;
+	uint64_t epoch;
+	const char *why = "not a message";
+
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	    (kind = rep->element[0])->type != REDIS_REPLY_STRING ||
+	    kind->len != 7 || memcmp(kind->str, "message", 7) != 0)
+		goto ignore;
+	chan = rep->element[1];
+	msg = rep->element[2];
+	why = "other channel";
+	if (chan->type != REDIS_REPLY_STRING || chan->len != r->channellen ||
+	    memcmp(chan->str, r->channel, chan->len) != 0)
+		goto ignore;
+	why = "malformed announcement";
+	if (msg->type != REDIS_REPLY_STRING || msg->len > MAX_MSG_LEN ||
+	    memchr(msg->str, '\0', msg->len) != NULL)
+		goto ignore;
+	memcpy(buf, msg->str, msg->len);
+	buf[msg->len] = '\0';
+	/* "<epoch> <owner> <key>": the owner has no spaces, the key may. */
+	if ((sp = strchr(buf, ' ')) == NULL ||
+	    parse_u64(buf, (size_t)(sp - buf), &epoch) != 0 || epoch == 0)
+		goto ignore;
+	owner = sp + 1;
+	if ((sp = strchr(owner, ' ')) == NULL)
+		goto ignore;
+	*sp = '\0';
+	key = sp + 1;
+	if ((strcmp(owner, "-") != 0 && !owner_valid(owner)) ||
+	    !key_valid(key))
+		goto ignore;
+	cb(key, epoch, owner, arg);
+	return;
+ignore:
+	log_debug("redis_sub_ignored", "addr=%s reason=\"%s\" type=%d",
+	    r->addr, why, rep->type);
+}
+
+int
+redis_sub_read(struct redis *r, redis_sub_fn cb, void *arg)
+{
+	struct conn *cn = &r->sub;
+	unsigned gen = r->sub_gen;
+	void *p;
+
+	if (cn->c == NULL)
+		return STICKY_ESTATE;
+	/* One read(2) of up to 16 KiB; EAGAIN is not an error. */
+	if (redisBufferRead(cn->c) != REDIS_OK)
+		return failed_io(r, cn, "read");
+	for (;;) {
+		/* Parses only: the context is not REDIS_BLOCK. */
+		if (redisGetReply(cn->c, &p) != REDIS_OK)
+			return failed_io(r, cn, "read");
+		if (p == NULL)
+			return 0;
+		sub_reply(r, p, cb, arg);
+		freeReplyObject(p);
+		if (r->sub_gen != gen) /* cb closed (or reopened) it */
+			return 0;
+	}
 }
 
 /* ---- raw access for stickyctl ---------------------------------------- */

@@ -9,6 +9,13 @@
  *   P{K}:o   the owner record: hash {epoch, owner}; owner "-" after logout
  *   P{K}:bad:<unix time>  a checkpoint set aside after failing its checks
  * Both live keys carry the configured TTL, refreshed by every write.
+ *
+ * Takeover and drop announce the new epoch on the Pub/Sub channel
+ * P"takeover" (see redis_sub_open()).  With ACLs, the user needs
+ * &P"takeover" besides ~P*; without it SUBSCRIBE fails with NOPERM and the
+ * scripts skip the announcement (they still take over / drop).  Channels
+ * are not per database: deployments sharing a Redis with the same prefix
+ * hear each other.  Subscribers see session keys, as the keyspace does.
  */
 #ifndef STICKY_REDIS_H
 #define STICKY_REDIS_H
@@ -37,9 +44,10 @@ struct redis;
 /* Copies the options; does not connect.  STICKY_EINVAL for a bad addr,
  * a user without password, negative values or backoff_min > backoff_max.
  * Session keys everywhere below must be 1..512 bytes without braces or
+ * control characters, owners 1..64 bytes other than "-" without spaces or
  * control characters (STICKY_EINVAL). */
 int redis_new(struct redis **out, const struct redis_opts *o);
-void redis_free(struct redis *r);
+void redis_free(struct redis *r); /* closes both connections */
 /*
  * Connect (AUTH, SELECT, SCRIPT LOAD) unless connected.  STICKY_EAGAIN
  * while backing off after a failure, STICKY_EREDIS when this attempt
@@ -47,7 +55,8 @@ void redis_free(struct redis *r);
  */
 int redis_connect(struct redis *r);
 int redis_connected(const struct redis *r);
-/* Drop the connection (e.g. after fork, or a timeout left it unusable). */
+/* Drop the command connection (e.g. after fork, or a timeout left it
+ * unusable); redis_sub_close() drops the other one. */
 void redis_disconnect(struct redis *r);
 /* Last error, for logs (never contains key names or values). */
 const char *redis_errstr(const struct redis *r);
@@ -120,5 +129,41 @@ int redis_get(struct redis *r, const char *key, struct sticky_buf *blob);
 /* Delete checkpoint and owner record unconditionally; STICKY_ENOENT if
  * neither existed. */
 int redis_delete(struct redis *r, const char *key);
+
+/* ---- takeover announcements: a second, subscribed connection ---- */
+/*
+ * Announcements are "<new epoch> <owner> <key>", published by the takeover
+ * and drop scripts (owner "-" for a drop) atomically with the change.
+ *
+ * Connect (same address, AUTH, SELECT and timeouts as the command
+ * connection, which stays independent), SUBSCRIBE P"takeover" and wait for
+ * the confirmation, then make the fd non-blocking.  0 (also when open
+ * already), STICKY_EAGAIN while its own backoff runs, STICKY_EREDIS when
+ * this attempt failed (starts the backoff; redis_errstr() says why).
+ * Announcements published before it returns 0 are not seen, and some
+ * right after it may already be buffered: call redis_sub_read() once
+ * after every successful open, without waiting for POLLIN.
+ */
+int redis_sub_open(struct redis *r);
+/* The fd to poll for POLLIN while open, or -1. */
+int redis_sub_fd(const struct redis *r);
+/* Milliseconds until redis_sub_open() may try again (0: now). */
+int64_t redis_sub_backoff_left_ms(const struct redis *r);
+typedef void (*redis_sub_fn)(const char *key, uint64_t epoch,
+    const char *owner, void *arg);
+/*
+ * Read what is available without blocking (one read(2), up to 16 KiB; poll
+ * again for the rest) and call cb for each well-formed announcement, in
+ * order; anything else is ignored (logged at debug, without its
+ * contents).  0, also when nothing was pending; STICKY_ESTATE when not
+ * open; STICKY_EREDIS when the connection broke, e.g. the server went away
+ * or dropped us for a full output buffer, or sent garbage: it is closed
+ * (fd -1), its backoff started, and announcements may have been missed.
+ * cb may use the command connection and may call redis_sub_close()
+ * (reading stops), but must not call redis_free().
+ */
+int redis_sub_read(struct redis *r, redis_sub_fn cb, void *arg);
+/* Close the subscribed connection (e.g. after fork); the backoff stays. */
+void redis_sub_close(struct redis *r);
 
 #endif /* STICKY_REDIS_H */

@@ -249,6 +249,17 @@ answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 		log_info("replayed", "reason=request_id_seen");
 		goto render;
 	}
+	/*
+	 * Sync mode promises that an answered change is in Redis.  While
+	 * Redis is known to be unreachable, refuse before the handler runs,
+	 * so a refused request changed nothing.
+	 */
+	if (w->cfg->checkpoint == CKPT_SYNC && ckpt_enabled(w) &&
+	    ckpt_available(w) != 0) {
+		request_error(&req, 503, "state cannot be saved now; retry");
+		w->stats->status_503++;
+		goto render;
+	}
 	rc = w->app->handler(&req, w->app->appdata);
 	if (req.session_err == STICKY_EAGAIN && !req.wrote) {
 		request_error(&req, 503, "session state temporarily unavailable");
@@ -348,8 +359,14 @@ service(struct worker *w, struct conn *c, short revents)
 			unsigned id = fcgi_parser_request_id(&c->parser);
 
 			buf_init(&cgi);
-			buf_printf(&cgi, "Status: 413 Content Too Large\r\n"
-			    "Content-Type: text/plain\r\n\r\n413 request too large\n");
+			if (c->parser.body_too_big)
+				buf_printf(&cgi, "Status: 413 Content Too Large\r\n"
+				    "Content-Type: text/plain\r\n\r\n"
+				    "413 request body too large\n");
+			else
+				buf_printf(&cgi, "Status: 431 Request Header Fields "
+				    "Too Large\r\nContent-Type: text/plain\r\n\r\n"
+				    "431 request headers too large\n");
 			fcgi_write_stream(&c->out, FCGI_STDOUT, (uint16_t)id,
 			    cgi.data, cgi.len);
 			fcgi_write_end(&c->out, (uint16_t)id, 0,

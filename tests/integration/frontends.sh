@@ -186,7 +186,7 @@ fe_get() {
 }
 
 # The tag in a jar's cookie.
-jar_tag() { sed -n "s/.*[[:space:]]$COOKIE[[:space:]][^.]*\.\(.*\)$/\1/p" "$1" | tail -n 1; }
+jar_tag() { sed -n "s/.*[[:space:]]${COOKIE}[[:space:]][^.]*\.\(.*\)$/\1/p" "$1" | tail -n 1; }
 
 # (1) Stickiness: 20 requests with one jar, one worker, counts 1..20.
 # Leaves the jar in $T/user.jar and its worker in STICKY_OWNER.
@@ -383,9 +383,7 @@ EOF
 #           the next request sees it)
 fe_inflight() {
 	local jar="$T/inflight.jar" method expect last i code
-	stop_sticky
-	start_sticky counter -w "$STICKY_WORKERS" -r "unix:$REDIS_SOCK" \
-		-o checkpoint=sync -o fault_die_after_checkpoint=on ||
+	fe_restart_sticky -o checkpoint=sync -o fault_die_after_checkpoint=on ||
 		{ fail "$FE_NAME: sticky with fault injection"; return 1; }
 	rm -f "$jar"
 	for i in 1 2 3; do fe_get "$jar"; done
@@ -418,6 +416,96 @@ fe_inflight() {
 		last=${R_COUNT:-$last}
 	done
 	t_log "$FE_NAME: replays answered from the request id: $(log_count replayed)"
+}
+
+# fe_restart_sticky [flags]: the counter workers again, with other flags.
+# start_sticky's readiness checks (socket file, worker_started lines) would
+# pass at once on what the first run left, so that log is moved aside and
+# the socket files removed: the workers drop privileges before they stop
+# and cannot always unlink them.
+fe_restart_sticky() {
+	local i
+	stop_sticky
+	for i in $(seq 1 9); do [ -e "$T/sticky.$i.log" ] || break; done
+	mv "$T/sticky.log" "$T/sticky.$i.log"
+	for i in $(seq 0 $((STICKY_WORKERS - 1))); do rm -f "$T/w$i.sock"; done
+	start_sticky counter -w "$STICKY_WORKERS" -r "unix:$REDIS_SOCK" "$@"
+}
+
+# (6) Two hosts: a second counter instance stands for host web2 (tags
+# web2-w%i, TCP on 127.0.0.1, the same Redis), the recipe lists both
+# (--also), and a user of web2 stays served when that whole host goes
+# away (master and workers SIGKILLed: connections refused).  MODE is
+# resend (another host's worker takes the user over) or pinned (the
+# front-end answers 503 while the worker is gone: documented limit).
+fe_two_hosts() {
+	local mode=$1 port="" i p jar="$T/web2.jar" web2pid pids tag last bad
+	for i in $(seq 1 20); do
+		p=$(free_port)
+		if python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1])))' "$((p + 1))" 2>/dev/null; then
+			port=$p
+			break
+		fi
+	done
+	[ -n "$port" ] || { fail "$FE_NAME: two hosts: no two free ports"; return 1; }
+	printf 'workers = 2\nlisten = 127.0.0.1:%s\ntag = web2-w%%i\ncookie_name = %s\n' \
+		"$port" "$COOKIE" >"$T/web2.conf"
+	"$EXAMPLES/counter/counter" -c "$T/web2.conf" -r "unix:$REDIS_SOCK" \
+		-o worker_header=X-Sticky-Worker -o status_path=/sticky-status \
+		>>"$T/web2.log" 2>&1 &
+	web2pid=$!
+	t_track "$web2pid"
+	wait_port "$port" && wait_port "$((port + 1))" ||
+		{ fail "$FE_NAME: two hosts: web2 did not start"; return 1; }
+	fe_stop
+	fe_start "$FE_NAME" --also "$T/web2.conf" ||
+		{ fail "$FE_NAME: two hosts: the recipe with --also does not start"; return 1; }
+	tag=""
+	for i in $(seq 1 15); do
+		rm -f "$jar"
+		fe_get "$jar"
+		case $R_WORKER in web2-*) tag=$R_WORKER; break ;; esac
+	done
+	check "$FE_NAME: two hosts: new users reach web2 (${tag:-none} after $i)" test -n "$tag"
+	[ -n "$tag" ] || return 1
+	for i in 2 3 4 5; do fe_get "$jar"; done
+	check "$FE_NAME: two hosts: a user stays on $tag over TCP (count $R_COUNT)" \
+		test "$R_CODE" = 200 -a "$R_WORKER" = "$tag" -a "$R_COUNT" = 5
+	last=5
+	sleep 0.3 # the last change is checkpointed (async, 100 ms)
+	pids=$("$STICKYCTL" -c "$T/web2.conf" -o status_path=/sticky-status status json web2-w0 2>/dev/null |
+		python3 -c 'import json,sys; print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))')
+	kill -KILL "$web2pid" $pids 2>/dev/null
+	wait "$web2pid" 2>/dev/null
+	t_untrack "$web2pid"
+	t_log "$FE_NAME: host web2 gone (master $web2pid and workers $pids SIGKILLed)"
+	fe_get "$jar"
+	if [ "$mode" = pinned ]; then
+		check "$FE_NAME: two hosts: web2 gone: its user gets $R_CODE (503 expected, no failover: documented limit)" \
+			test "$R_CODE" = 503
+		fe_one_host
+		return
+	fi
+	check "$FE_NAME: two hosts: web2 gone: answered $R_CODE by ${R_WORKER:-none} on this host, count $R_COUNT = $((last + 1)) (restored from Redis)" \
+		test "$R_CODE" = 200 -a "$R_COUNT" = $((last + 1)) -a "${R_WORKER#web2-}" = "$R_WORKER"
+	check "$FE_NAME: ... cookie re-homed to ${R_REHOME:-none}" test -n "$R_WORKER" -a "$R_REHOME" = "$R_WORKER"
+	last=${R_COUNT:-$last}
+	tag=$R_WORKER
+	bad=""
+	for i in 1 2 3; do
+		fe_get "$jar"
+		[ "$R_CODE" = 200 ] && [ "$R_WORKER" = "$tag" ] &&
+			[ "$R_COUNT" = $((last + 1)) ] || bad="$bad $R_CODE/$R_WORKER/$R_COUNT"
+		last=${R_COUNT:-$last}
+	done
+	check "$FE_NAME: ... and stays on $tag${bad:+ (got$bad)}" test -z "$bad"
+	fe_one_host
+}
+
+# Back to the recipe of this host alone.
+fe_one_host() {
+	fe_stop
+	fe_start "$FE_NAME" || fail "$FE_NAME: restart with the one-host recipe"
 }
 
 # Counters of the workers' log, for before/after comparisons.

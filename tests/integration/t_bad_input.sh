@@ -25,7 +25,7 @@ done
 check "sent $n corpus files" [ "$n" -ge 10 ]
 check "the worker survived every one (same pid)" [ "$(worker_pid w0)" = "$PID0" ]
 check "no worker died" bash -c "! grep -q event=worker_died '$T/sticky.log'"
-check "every rejection logged with a reason" grep -q 'event=bad_request reason=' "$T/sticky.log"
+check "every rejection logged with a reason" grep -q 'event=bad_request worker=w0 reason=' "$T/sticky.log"
 check "rejections counted" [ "$(status_field w0 bad_records)" -ge 5 ]
 get w0 / "$SID"
 check "the user's state survived (count 4)" [ "$(count_of)" = 4 ]

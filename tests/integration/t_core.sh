@@ -13,7 +13,7 @@ start_sticky counter -w 2 || { fail "daemon starts"; t_done; exit 1; }
 get w0 / ""
 check "first request answers 200" [ "$STATUS" = 200 ]
 check "worker header names w0" [ "$WORKER" = w0 ]
-check "new session cookie issued, tagged .w0" [[ "$SETCOOKIE" =~ ^[A-Za-z0-9_-]{22}\.w0$ ]]
+check "new session cookie issued, tagged .w0" grep -qE '^[A-Za-z0-9_-]{22}\.w0$' <<<"$SETCOOKIE"
 check "cookie is HttpOnly, Path=/, SameSite=Lax" grep -q 'Set-Cookie: STICKYSID=.*; Path=/; HttpOnly; SameSite=Lax' "$T/resp"
 check "count starts at 1" [ "$(count_of)" = 1 ]
 SID=$SETCOOKIE
@@ -59,11 +59,11 @@ NEW=$SETCOOKIE
 check "login: a new id" [ -n "$NEW" ] && [ "$NEW" != "$SID" ]
 check "login: the state came along" [ "$(count_of)" = 200 ]
 get w0 /peek "$SID"
-check "login: the old id no longer works" [ "$(count_of)" = 1 ]
+check "login: the old id no longer works" [ "$(count_of)" = 0 ] && [ -n "$SETCOOKIE" ]
 get w0 /logout "$NEW"
 check "logout expires the cookie" grep -q 'Set-Cookie: STICKYSID=;.*Max-Age=0' "$T/resp"
 get w0 /peek "$NEW"
-check "after logout the id is unknown" [ "$(count_of)" = 1 ]
+check "after logout the id is unknown" [ "$(count_of)" = 0 ] && [ -n "$SETCOOKIE" ]
 
 # The status page answers only allowed addresses.
 "$FCGI_REQ" -i -H REMOTE_ADDR=192.0.2.7 unix:$T/w0.sock /sticky-status >"$T/resp"
@@ -71,7 +71,9 @@ check "status page refuses other addresses (403)" grep -q '^status: 403' "$T/res
 get w0 /sticky-status ""
 check "status page answers loopback" [ "$STATUS" = 200 ] && echo "$BODY" | grep -q 'worker w1 pid'
 
+MASTER=$STICKY_PID
 stop_sticky
-check "SIGTERM stops the master and removes the sockets" [ ! -e "$T/w0.sock" ]
+check "SIGTERM stops the master and its workers" bash -c "! kill -0 $MASTER 2>/dev/null && ! pgrep -P $MASTER >/dev/null"
+check "the master dropped root for nobody" grep -q 'event=privileges_dropped user=nobody' "$T/sticky.log"
 check "no worker crashed" bash -c "! grep -q 'event=worker_died' '$T/sticky.log'"
 t_done

@@ -279,6 +279,7 @@ struct exchange {
 	struct sticky_buf *raw;     /* collect raw bytes into this */
 	int closed;                 /* peer closed (EOF or reset) */
 	int send_err;               /* errno of a failed send, 0 if none */
+	int stall_ms;               /* pause after half the bytes (slow client) */
 };
 
 /*
@@ -291,16 +292,31 @@ exchange_run(struct exchange *x, char *err, size_t errlen)
 {
 	unsigned char rbuf[65536];
 	struct pollfd pfd;
-	size_t sent = 0;
+	size_t sent = 0, limit = x->stall_ms > 0 ? x->outlen / 2 : x->outlen;
+	int64_t resume = 0;
 	ssize_t k;
-	int n, rc;
+	int n, rc, wait;
 
 	while (!(x->resp != NULL && x->resp->done)) {
+		/* A slow client: after half the bytes, stall, then the rest. */
+		if (sent == limit && limit < x->outlen) {
+			if (resume == 0)
+				resume = deadline_after(x->stall_ms);
+			if (remaining_ms(resume) == 0)
+				limit = x->outlen;
+		}
 		pfd.fd = x->fd;
 		pfd.events = POLLIN;
-		if (sent < x->outlen && x->send_err == 0)
+		if (sent < limit && x->send_err == 0)
 			pfd.events |= POLLOUT;
-		n = poll(&pfd, 1, remaining_ms(x->deadline));
+		wait = remaining_ms(x->deadline);
+		if (sent == limit && limit < x->outlen &&
+		    remaining_ms(resume) < wait)
+			wait = remaining_ms(resume) + 1;
+		n = poll(&pfd, 1, wait);
+		if (n == 0 && sent == limit && limit < x->outlen &&
+		    remaining_ms(x->deadline) > 0)
+			continue;
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -314,7 +330,7 @@ exchange_run(struct exchange *x, char *err, size_t errlen)
 			    x->resp->out.len : x->raw->len);
 		}
 		if ((pfd.revents & POLLOUT) != 0) {
-			k = send(x->fd, x->out + sent, x->outlen - sent,
+			k = send(x->fd, x->out + sent, limit - sent,
 			    MSG_NOSIGNAL);
 			if (k > 0) {
 				sent += (size_t)k;
@@ -395,6 +411,7 @@ fcgi_client_do(struct fcgi_client *c, const struct fcgi_client_req *rq,
 	x.out = req.data;
 	x.outlen = req.len;
 	x.resp = out;
+	x.stall_ms = rq->stall_ms;
 	rc = exchange_run(&x, c->err, sizeof(c->err));
 out:
 	if (rc != 0 || !rq->keep_conn)

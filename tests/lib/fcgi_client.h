@@ -61,6 +61,8 @@ struct fcgi_client_req {
 	 * named like a standard param replaces it.  May be NULL. */
 	const char *const *extra;
 	int keep_conn;            /* set FCGI_KEEP_CONN */
+	int stall_ms;             /* tests: send half the request, stall this
+	                             long, then send the rest (a slow client) */
 	uint16_t id;              /* request id; 0 means 1 */
 };
 

@@ -5,6 +5,8 @@
  *
  *   fcgi-req [-i] [-m METHOD] [-c COOKIE] [-d BODY|@FILE] [-H NAME=VALUE]...
  *            [-t TIMEOUT_MS] ADDR URI
+ *     -T MS sends half the request, stalls MS milliseconds, then the rest
+ *     (a slow client).
  *     prints the body on stdout; -i first prints "status: N", every
  *     response header as "Name: value" and a blank line.  The app's
  *     STDERR stream goes to stderr.
@@ -37,7 +39,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: fcgi-req [-i] [-m METHOD] [-c COOKIE] [-d BODY|@FILE] "
-	    "[-H NAME=VALUE]... [-t MS] ADDR URI\n"
+	    "[-H NAME=VALUE]... [-t MS] [-T STALL_MS] ADDR URI\n"
 	    "       fcgi-req -r FILE [-s] [-t MS] ADDR\n"
 	    "ADDR: unix:/path, 127.0.0.1:port, localhost:port or [::1]:port\n");
 	exit(2);
@@ -228,7 +230,7 @@ main(int argc, char *argv[])
 
 	memset(&rq, 0, sizeof(rq));
 	buf_init(&body);
-	while ((c = getopt(argc, argv, "c:d:H:im:r:st:")) != -1) {
+	while ((c = getopt(argc, argv, "c:d:H:im:r:sT:t:")) != -1) {
 		switch (c) {
 		case 'c':
 			rq.cookie = optarg;
@@ -260,6 +262,13 @@ main(int argc, char *argv[])
 			break;
 		case 's':
 			shut = 1;
+			break;
+		case 'T':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || v < 1 || v > 3600000)
+				usage();
+			rq.stall_ms = (int)v;
 			break;
 		case 't':
 			errno = 0;

@@ -11,7 +11,10 @@
  * keyspace (TTL, EXISTS, DBSIZE, SCRIPT FLUSH) go through the small RESP
  * client below, not hiredis: redis.c stays its only user.  Wrong-typed
  * replies come from a fake server (a forked child speaking canned RESP).
- * Run under valgrind with --trace-children-skip='*redis-server*'.
+ * Run under valgrind with --trace-children=yes
+ * --trace-children-skip='*redis-server*' --child-silent-after-fork=yes
+ * (the fake servers are forks killed by SIGTERM: their leak reports are
+ * noise) and --log-file: Criterion ignores a passed test's exit status.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -41,6 +45,8 @@
 #define PASS "s3cret-pw"
 #define ACL_USER "stk"
 #define ACL_PASS "acl-pw"
+#define ACL_SUB "sub" /* ACL_USER with the channel */
+#define MAX_TEST_KEY 520
 
 static char dir[64];          /* the test's temp directory */
 static char sock[96];         /* redis-server's unix socket */
@@ -48,7 +54,7 @@ static char addr[160];        /* "unix:" sock */
 static pid_t srv_pid = -1;    /* redis-server, or -1 */
 static pid_t fake_pid = -1;   /* the fake server, or -1 */
 static const char *raw_pass;  /* password the raw client sends, or NULL */
-static char *extra_args[12];  /* more redis-server arguments */
+static char *extra_args[24];  /* more redis-server arguments */
 
 /* ---- processes --------------------------------------------------------- */
 
@@ -167,7 +173,9 @@ static void
 setup_auth(void)
 {
 	static char *a[] = { "--requirepass", PASS, "--user",
-		ACL_USER, "on", ">" ACL_PASS, "~" PREFIX "*", "+@all", NULL };
+		ACL_USER, "on", ">" ACL_PASS, "~" PREFIX "*", "+@all",
+		"--user", ACL_SUB, "on", ">" ACL_PASS, "~" PREFIX "*",
+		"&" PREFIX "takeover", "+@all", NULL };
 
 	memcpy(extra_args, a, sizeof(a));
 	raw_pass = PASS;
@@ -470,6 +478,92 @@ mono_ms(void)
 	return elapsed_ms(0);
 }
 
+/* Takeover announcements, as a callback sees them. */
+struct ann {
+	char key[MAX_TEST_KEY];
+	char owner[72];
+	uint64_t epoch;
+};
+
+/* What the callback saw. */
+struct anns {
+	struct ann a[256];
+	size_t n;
+	size_t overflow;
+};
+
+static void
+collect(const char *key, uint64_t epoch, const char *owner, void *arg)
+{
+	struct anns *x = arg;
+
+	if (x->n == sizeof(x->a) / sizeof(x->a[0])) {
+		x->overflow++;
+		return;
+	}
+	snprintf(x->a[x->n].key, sizeof(x->a[0].key), "%s", key);
+	snprintf(x->a[x->n].owner, sizeof(x->a[0].owner), "%s", owner);
+	x->a[x->n].epoch = epoch;
+	x->n++;
+}
+
+/* Open the subscription and read what open may have buffered already. */
+static void
+sub_open(struct redis *r, struct anns *x)
+{
+	cr_assert_eq(redis_sub_open(r), 0, "%s", redis_errstr(r));
+	cr_assert_geq(redis_sub_fd(r), 0);
+	cr_assert_eq(redis_sub_read(r, collect, x), 0);
+}
+
+/*
+ * Poll and read until x holds `want` announcements or ms passed; returns
+ * how many redis_sub_read() calls that took.
+ */
+static int
+sub_wait(struct redis *r, struct anns *x, size_t want, int ms)
+{
+	int64_t t0 = mono_ms();
+	struct pollfd pfd;
+	int calls = 0, left;
+
+	while (x->n < want && (left = ms - (int)elapsed_ms(t0)) > 0) {
+		pfd.fd = redis_sub_fd(r);
+		pfd.events = POLLIN;
+		cr_assert_geq(pfd.fd, 0);
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		cr_assert_eq(redis_sub_read(r, collect, x), 0, "%s",
+		    redis_errstr(r));
+		calls++;
+	}
+	return calls;
+}
+
+/* A session with a checkpoint, owned by "w1" at epoch 1. */
+static void
+seed(struct redis *r, const char *key)
+{
+	unsigned char h[ENV_HDR_LEN], p[32];
+	uint64_t e;
+
+	fill(p, sizeof(p), 21);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_claim(r, key, "w1", &e), 0, "%s", redis_errstr(r));
+	cr_assert_eq(put(r, key, 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+}
+
+static void
+assert_ann(const struct anns *x, size_t i, const char *key, uint64_t epoch,
+    const char *owner)
+{
+	cr_assert_gt(x->n, i, "announcement %zu missing", i);
+	cr_assert_str_eq(x->a[i].key, key, "announcement %zu", i);
+	cr_assert_eq(x->a[i].epoch, epoch, "announcement %zu: epoch %llu", i,
+	    (unsigned long long)x->a[i].epoch);
+	cr_assert_str_eq(x->a[i].owner, owner, "announcement %zu", i);
+}
+
 /* ---- the tests ------------------------------------------------------- */
 
 Test(redis, claim_write_full_read_back)
@@ -670,8 +764,16 @@ Test(redis, bad_writes_rejected_before_sending)
 	assert_value(kname("v", "s"), h1, sizeof(h1), p, 4096);
 	cr_assert_eq(redis_claim(r, "x}", "w1", &e), STICKY_EINVAL);
 	cr_assert_eq(redis_claim(r, "x", "-", &e), STICKY_EINVAL);
+	/* Owners go into announcements: no spaces, at most 64 bytes. */
+	cr_assert_eq(redis_claim(r, "x", "", &e), STICKY_EINVAL);
+	cr_assert_eq(redis_claim(r, "x", "w 1", &e), STICKY_EINVAL);
+	cr_assert_eq(redis_claim(r, "x", "w\n", &e), STICKY_EINVAL);
+	cr_assert_eq(redis_claim(r, "x", "o234567890123456789012345678901234"
+	    "5678901234567890123456789012345", &e), STICKY_EINVAL);
 	cr_assert_eq(redis_drop(r, "v", 0), STICKY_EINVAL);
 	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 2);
+	cr_assert_eq(redis_claim(r, "x", "o234567890123456789012345678901234"
+	    "567890123456789012345678901234", &e), 0);
 	redis_free(r);
 }
 
@@ -1127,6 +1229,7 @@ Test(redis, tcp_address)
 	socklen_t len = sizeof(sin);
 	char port[8], a[32];
 	struct redis *r = NULL;
+	static struct anns x;
 	uint64_t e;
 	int fd;
 
@@ -1157,6 +1260,11 @@ Test(redis, tcp_address)
 	cr_assert_not_null(r);
 	cr_assert_eq(redis_claim(r, "tcp", "w1", &e), 0);
 	cr_assert_eq(raw_int("EXISTS", kname("tcp", "o"), NULL), 1);
+	/* The subscription over TCP (with keepalive) too. */
+	sub_open(r, &x);
+	cr_assert_eq(redis_drop(r, "tcp", 1), 0);
+	sub_wait(r, &x, 1, 1000);
+	assert_ann(&x, 0, "tcp", 2, "-");
 	redis_free(r);
 }
 
@@ -1201,6 +1309,7 @@ Test(redis, options_are_checked)
 	cr_assert_eq(redis_new(&r, &o), 0);
 	cr_assert_eq(redis_claim(r, "db", "w1", &(uint64_t){ 0 }), 0);
 	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 0);
+	cr_assert_eq(redis_sub_open(r), 0, "%s", redis_errstr(r));
 	redis_free(r);
 }
 
@@ -1276,6 +1385,7 @@ Test(redis, allocation_failures_are_clean)
 		    rc == 0);
 		OK_OR_NOMEM(redis_set_aside(r, key), rc == 0 || rc == STICKY_ENOENT);
 		OK_OR_NOMEM(redis_delete(r, key), rc == 0 || rc == STICKY_ENOENT);
+		cr_assert_eq(redis_sub_open(r), 0); /* redis_free closes it */
 #undef OK_OR_NOMEM
 		alloc_fail_after(0);
 		nomem_rounds += saw;
@@ -1285,6 +1395,291 @@ Test(redis, allocation_failures_are_clean)
 	/* The last rounds failed nothing: every allocation was tried. */
 	cr_assert_not(saw, "100 allocations were not enough");
 	cr_assert_gt(nomem_rounds, 20);
+}
+
+/* ---- takeover announcements -------------------------------------------- */
+
+Test(redis, takeover_is_announced_once)
+{
+	struct redis *a = mk(0), *b = mk(0);
+	static struct anns x;
+	struct sticky_buf blob;
+	char owner[16];
+	uint64_t e;
+
+	buf_init(&blob);
+	cr_assert_eq(redis_sub_fd(a), -1);
+	seed(a, "k");
+	sub_open(a, &x);
+	cr_assert_eq(redis_sub_open(a), 0, "open twice is a no-op");
+	/* Nothing taken over, or fenced: no announcement. */
+	cr_assert_eq(redis_takeover(b, "none", "w2", &e, &blob), STICKY_ENOENT);
+	cr_assert_eq(redis_drop(b, "k", 7), STICKY_EFENCED);
+	cr_assert_eq(redis_takeover(b, "k", "w2", &e, &blob), 0);
+	cr_assert_eq(e, 2);
+	sub_wait(a, &x, 1, 1000);
+	sub_wait(a, &x, 2, 200); /* anything more would show up by now */
+	cr_assert_eq(x.n, 1, "%zu announcements", x.n);
+	assert_ann(&x, 0, "k", 2, "w2");
+	/* Multi-digit epochs are announced as written, not as 1e+15. */
+	raw_hset(kname("k", "o"), "epoch", "999999999999999");
+	cr_assert_eq(redis_takeover(b, "k", "w3", &e, &blob), 0);
+	sub_wait(a, &x, 2, 1000);
+	assert_ann(&x, 1, "k", 1000000000000000ULL, "w3");
+	/* The subscription is separate: commands on a still work. */
+	cr_assert_eq(redis_owner(a, "k", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 1000000000000000ULL);
+	redis_sub_close(a);
+	cr_assert_eq(redis_sub_fd(a), -1);
+	cr_assert_eq(redis_sub_read(a, collect, &x), STICKY_ESTATE);
+	cr_assert_eq(redis_backoff_left_ms(a), 0);
+	cr_assert_eq(redis_sub_backoff_left_ms(a), 0);
+	buf_cleanup(&blob);
+	redis_free(a);
+	redis_free(b);
+}
+
+Test(redis, drop_is_announced_with_owner_dash)
+{
+	struct redis *a = mk(0), *b = mk(0);
+	static struct anns x;
+
+	seed(b, "d");
+	sub_open(a, &x);
+	cr_assert_eq(redis_drop(b, "d", 1), 0);
+	/* No owner record: logout wins, and is announced too. */
+	cr_assert_eq(redis_drop(b, "gone", 41), 0);
+	sub_wait(a, &x, 2, 1000);
+	sub_wait(a, &x, 3, 200);
+	cr_assert_eq(x.n, 2, "%zu announcements", x.n);
+	assert_ann(&x, 0, "d", 2, "-");
+	assert_ann(&x, 1, "gone", 42, "-");
+	redis_free(a); /* closes the subscription too */
+	redis_free(b);
+}
+
+Test(redis, sub_read_with_nothing_pending_returns_at_once)
+{
+	struct redis *r = mk(0);
+	static struct anns x;
+	int64_t t0, ms;
+	int rc;
+
+	sub_open(r, &x);
+	t0 = mono_ms();
+	rc = redis_sub_read(r, collect, &x);
+	ms = elapsed_ms(t0);
+	cr_assert_eq(rc, 0);
+	cr_assert_lt(ms, 50, "took %lld ms", (long long)ms);
+	cr_assert_eq(x.n, 0);
+	cr_assert_geq(redis_sub_fd(r), 0, "still open");
+	/* Even with a hung server: the read never waits for it. */
+	kill(srv_pid, SIGSTOP);
+	t0 = mono_ms();
+	rc = redis_sub_read(r, collect, &x);
+	ms = elapsed_ms(t0);
+	kill(srv_pid, SIGCONT);
+	cr_assert_eq(rc, 0);
+	cr_assert_lt(ms, 50, "took %lld ms", (long long)ms);
+	redis_free(r);
+}
+
+Test(redis, malformed_announcements_are_ignored)
+{
+	static const char *const bad[] = {
+		"", "7", "7 w1", "x w1 k", "0 w1 k", "-1 w1 k", "7  k",
+		"7 w1 ", "7 w1 a{b", "7 w1 a}", "99999999999999999999 w1 k",
+		"7 w\x01 k", "7 w1 k\x01",
+	};
+	struct redis *r = mk(0);
+	static struct anns x;
+	static char big[700], maxkey[513], max[600];
+	const char *argv[3] = { "PUBLISH", PREFIX "takeover", "" };
+	size_t lens[3] = { 7, strlen(PREFIX "takeover"), 0 };
+	struct rr out;
+
+	sub_open(r, &x);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		raw_int("PUBLISH", PREFIX "takeover", bad[i]);
+	/* A NUL inside, and an owner or a message over the limits. */
+	argv[2] = "7 w1 k\0x";
+	lens[2] = 8;
+	out = raw_argv(3, argv, lens);
+	rr_free(&out);
+	memset(big, 'o', sizeof(big) - 1);
+	memcpy(big, "7 ", 2);
+	memcpy(big + 67, " k", 3); /* a 65-byte owner */
+	raw_int("PUBLISH", PREFIX "takeover", big);
+	memset(big, 'o', sizeof(big) - 1);
+	memcpy(big, "7 w1 ", 5); /* a 694-byte key */
+	raw_int("PUBLISH", PREFIX "takeover", big);
+	/* Other channels of ours are not subscribed at all. */
+	raw_int("PUBLISH", PREFIX "other", "7 w1 k");
+	/* Good ones still come through; a key may contain spaces. */
+	raw_int("PUBLISH", PREFIX "takeover", "8 w1 a key");
+	raw_int("PUBLISH", PREFIX "takeover", "9 - k");
+	/* The longest: a 20-digit epoch, a 64-byte owner, a 512-byte key. */
+	memset(maxkey, 'k', 512);
+	snprintf(max, sizeof(max), "18446744073709551615 %.64s %s", big + 5,
+	    maxkey);
+	raw_int("PUBLISH", PREFIX "takeover", max);
+	sub_wait(r, &x, 3, 1000);
+	sub_wait(r, &x, 4, 200);
+	cr_assert_eq(x.n, 3, "%zu announcements", x.n);
+	assert_ann(&x, 0, "a key", 8, "w1");
+	assert_ann(&x, 1, "k", 9, "-");
+	cr_assert_eq(x.a[2].epoch, UINT64_MAX);
+	cr_assert_eq(strlen(x.a[2].owner), 64);
+	cr_assert_str_eq(x.a[2].key, maxkey);
+	cr_assert_geq(redis_sub_fd(r), 0, "well-framed: still open");
+	redis_free(r);
+}
+
+Test(redis, sub_survives_a_killed_redis_after_backoff)
+{
+	struct redis *a = mk_opts(addr, NULL, NULL, 0, 1000, 300, 1200);
+	struct redis *b = mk(0);
+	static struct anns x;
+	struct sticky_buf blob;
+	struct pollfd pfd;
+	int64_t t0;
+	uint64_t e;
+	int rc, again = 0;
+
+	buf_init(&blob);
+	sub_open(a, &x);
+	srv_kill9();
+	pfd.fd = redis_sub_fd(a);
+	pfd.events = POLLIN;
+	cr_assert_eq(poll(&pfd, 1, 1000), 1, "no wakeup on a dead server");
+	t0 = mono_ms();
+	cr_assert_eq(redis_sub_read(a, collect, &x), STICKY_EREDIS);
+	cr_assert_lt(elapsed_ms(t0), 50);
+	cr_assert_eq(redis_sub_fd(a), -1);
+	cr_assert_neq(strstr(redis_errstr(a), "sub"), NULL, "%s",
+	    redis_errstr(a));
+	cr_assert_eq(redis_sub_read(a, collect, &x), STICKY_ESTATE);
+	/* Its own backoff; the command connection is not affected. */
+	cr_assert_eq(redis_sub_open(a), STICKY_EAGAIN);
+	cr_assert(redis_sub_backoff_left_ms(a) > 0 &&
+	    redis_sub_backoff_left_ms(a) <= 300);
+	cr_assert_eq(redis_backoff_left_ms(a), 0);
+	/* Restarted, empty: reopen only after the backoff. */
+	srv_start();
+	t0 = mono_ms();
+	while ((rc = redis_sub_open(a)) != 0) {
+		cr_assert(rc == STICKY_EAGAIN || rc == STICKY_EREDIS);
+		again += rc == STICKY_EAGAIN;
+		cr_assert_lt(elapsed_ms(t0), 3000, "never reopened");
+		sleep_ms(5);
+	}
+	cr_assert_gt(again, 0, "reopened without waiting out the backoff");
+	cr_assert_eq(redis_sub_backoff_left_ms(a), 0);
+	cr_assert_eq(redis_sub_read(a, collect, &x), 0);
+	/* b's connection broke too; it reconnects after its own backoff. */
+	t0 = mono_ms();
+	while ((rc = redis_claim(b, "k", "w1", &e)) != 0) {
+		cr_assert(rc == STICKY_EAGAIN || rc == STICKY_EREDIS);
+		cr_assert_lt(elapsed_ms(t0), 3000, "b never reconnected");
+		sleep_ms(5);
+	}
+	cr_assert_eq(redis_drop(b, "k", 1), 0);
+	sub_wait(a, &x, 1, 1000);
+	cr_assert_eq(x.n, 1);
+	assert_ann(&x, 0, "k", 2, "-");
+	buf_cleanup(&blob);
+	redis_free(a);
+	redis_free(b);
+}
+
+Test(redis, many_announcements_arrive_complete_and_in_order)
+{
+	struct redis *a = mk(0), *b = mk(0);
+	static struct anns x, want;
+	struct sticky_buf blob;
+	char keys[4][MAX_TEST_KEY], owner[16];
+	int calls;
+
+	memset(&x, 0, sizeof(x));
+	memset(&want, 0, sizeof(want));
+	buf_init(&blob);
+	/* Long keys: 200 messages are ~110 KB, many 16 KiB reads. */
+	for (int k = 0; k < 4; k++) {
+		memset(keys[k], 'a' + k, 512);
+		keys[k][512] = '\0';
+		keys[k][100 * k] = 'Z';
+		seed(b, keys[k]);
+	}
+	sub_open(a, &x);
+	for (int i = 0; i < 200; i++) {
+		struct ann *w = &want.a[want.n++];
+		const char *key = keys[(i * 7) % 4];
+
+		snprintf(owner, sizeof(owner), "w%d", i);
+		cr_assert_eq(redis_takeover(b, key, owner, &w->epoch, &blob), 0);
+		snprintf(w->key, sizeof(w->key), "%s", key);
+		snprintf(w->owner, sizeof(w->owner), "%s", owner);
+	}
+	/* Every one was published before the first read. */
+	calls = sub_wait(a, &x, 200, 5000);
+	cr_assert_eq(x.n, 200, "%zu of 200", x.n);
+	cr_assert_eq(x.overflow, 0);
+	cr_assert_geq(calls, 6, "%d reads: not read in pieces", calls);
+	for (size_t i = 0; i < 200; i++)
+		assert_ann(&x, i, want.a[i].key, want.a[i].epoch,
+		    want.a[i].owner);
+	cr_assert_eq(want.a[199].epoch, 51);
+	buf_cleanup(&blob);
+	redis_free(a);
+	redis_free(b);
+}
+
+Test(redis, sub_open_against_hung_redis_times_out)
+{
+	struct redis *r = mk_opts(addr, NULL, NULL, 0, 200, 20, 20);
+	static struct anns x;
+	int64_t t0, ms;
+
+	kill(srv_pid, SIGSTOP);
+	t0 = mono_ms();
+	cr_assert_eq(redis_sub_open(r), STICKY_EREDIS);
+	ms = elapsed_ms(t0);
+	kill(srv_pid, SIGCONT);
+	cr_assert(ms >= 150 && ms < 1000, "took %lld ms", (long long)ms);
+	cr_assert_neq(strstr(redis_errstr(r), "sub SUBSCRIBE: timed out"), NULL,
+	    "%s", redis_errstr(r));
+	cr_assert_eq(redis_sub_fd(r), -1);
+	sleep_ms(30);
+	sub_open(r, &x);
+	redis_free(r);
+}
+
+/* A callback that closes the subscription after the first announcement. */
+static void
+close_after_first(const char *key, uint64_t epoch, const char *owner,
+    void *arg)
+{
+	struct redis *r = *(struct redis **)arg;
+	static struct anns x;
+
+	collect(key, epoch, owner, &x);
+	redis_sub_close(r);
+}
+
+Test(redis, callback_may_close_the_subscription)
+{
+	struct redis *r = mk(0);
+	static struct anns x;
+
+	sub_open(r, &x);
+	raw_int("PUBLISH", PREFIX "takeover", "5 w1 k");
+	raw_int("PUBLISH", PREFIX "takeover", "6 w1 k");
+	sleep_ms(50);
+	cr_assert_eq(redis_sub_read(r, close_after_first, &r), 0);
+	cr_assert_eq(redis_sub_fd(r), -1);
+	cr_assert_eq(redis_sub_backoff_left_ms(r), 0, "a close is no failure");
+	sub_open(r, &x);
+	redis_free(r);
 }
 
 /* ---- AUTH -------------------------------------------------------------- */
@@ -1307,6 +1702,16 @@ Test(redis_auth, password)
 	cr_assert_neq(strstr(redis_errstr(none), "NOAUTH"), NULL, "%s",
 	    redis_errstr(none));
 	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 1);
+	/* The subscription authenticates the same way. */
+	cr_assert_eq(redis_sub_open(r), 0, "%s", redis_errstr(r));
+	cr_assert_eq(redis_sub_open(wrong), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(wrong), "sub AUTH: server error "
+	    "WRONGPASS"), NULL, "%s", redis_errstr(wrong));
+	cr_assert_null(strstr(redis_errstr(wrong), "nope"));
+	cr_assert_eq(redis_sub_open(wrong), STICKY_EAGAIN);
+	cr_assert_eq(redis_sub_open(none), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(none), "NOAUTH"), NULL, "%s",
+	    redis_errstr(none));
 	redis_free(r);
 	redis_free(wrong);
 	redis_free(none);
@@ -1318,7 +1723,8 @@ Test(redis_auth, acl_user_limited_to_the_prefix)
 	struct redis *wrong = mk_opts(addr, ACL_USER, PASS, 0, 1000, 50, 2000);
 	struct redis_opts o = { .addr = addr, .user = ACL_USER,
 		.password = ACL_PASS, .prefix = "other:" };
-	struct redis *outside;
+	struct redis *outside, *sub;
+	static struct anns x;
 	unsigned char h[ENV_HDR_LEN], p[50];
 	struct sticky_buf b;
 	uint64_t e;
@@ -1339,10 +1745,29 @@ Test(redis_auth, acl_user_limited_to_the_prefix)
 	cr_assert_neq(strstr(redis_errstr(outside), "NOPERM"), NULL, "%s",
 	    redis_errstr(outside));
 	cr_assert(redis_connected(outside));
+	/*
+	 * Without &t:takeover the user cannot subscribe, and its scripts
+	 * skip the announcement but still take over (they are not rolled
+	 * back halfway); with it, both work.
+	 */
+	cr_assert_eq(redis_sub_open(r), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(r), "sub SUBSCRIBE: server error "
+	    "NOPERM"), NULL, "%s", redis_errstr(r));
+	seed(r, "v");
+	sub = mk_opts(addr, ACL_SUB, ACL_PASS, 60, 1000, 50, 2000);
+	sub_open(sub, &x);
+	cr_assert_eq(redis_takeover(r, "v", "w2", &e, &b), 0);
+	cr_assert_eq(e, 2);
+	cr_assert_eq(redis_takeover(sub, "v", "w3", &e, &b), 0);
+	sub_wait(sub, &x, 1, 1000);
+	sub_wait(sub, &x, 2, 200);
+	cr_assert_eq(x.n, 1, "%zu announcements", x.n);
+	assert_ann(&x, 0, "v", 3, "w3");
 	buf_cleanup(&b);
 	redis_free(r);
 	redis_free(wrong);
 	redis_free(outside);
+	redis_free(sub);
 }
 
 /* ---- a fake server with wrong-typed replies ---------------------------- */
@@ -1502,4 +1927,57 @@ Test(redis_fake, wrong_typed_replies_are_eredis)
 	cr_assert_not(redis_connected(r));
 	buf_cleanup(&b);
 	redis_free(r);
+}
+
+/*
+ * A fake subscribed connection: confirmation and announcements arrive in
+ * one write, so open buffers some of them before the fd is ever polled;
+ * the second connection gets garbage after its confirmation.
+ */
+Test(redis_fake, sub_buffered_at_open_then_garbage)
+{
+#define CONFIRM "*3\r\n$9\r\nsubscribe\r\n$10\r\nt:takeover\r\n:1\r\n"
+#define MSG(s) "*3\r\n$7\r\nmessage\r\n$10\r\nt:takeover\r\n$" s "\r\n"
+	static const char *const replies[] = {
+		CONFIRM MSG("6\r\n3 w2 k") ":1\r\n" "*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+		    "*3\r\n$7\r\nmessage\r\n$10\r\nt:takeover\r\n:5\r\n"
+		    MSG("6\r\n4 - kk"),
+		CONFIRM "!garbage\r\n",
+		"*3\r\n$9\r\nsubscribe\r\n$7\r\nt:other\r\n:1\r\n",
+		"-NOPERM no\r\n",
+		NULL
+	};
+	struct redis *r;
+	static struct anns x;
+	struct pollfd pfd;
+
+	fake_start(replies);
+	r = mk_opts(addr, NULL, NULL, 0, 1000, 1, 1);
+	cr_assert_eq(redis_sub_open(r), 0, "%s", redis_errstr(r));
+	pfd.fd = redis_sub_fd(r);
+	pfd.events = POLLIN;
+	cr_assert_eq(poll(&pfd, 1, 100), 0, "all of it was read by open");
+	cr_assert_eq(redis_sub_read(r, collect, &x), 0);
+	cr_assert_eq(x.n, 2);
+	assert_ann(&x, 0, "k", 3, "w2");
+	assert_ann(&x, 1, "kk", 4, "-");
+	redis_sub_close(r);
+	cr_assert_eq(redis_sub_open(r), 0, "%s", redis_errstr(r));
+	cr_assert_eq(redis_sub_read(r, collect, &x), STICKY_EREDIS);
+	cr_assert_eq(redis_sub_fd(r), -1);
+	cr_assert_neq(strstr(redis_errstr(r), "Protocol error"), NULL, "%s",
+	    redis_errstr(r));
+	/* Wrong confirmations fail the open. */
+	sleep_ms(5);
+	cr_assert_eq(redis_sub_open(r), STICKY_EREDIS);
+	cr_assert_eq(redis_sub_fd(r), -1);
+	sleep_ms(5);
+	cr_assert_eq(redis_sub_open(r), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(r), "NOPERM"), NULL, "%s",
+	    redis_errstr(r));
+	cr_assert_null(strstr(redis_errstr(r), " no"), "%s", redis_errstr(r));
+	cr_assert_eq(x.n, 2);
+	redis_free(r);
+#undef CONFIRM
+#undef MSG
 }

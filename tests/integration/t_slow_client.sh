@@ -1,0 +1,56 @@
+#!/bin/bash
+# t_slow_client.sh: a client that sends half a request and stalls, or
+# trickles its body, delays no other user of the same worker: the worker
+# reads every connection with poll and hands the handler only complete
+# requests.  The stalled connection is closed after read_timeout, logged
+# and counted, and the worker and its users' state survive.
+. "$top_srcdir/tests/lib/procs.sh"
+t_setup
+STICKY_WORKERS=1
+start_sticky counter -w 1 -o read_timeout=1500 || { fail "daemon starts"; t_done; exit 1; }
+get w0 / ""; SID=$SETCOOKIE
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# 1. A stalled request (headers half sent) for 4 s, longer than read_timeout.
+"$FCGI_REQ" -T 4000 -t 8000 "unix:$T/w0.sock" /stalled >"$T/stalled.out" 2>"$T/stalled.err" &
+STALLED=$!
+sleep 0.3
+worst=0
+for i in $(seq 1 20); do
+	t0=$(ms); get w0 / "$SID"; dt=$(( $(ms) - t0 ))
+	[ "$dt" -gt "$worst" ] && worst=$dt
+done
+t_log "other user's slowest request behind a stalled connection: ${worst} ms"
+check "another user is answered while a connection stalls (slowest ${worst} ms < 200 ms)" [ "$worst" -lt 200 ]
+check "and their state moved on (21)" [ "$(count_of)" = 21 ]
+wait $STALLED; rc=$?
+check "the stalled connection was closed without an answer" [ "$rc" != 0 ]
+check "closed after read_timeout, logged" grep -q 'event=read_timeout worker=w0 after_ms=1500' "$T/sticky.log"
+check "and counted" [ "$(status_field w0 read_timeouts)" = 1 ]
+
+# 2. A body that trickles in (half now, half 1 s later, within the
+# deadline): the other user is not delayed, and the slow one is answered.
+head -c 20000 /dev/zero | tr '\0' 'b' >"$T/body"
+"$FCGI_REQ" -T 1000 -m POST -d "@$T/body" -c "STICKYSID=$SID" "unix:$T/w0.sock" / >"$T/slow.out" 2>&1 &
+SLOW=$!
+sleep 0.2
+worst=0
+for i in $(seq 1 10); do
+	t0=$(ms); get w0 /peek ""; dt=$(( $(ms) - t0 ))
+	[ "$dt" -gt "$worst" ] && worst=$dt
+done
+check "a trickling body delays nobody (slowest ${worst} ms < 200 ms)" [ "$worst" -lt 200 ]
+wait $SLOW
+check "the slow request is answered once whole (22)" grep -q 'count=22' "$T/slow.out"
+
+# 3. Many stalled connections at once (a slowloris): still served.
+for i in $(seq 1 30); do
+	"$FCGI_REQ" -T 3000 -t 6000 "unix:$T/w0.sock" /stalled >/dev/null 2>&1 &
+	PIDS="$PIDS $!"
+done
+sleep 0.3
+t0=$(ms); get w0 / "$SID"; dt=$(( $(ms) - t0 ))
+check "30 stalled connections: another user still answered in ${dt} ms" [ "$dt" -lt 200 ] && [ "$(count_of)" = 23 ]
+wait $PIDS 2>/dev/null
+check "the worker survived (no crash)" bash -c "! grep -q event=worker_died '$T/sticky.log'"
+t_done
