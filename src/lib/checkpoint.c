@@ -395,6 +395,58 @@ ckpt_flush(struct worker *w, int all)
 	}
 }
 
+/* Another worker took a session over: our copy is stale, drop it. */
+static void
+on_takeover(const char *key, uint64_t epoch, const char *owner, void *arg)
+{
+	struct worker *w = arg;
+	struct session *s = store_peek(w->store, key);
+	char sidbuf[16];
+
+	if (s == NULL || epoch <= s->epoch)
+		return; /* not ours, or our own takeover */
+	w->stats->ckpt_fenced++;
+	log_info("taken_over", "sid=%s epoch=%llu by=%s action=drop_local_copy",
+	    log_sid(key, sidbuf), (unsigned long long)epoch, owner);
+	session_forget(w, s);
+}
+
+/*
+ * While the subscription is down announcements are missed: after it is
+ * back, every session checks its epoch once before it is served again
+ * (the same as after a stall).
+ */
+int
+ckpt_watch_fd(struct worker *w, int64_t *wait_ms)
+{
+	int64_t left;
+
+	if (!ckpt_enabled(w))
+		return -1;
+	if (redis_sub_fd(w->redis) < 0) {
+		if ((left = redis_sub_backoff_left_ms(w->redis)) > 0) {
+			if (left < *wait_ms)
+				*wait_ms = left;
+			return -1;
+		}
+		if (redis_sub_open(w->redis) != 0)
+			return -1;
+		w->stall_gen++;
+		/* Announcements read with the confirmation sit in a buffer. */
+		ckpt_watch_read(w);
+	}
+	return redis_sub_fd(w->redis);
+}
+
+void
+ckpt_watch_read(struct worker *w)
+{
+	if (redis_sub_fd(w->redis) < 0)
+		return;
+	if (redis_sub_read(w->redis, on_takeover, w) == STICKY_EREDIS)
+		w->stall_gen++;
+}
+
 int
 ckpt_check_owner(struct worker *w, const struct session *s)
 {

@@ -42,6 +42,14 @@ void ckpt_flush(struct worker *w, int all);
 /* Strict fencing: is the epoch we hold still current?  0 yes,
  * STICKY_EFENCED no, STICKY_EAGAIN Redis unreachable. */
 int ckpt_check_owner(struct worker *w, const struct session *s);
+/*
+ * Takeover announcements: keep the subscription open (reopening after a
+ * failure), and drop every local copy another worker took over.  sub_fd
+ * is the fd to poll (-1: none); call ckpt_watch_read on its events.
+ * *wait_ms is lowered to when a reopen is due.
+ */
+int ckpt_watch_fd(struct worker *w, int64_t *wait_ms);
+void ckpt_watch_read(struct worker *w);
 /* Logout: forget the checkpoint (fenced by epoch). */
 int ckpt_drop(struct worker *w, struct session *s);
 

@@ -494,9 +494,12 @@ timers(struct worker *w, int64_t now)
 }
 
 static int
-poll_timeout(struct worker *w, int64_t now)
+poll_timeout(struct worker *w, int64_t now, int64_t reopen_ms)
 {
 	int64_t next = now + 1000;
+
+	if (now + reopen_ms < next)
+		next = now + reopen_ms;
 
 	if (ckpt_enabled(w) && w->next_flush_ms < next)
 		next = w->next_flush_ms;
@@ -515,7 +518,7 @@ run(struct worker *w)
 	size_t max = (size_t)w->cfg->max_connections;
 	int64_t stop_deadline = 0, now;
 
-	pfd = xcalloc(max + 1, sizeof(*pfd));
+	pfd = xcalloc(max + 2, sizeof(*pfd));
 	w->conns = xcalloc(max, sizeof(*w->conns));
 	if (pfd == NULL || w->conns == NULL) {
 		log_err("worker_init_failed", "reason=out_of_memory");
@@ -523,7 +526,8 @@ run(struct worker *w)
 	}
 	for (;;) {
 		size_t n = 0, first_conn;
-		int accepting;
+		int accepting, watch_fd;
+		int64_t reopen_ms = 1000;
 
 		now = now_ms();
 		/*
@@ -552,6 +556,13 @@ run(struct worker *w)
 			pfd[n].events = POLLIN;
 			n++;
 		}
+		/* Takeover announcements from other workers, via Redis. */
+		if ((watch_fd = ckpt_watch_fd(w, &reopen_ms)) >= 0) {
+			pfd[n].fd = watch_fd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			n++;
+		}
 		first_conn = n;
 		for (size_t i = 0; i < w->nconns; i++, n++) {
 			pfd[n].fd = w->conns[i]->fd;
@@ -559,10 +570,14 @@ run(struct worker *w)
 			    POLLOUT : POLLIN;
 			pfd[n].revents = 0;
 		}
-		if (poll(pfd, n, poll_timeout(w, now)) == -1 && errno != EINTR) {
+		if (poll(pfd, n, poll_timeout(w, now, reopen_ms)) == -1 &&
+		    errno != EINTR) {
 			log_err("poll_failed", "errno=%d", errno);
 			break;
 		}
+		/* Drop what others took over before serving anything. */
+		if (watch_fd >= 0 && pfd[first_conn - 1].revents != 0)
+			ckpt_watch_read(w);
 		/* Serve connections first, then take new ones. */
 		size_t nc = w->nconns;
 		for (size_t i = 0; i < nc; i++)
