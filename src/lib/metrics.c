@@ -71,6 +71,7 @@ static const struct counter counters[] = {
 	C(bad_records, "Connections closed for malformed FastCGI input."),
 	C(bad_cookies, "Malformed or oversized session cookies."),
 	C(read_timeouts, "Connections closed for not sending a request in time."),
+	C(abandoned, "Requests dropped unrun: the client had closed the connection."),
 	C(status_503, "Requests answered 503 because state was unavailable."),
 	C(restarts, "Times this worker slot was respawned."),
 	C(crashes, "Abnormal worker exits."),
@@ -86,19 +87,57 @@ value(const struct worker_stats *w, const struct counter *c)
 	return *(const uint64_t *)((const char *)w + c->off);
 }
 
+/* Master totals: counters and gauges summed, the loss window the worst. */
+struct totals {
+	uint64_t v[NCOUNTERS];
+	uint64_t restore_us_total, restore_hits;
+	unsigned up, redis_up;
+	int64_t loss_window_ms;
+};
+
+static void
+sum_up(const struct metrics_shm *m, struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < m->nworkers; i++) {
+		const struct worker_stats *w = &m->w[i];
+
+		for (size_t c = 0; c < NCOUNTERS; c++)
+			t->v[c] += value(w, &counters[c]);
+		t->restore_us_total += w->restore_us_total;
+		t->restore_hits += w->restore_hits;
+		t->up += w->up ? 1 : 0;
+		t->redis_up += w->redis_up ? 1 : 0;
+		if (w->oldest_dirty_ms > t->loss_window_ms)
+			t->loss_window_ms = w->oldest_dirty_ms;
+	}
+}
+
 static int
 render_text(const struct metrics_shm *m, struct sticky_buf *out)
 {
 	int64_t now = (int64_t)time(NULL);
+	struct totals t;
 
-	buf_printf(out, "master pid %d, up %llds, reloads %llu, workers %u\n",
-	    m->master_pid, (long long)(now - m->master_start),
-	    (unsigned long long)m->reloads, m->nworkers);
+	sum_up(m, &t);
+	buf_printf(out, "master pid %d, up %llds, reloads %llu, workers %u/%u up, "
+	    "redis %u/%u up, loss window %lldms\n", m->master_pid,
+	    (long long)(now - m->master_start), (unsigned long long)m->reloads,
+	    t.up, m->nworkers, t.redis_up, m->nworkers,
+	    (long long)t.loss_window_ms);
+	buf_puts(out, "\ntotals\n");
+	for (size_t c = 0; c < NCOUNTERS; c++)
+		buf_printf(out, "  %-18s %llu\n", counters[c].name,
+		    (unsigned long long)t.v[c]);
+	if (t.restore_hits > 0)
+		buf_printf(out, "  %-18s %llu\n", "restore_avg_us",
+		    (unsigned long long)(t.restore_us_total / t.restore_hits));
 	for (unsigned i = 0; i < m->nworkers; i++) {
 		const struct worker_stats *w = &m->w[i];
 
-		buf_printf(out, "\nworker %s pid %d %s, up %llds, redis %s, "
-		    "loss window %lldms\n", w->tag, w->pid, w->up ? "up" : "down",
+		buf_printf(out, "\nworker %s pid %d %s, started %lld, up %llds, "
+		    "redis %s, loss window %lldms\n", w->tag, w->pid,
+		    w->up ? "up" : "down", (long long)w->start_time,
 		    w->up ? (long long)(now - w->start_time) : 0LL,
 		    w->redis_up ? "up" : "down", (long long)w->oldest_dirty_ms);
 		for (size_t c = 0; c < NCOUNTERS; c++)
@@ -119,10 +158,20 @@ static int
 render_json(const struct metrics_shm *m, struct sticky_buf *out)
 {
 	int64_t now = (int64_t)time(NULL);
+	struct totals t;
 
-	buf_printf(out, "{\"master\":{\"pid\":%d,\"uptime_s\":%lld,\"reloads\":%llu},"
-	    "\"workers\":[", m->master_pid, (long long)(now - m->master_start),
-	    (unsigned long long)m->reloads);
+	sum_up(m, &t);
+	buf_printf(out, "{\"master\":{\"pid\":%d,\"start_time\":%lld,"
+	    "\"uptime_s\":%lld,\"reloads\":%llu,\"workers\":%u,"
+	    "\"workers_up\":%u,\"redis_up\":%u,\"loss_window_ms\":%lld,"
+	    "\"totals\":{", m->master_pid, (long long)m->master_start,
+	    (long long)(now - m->master_start), (unsigned long long)m->reloads,
+	    m->nworkers, t.up, t.redis_up, (long long)t.loss_window_ms);
+	for (size_t c = 0; c < NCOUNTERS; c++)
+		buf_printf(out, "\"%s\":%llu,", counters[c].name,
+		    (unsigned long long)t.v[c]);
+	buf_printf(out, "\"restore_us_total\":%llu}},\"workers\":[",
+	    (unsigned long long)t.restore_us_total);
 	for (unsigned i = 0; i < m->nworkers; i++) {
 		const struct worker_stats *w = &m->w[i];
 
@@ -144,6 +193,25 @@ render_json(const struct metrics_shm *m, struct sticky_buf *out)
 static int
 render_openmetrics(const struct metrics_shm *m, struct sticky_buf *out)
 {
+	/* Totals are not repeated here: sum() over the worker label has them. */
+	buf_printf(out, "# TYPE sticky_master_start_time_seconds gauge\n"
+	    "# HELP sticky_master_start_time_seconds Unix time the master "
+	    "started.\nsticky_master_start_time_seconds %lld\n"
+	    "# TYPE sticky_reloads counter\n"
+	    "# HELP sticky_reloads Configuration reloads (SIGHUP).\n"
+	    "sticky_reloads_total %llu\n", (long long)m->master_start,
+	    (unsigned long long)m->reloads);
+	buf_puts(out, "# TYPE sticky_worker_pid gauge\n"
+	    "# HELP sticky_worker_pid Process id of the worker in this slot.\n");
+	for (unsigned i = 0; i < m->nworkers; i++)
+		buf_printf(out, "sticky_worker_pid{worker=\"%s\"} %d\n", m->w[i].tag,
+		    m->w[i].pid);
+	buf_puts(out, "# TYPE sticky_worker_start_time_seconds gauge\n"
+	    "# HELP sticky_worker_start_time_seconds Unix time the worker "
+	    "process started.\n");
+	for (unsigned i = 0; i < m->nworkers; i++)
+		buf_printf(out, "sticky_worker_start_time_seconds{worker=\"%s\"} "
+		    "%lld\n", m->w[i].tag, (long long)m->w[i].start_time);
 	buf_puts(out, "# TYPE sticky_worker_up gauge\n"
 	    "# HELP sticky_worker_up 1 while the worker process runs.\n");
 	for (unsigned i = 0; i < m->nworkers; i++)

@@ -45,6 +45,7 @@ struct worker_stats {
 	uint64_t bad_records;    /* malformed FastCGI input */
 	uint64_t bad_cookies;
 	uint64_t read_timeouts;
+	uint64_t abandoned;      /* requests whose client left before the handler ran */
 	uint64_t status_503;
 	uint64_t recycles;       /* graceful exits for max_requests/max_rss */
 	uint64_t timeouts_killed; /* killed by request_timeout */

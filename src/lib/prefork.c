@@ -217,6 +217,10 @@ reap(struct master *ms)
 		st = &ms->m->w[i];
 		st->up = 0;
 		st->busy_since_ms = 0;
+		/* Its memory is gone: gauges drop, counters stay. */
+		st->sessions = st->bytes = st->dirty = 0;
+		st->oldest_dirty_ms = 0;
+		st->redis_up = 0;
 		s->pid = 0;
 		lived = now - s->started_ms;
 		crashed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
@@ -301,10 +305,17 @@ reload_step(struct master *ms)
 
 	if (ms->reload_next < 0)
 		return;
+	/*
+	 * The previous slot is done once its old worker has exited
+	 * (spawn() clears retiring) and the successor runs.  A successor
+	 * that cannot start (a bad new configuration) holds the roll here:
+	 * the remaining workers keep the old one and go on serving.
+	 */
 	if (ms->reload_next > 0) {
 		s = &ms->slots[ms->reload_next - 1];
-		if (s->pid != 0 || s->respawn_at_ms != 0)
-			return; /* the previous one has not been replaced yet */
+		if (s->retiring || s->pid == 0 ||
+		    !ms->m->w[ms->reload_next - 1].up)
+			return;
 	}
 	if ((unsigned)ms->reload_next == ms->n) {
 		ms->reload_next = -1;
@@ -467,6 +478,9 @@ prefork_run(struct sticky_config *cfg, const struct sticky_app_def *app,
 		case SIGHUP:
 			if (ms.reload_next < 0)
 				start_reload(&ms);
+			else
+				log_warn("reload_ignored", "reason=\"a reload is "
+				    "under way\" next=%d", ms.reload_next);
 			break;
 		case SIGUSR1:
 			log_reopen(ms.cfg->log_file);

@@ -233,7 +233,12 @@ session_resolve(struct worker *w, struct sticky_req *req)
 		if (ckpt_enabled(w) && (cfg->strict_fencing ||
 		    s->gen != w->stall_gen)) {
 			rc = ckpt_check_owner(w, s);
-			if (rc == STICKY_EAGAIN)
+			/*
+			 * Redis unreachable: strict fencing refuses; otherwise
+			 * the user keeps being served from memory and the check
+			 * is made once Redis is back.
+			 */
+			if (rc == STICKY_EAGAIN && cfg->strict_fencing)
 				return STICKY_EAGAIN;
 			if (rc == STICKY_EFENCED) {
 				w->stats->ckpt_fenced++;
@@ -241,7 +246,7 @@ session_resolve(struct worker *w, struct sticky_req *req)
 				    "check=strict", log_sid(s->key, sidbuf));
 				session_forget(w, s);
 				s = NULL;
-			} else
+			} else if (rc == 0)
 				s->gen = w->stall_gen;
 		}
 		if (s != NULL) {

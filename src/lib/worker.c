@@ -336,6 +336,19 @@ service(struct worker *w, struct conn *c, short revents)
 	while (c->state == CONN_READING) {
 		fcgi_request_init(&fr);
 		rc = conn_parse(c, &fr);
+		if (rc == FCGI_REQUEST_READY && (revents & POLLHUP)) {
+			/*
+			 * The front-end hung up (it timed out while this worker
+			 * was stopped, and failed over): nobody will read the
+			 * answer, and running it now would take the user back
+			 * from the worker that serves them.
+			 */
+			w->stats->abandoned++;
+			log_warn("abandoned", "reason=client_closed path_unrun=1");
+			fcgi_request_cleanup(&fr);
+			c->state = CONN_DONE;
+			return;
+		}
 		if (rc == FCGI_REQUEST_READY) {
 			answer(w, c, &fr);
 			fcgi_request_cleanup(&fr);
@@ -603,7 +616,6 @@ worker_main(struct worker *w)
 	log_set_worker(w->tag);
 	w->stats->pid = (int32_t)getpid();
 	w->stats->start_time = (int64_t)time(NULL);
-	w->stats->up = 1;
 	w->app_id = envelope_app_id(w->app->name);
 	if ((rc = store_new(&w->store, session_destroy_cb, w)) != 0) {
 		log_err("worker_init_failed", "reason=out_of_memory");
@@ -623,6 +635,7 @@ worker_main(struct worker *w)
 	}
 	w->next_flush_ms = now_ms() + w->cfg->checkpoint_interval_ms;
 	w->next_sweep_ms = now_ms() + 250;
+	w->stats->up = 1; /* ready: a rolling reload moves on to the next */
 	log_info("worker_started", "pid=%ld", (long)getpid());
 	run(w);
 	/* The successor takes the socket: close ours, save everything. */
