@@ -122,7 +122,7 @@ fe_start() {
 	d="$T/$name"
 	FE_NAME=$name
 	FE_DIR=$d
-	FE_PORT=$(free_port)
+	FE_PORT=${FE_PORT_FIXED:-$(free_port)}
 	mkdir -p "$d"
 	[ "$(id -u)" = 0 ] && chown www-data "$d" 2>/dev/null
 	local ext=conf

@@ -1,0 +1,63 @@
+#!/bin/bash
+# run-demo.sh: the README's demo.  On a fresh Debian 12 machine it installs
+# what sticky needs, builds it, and starts, all on this machine only:
+#   - a private redis-server on a unix socket (checkpoints),
+#   - the counter example: 2 workers (w0, w1) on unix sockets,
+#   - lighttpd on http://127.0.0.1:8080/ with the routing rules that
+#     `stickyctl routes lighttpd` generates (sticky by the session cookie).
+# It prints the URL and what to try, and runs until Ctrl-C, then stops
+# every process it started (by pid) and removes its temp dir.
+#
+# DEMO_PORT changes the port; DEMO_WORKERS the number of workers.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+
+sh contrib/setup-debian.sh || { echo "demo: setup failed" >&2; exit 1; }
+[ -x configure ] || autoreconf -fi >/dev/null 2>&1 || { echo "demo: autoreconf failed" >&2; exit 1; }
+mkdir -p build
+(cd build && { [ -f Makefile ] || ../configure -q; } && make -s -j2 >/dev/null) ||
+	{ echo "demo: build failed (see build/)" >&2; exit 1; }
+
+export top_srcdir=$top top_builddir=$top/build
+. "$top/tests/lib/procs.sh"
+. "$top/tests/integration/frontends.sh"
+STICKY_WORKERS=${DEMO_WORKERS:-2}
+FE_PORT_FIXED=${DEMO_PORT:-8080}
+FE_TIMEOUT=5
+fe_setup
+if (exec 3<>"/dev/tcp/127.0.0.1/$FE_PORT_FIXED") 2>/dev/null; then
+	echo "demo: 127.0.0.1:$FE_PORT_FIXED is in use; set DEMO_PORT" >&2
+	exit 1
+fi
+start_redis || { echo "demo: redis-server did not start" >&2; exit 1; }
+start_sticky counter -w "$STICKY_WORKERS" -r "unix:$REDIS_SOCK" ||
+	{ echo "demo: workers did not start" >&2; exit 1; }
+fe_start lighttpd || { echo "demo: lighttpd did not start" >&2; exit 1; }
+
+cat <<MSG
+
+  sticky demo is running: http://127.0.0.1:$FE_PORT/
+
+  Reload the page: the count goes up, served by the same worker (its tag
+  is in the page and in the X-Sticky-Worker header).  A new browser (or
+  curl without a cookie) may land on the other worker.
+
+    curl -s -c $T/jar -b $T/jar http://127.0.0.1:$FE_PORT/
+
+  Kill the worker that serves you; the master respawns it on the same
+  socket and it restores your count from Redis:
+
+    kill -9 \$(pgrep -P $STICKY_PID | head -1)      # or the other one
+
+  Status page:  $STICKYCTL -o 'listen=unix:$T/%t.sock' -o workers=$STICKY_WORKERS -o status_path=/sticky-status status
+  Logs:         $T/sticky.log   lighttpd: $T/lighttpd/sticky.conf
+
+  Ctrl-C stops everything.
+MSG
+trap 'echo; echo "demo: stopping"; exit 0' INT TERM
+while kill -0 "$STICKY_PID" 2>/dev/null && kill -0 "$FE_PID" 2>/dev/null; do
+	sleep 1
+done
+echo "demo: a process exited; stopping" >&2
+exit 1
