@@ -526,10 +526,11 @@ gen_nginx(struct sticky_buf *b, const struct recipe *r)
 	 * max_connections.  So it stays off.
 	 */
 	rc |= buf_puts(b,
-	    "# Retried on another worker: GET/HEAD after an error or a timeout;\n"
-	    "# not POST (nginx sends a POST once; add non_idempotent to\n"
-	    "# fastcgi_next_upstream to resend it: the workers answer a resent\n"
-	    "# request from their replay record of REQUEST_ID, applying it once).\n"
+	    "# Retried on another worker after an error or a timeout, POST too\n"
+	    "# (non_idempotent): the workers answer a resent request from their\n"
+	    "# replay record of REQUEST_ID, so it is applied once.  Backups are\n"
+	    "# never marked down (max_fails=0): a crashed worker is back on the\n"
+	    "# same socket within milliseconds.\n"
 	    "# fastcgi_keep_conn stays off: the gain is small (5%) and every\n"
 	    "# upstream block would keep idle connections to every worker.\n\n");
 	if (!r->hash) {
@@ -539,7 +540,8 @@ gen_nginx(struct sticky_buf *b, const struct recipe *r)
 			rc |= nginx_server(b, &r->m[i], opts);
 			for (size_t j = 0; j < r->n; j++)
 				if (j != i)
-					rc |= nginx_server(b, &r->m[j], " backup");
+					rc |= nginx_server(b, &r->m[j],
+					    " backup max_fails=0");
 			rc |= buf_puts(b, "}\n");
 		}
 		rc |= buf_printf(b, "upstream %s_new {\n", r->name);
@@ -573,7 +575,7 @@ gen_nginx(struct sticky_buf *b, const struct recipe *r)
 	    "        fastcgi_connect_timeout 2s;\n"
 	    "        fastcgi_send_timeout %lds;\n"
 	    "        fastcgi_read_timeout %lds;\n"
-	    "        fastcgi_next_upstream error timeout;\n"
+	    "        fastcgi_next_upstream error timeout non_idempotent;\n"
 	    "        fastcgi_next_upstream_tries 0;\n",
 	    r->timeout_s, r->timeout_s);
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)

@@ -458,8 +458,9 @@ update_gauges(struct worker *w, int64_t now)
 	st->oldest_dirty_ms = oldest != 0 ? now - oldest : 0;
 }
 
+/* Resident size in KiB: compared rounded up, so 100.5 MiB is over 100. */
 static long
-rss_mb(void)
+rss_kb(void)
 {
 	long pages = 0, rss = 0;
 	FILE *f = fopen("/proc/self/statm", "r");
@@ -469,12 +470,14 @@ rss_mb(void)
 	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
 		rss = 0;
 	fclose(f);
-	return rss * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static void
 timers(struct worker *w, int64_t now)
 {
+	long kb;
+
 	if (ckpt_enabled(w) && now >= w->next_flush_ms) {
 		ckpt_flush(w, 0);
 		w->next_flush_ms = now + w->cfg->checkpoint_interval_ms;
@@ -483,9 +486,10 @@ timers(struct worker *w, int64_t now)
 		session_sweep(w, now);
 		update_gauges(w, now);
 		w->next_sweep_ms = now + 250;
-		if (w->cfg->max_rss_mb > 0 && rss_mb() > w->cfg->max_rss_mb &&
-		    !w->stopping) {
-			log_info("recycle", "reason=max_rss rss_mb=%ld", rss_mb());
+		if (w->cfg->max_rss_mb > 0 && !w->stopping &&
+		    ((kb = rss_kb()) + 1023) / 1024 > w->cfg->max_rss_mb) {
+			log_info("recycle", "reason=max_rss rss_kb=%ld max_rss_mb=%ld",
+			    kb, w->cfg->max_rss_mb);
 			w->stats->recycles++;
 			w->stopping = w->recycle = 1;
 		}

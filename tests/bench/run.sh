@@ -352,7 +352,7 @@ done
 note "respawn done"
 
 # ---- memory: RSS per session -------------------------------------------
-rss_kb() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+rss_kb() { sed -n "s/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
 for k in off async; do
 	name="mem-$k"
 	start_srv "$name" "$k" 1024
