@@ -185,6 +185,7 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	envelope_encode(&env, p->hdr);
 
 	memset(rw, 0, sizeof(*rw));
+	rw->result = STICKY_EREDIS; /* until Redis says otherwise */
 	rw->key = s->key;
 	rw->owner = w->tag;
 	rw->epoch = s->epoch;
@@ -265,6 +266,8 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 	if (p == NULL || rw == NULL) {
 		xfree(p);
 		xfree(rw);
+		for (i = 0; i < n; i++)
+			results[i] = STICKY_ENOMEM;
 		return STICKY_ENOMEM;
 	}
 	for (i = 0; i < n; i++) {

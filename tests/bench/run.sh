@@ -43,11 +43,11 @@ export top_srcdir top_builddir
 MODE=${1:-${BENCH_MODE:-short}}
 case $MODE in
 short) ROUNDS=3 SECS=1.5 SIZES=1024,65536,1048576 USERS=64 CONC=8
-	RATE_SECS=1.5 E2E_ROUNDS=2 RESTORE_N=100 RESPAWN_K=3 MEM_N=10000 POOL=50 ;;
+	RATE_SECS=1.5 E2E_SECS=2 E2E_ROUNDS=2 RESTORE_N=100 RESPAWN_K=3 MEM_N=10000 RATE_USERS=200 ;;
 full) ROUNDS=5 SECS=5 SIZES=1024,65536,1048576 USERS=64 CONC=8
-	RATE_SECS=5 E2E_ROUNDS=3 RESTORE_N=500 RESPAWN_K=10 MEM_N=10000 POOL=200 ;;
+	RATE_SECS=5 E2E_SECS=5 E2E_ROUNDS=3 RESTORE_N=500 RESPAWN_K=10 MEM_N=10000 RATE_USERS=200 ;;
 smoke) ROUNDS=1 SECS=1 SIZES=1024,8192 USERS=16 CONC=4
-	RATE_SECS=1 E2E_ROUNDS=1 RESTORE_N=20 RESPAWN_K=1 MEM_N=1000 POOL=10 ;;
+	RATE_SECS=1 E2E_SECS=1 E2E_ROUNDS=1 RESTORE_N=20 RESPAWN_K=1 MEM_N=1000 RATE_USERS=20 ;;
 *) echo "usage: $0 [short|full|smoke]" >&2; exit 2 ;;
 esac
 ROUNDS=${BENCH_ROUNDS:-$ROUNDS}
@@ -66,6 +66,7 @@ MID=65536
 case ",$SIZES," in *,65536,*) ;; *) MID=$(echo "$SIZES" | tr , '\n' | sort -n | tail -1) ;; esac
 BIG=$(echo "$SIZES" | tr , '\n' | sort -n | tail -1)
 
+FCGI_LOAD=${BENCH_FCGI_LOAD:-$FCGI_LOAD}
 RUN=""
 [ "$PIN" = 1 ] && RUN="taskset -c 0"
 HELLO="$top_builddir/tests/bench/baseline_hello"
@@ -123,6 +124,19 @@ start_srv() {
 	wait_ready "$d" || { note "$name did not start"; tail -5 "$d/log" >&2; exit 1; }
 }
 
+# mint_pool NAME N: N sessions created and written before any measured
+# run ($T/NAME/pool, one cookie value a line, alternating w0, w1 so that
+# the first K lines are spread evenly), so runs measure users whose
+# state exists, not the first write of fresh ones.
+mint_pool() {
+	local d=${SRV_DIR[$1]} w half=$(( ($2 + WORKERS - 1) / WORKERS ))
+	for w in $(seq 0 $((WORKERS - 1))); do
+		"$PROBE" mint "unix:$d/w$w.sock" "$half" >"$d/pool.w$w" ||
+			{ note "mint $1 failed"; exit 1; }
+	done
+	paste -d '\n' "$d"/pool.w* | sed '/^$/d' >"$d/pool"
+}
+
 addrs() { local d=${SRV_DIR[$1]}; echo "unix:$d/w0.sock,unix:$d/w1.sock"; }
 
 # status NAME TAG FIELD: one field of one worker from sticky's status page.
@@ -151,14 +165,48 @@ record() {
 	printf 'section=%s\t%s\n' "$1" "${*:2}" >>"$RAW"
 }
 
-# load NAME [fcgi-load options]: one closed- or open-loop run; its
-# fcgi-load --tsv line is echoed.
+# ticks PID...: their user + system CPU time, in clock ticks.
+CLK=$(getconf CLK_TCK)
+ticks() {
+	local t=0 p a
+	for p in "$@"; do
+		read -r -a a < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+		t=$((t + a[11] + a[12]))
+	done
+	echo $t
+}
+workers_of() { pgrep -P "$1" | tr '\n' ' '; }
+
+# load NAME [fcgi-load options]: one closed- or open-loop run; echoes its
+# fcgi-load --tsv line plus the CPU time the workers and Redis used
+# (cpu_workers_us, cpu_redis_us), which the machine's other load does not
+# inflate the way it does req/s.
 load() {
-	local name=$1 chk=
+	local name=$1 chk= wp w0 w1 r0 r1 line
 	shift
 	[ "${SRV_KIND[$name]}" != hello ] && chk=--check-counter
-	$RUN "$FCGI_LOAD" -a "$(addrs "$name")" -t 5000 --tsv \
-		--worker-header X-Sticky-Worker $chk "$@" 2>>"$T/load.err"
+	wp=$(workers_of "${SRV_PID[$name]}")
+	w0=$(ticks $wp)
+	r0=$(ticks "$REDIS_PID")
+	[ "$POOLS" = 1 ] && [ -s "${SRV_DIR[$name]}/pool" ] &&
+		set -- --cookies "${SRV_DIR[$name]}/pool" "$@"
+	line=$($RUN "$FCGI_LOAD" -a "$(addrs "$name")" -t 5000 --tsv \
+		--worker-header X-Sticky-Worker $chk "$@" 2>>"$T/load.err")
+	w1=$(ticks $wp)
+	r1=$(ticks "$REDIS_PID")
+	printf '%s\tcpu_workers_us=%d\tcpu_redis_us=%d\n' "$line" \
+		$(( (w1 - w0) * 1000000 / CLK )) $(( (r1 - r0) * 1000000 / CLK ))
+}
+
+# busy_pct: how busy the machine is over 1 s (before our load starts: the
+# other users of the machine).
+busy_pct() {
+	local a b
+	read -r -a a < <(head -1 /proc/stat)
+	sleep 1
+	read -r -a b < <(head -1 /proc/stat)
+	awk -v u=$((b[1] + b[2] + b[3] + b[6] + b[7] + b[8] - a[1] - a[2] - a[3] - a[6] - a[7] - a[8])) \
+		-v i=$((b[4] + b[5] - a[4] - a[5])) 'BEGIN { printf "%.0f\n", (u + i) ? 100 * u / (u + i) : 0 }'
 }
 
 size_name() {
@@ -170,6 +218,10 @@ size_name() {
 	esac
 }
 
+BUSY0=-
+[ "$MODE" != smoke ] && BUSY0=$(busy_pct)
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+note "machine busy before the run: ${BUSY0}% (load average $LOAD0)"
 note "mode $MODE, pinned=$PIN, sizes $SIZES, $ROUNDS rounds x ${SECS}s, users $USERS, concurrency $CONC"
 if [ "$PIN" = 1 ]; then
 	# procs.sh's start_redis runs redis-server in the background: exec
@@ -188,6 +240,19 @@ for s in ${SIZES//,/ }; do
 	done
 done
 note "${#CONFIGS[@]} configurations up"
+# fcgi-load --cookies FILE (users start with these sessions) where it has
+# it: exit 2 is a usage error, 1 the connection refused here.
+POOLS=0
+"$FCGI_LOAD" --cookies /dev/null -a "unix:$T/none.sock" -n 1 -t 100 --tsv >/dev/null 2>&1
+[ $? = 1 ] && POOLS=1
+NPOOL=$(( USERS > RATE_USERS ? USERS : RATE_USERS ))
+for name in "${CONFIGS[@]}"; do
+	[ "${SRV_KIND[$name]}" = hello ] || mint_pool "$name" "$NPOOL"
+done
+for name in "${CONFIGS[@]}"; do
+	case ${SRV_KIND[$name]} in async|sync) wait_clean "$name" || note "$name: pool not written yet" ;; esac
+done
+note "$NPOOL sessions per configuration created; users start with them: $([ $POOLS = 1 ] && echo yes || echo 'no (fcgi-load has no --cookies: every run starts fresh users)')"
 
 # ---- tput: interleaved rounds -----------------------------------------
 N=${#CONFIGS[@]}
@@ -209,7 +274,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	order="off-$MID async-$MID"
 	[ $((r % 2)) = 0 ] && order="async-$MID off-$MID"
 	for name in $order; do
-		line=$(load "$name" -u 200 -c 256 -r "$RATE" -d "$RATE_SECS")
+		line=$(load "$name" -u "$RATE_USERS" -c 256 -r "$RATE" -d "$RATE_SECS")
 		record rate "round=$r" "kind=${SRV_KIND[$name]}" "size=$MID" "rate=$RATE" "$line"
 		sleep 0.2
 	done
@@ -250,13 +315,9 @@ if [ "$E2E" = 1 ] && command -v nginx >/dev/null && command -v wrk >/dev/null; t
 			-o cookie_name=STICKYSID routes nginx --bind 127.0.0.1 \
 			--port "${FE_PORTS[$name]}" --name "b_${name//-/_}" --timeout 5 \
 			>"$fe/$name.conf" || { note "stickyctl routes failed"; exit 1; }
+		# the configuration's pool of written sessions (none for hello)
 		: >"$fe/$name.pool"
-		if [ "$name" != hello ]; then
-			for w in $(seq 0 $((WORKERS - 1))); do
-				"$PROBE" mint "unix:${SRV_DIR[$name]}/w$w.sock" "$POOL" >>"$fe/$name.pool" ||
-					{ note "mint $name failed"; exit 1; }
-			done
-		fi
+		[ -s "${SRV_DIR[$name]}/pool" ] && cp "${SRV_DIR[$name]}/pool" "$fe/$name.pool"
 	done
 	cat >"$fe/pool.lua" <<'EOF'
 -- wrk: each request carries the cookie of a random user of the pool
@@ -286,7 +347,7 @@ EOF
 		for r in $(seq 1 "$E2E_ROUNDS"); do
 			for i in $(seq 0 $((ne - 1))); do
 				name=${EC[$(( (i + (r - 1) * 2) % ne ))]}
-				out=$($RUN wrk -t1 -c "$((CONC * 2))" -d "${SECS}s" --timeout 5s --latency \
+				out=$($RUN wrk -t1 -c "$((CONC * 2))" -d "${E2E_SECS}s" --timeout 5s --latency \
 					-s "$fe/pool.lua" "http://127.0.0.1:${FE_PORTS[$name]}/" -- "$fe/$name.pool" 2>&1)
 				rps=$(echo "$out" | sed -n 's/^Requests\/sec: *//p')
 				p50=$(wrk_us "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
@@ -295,6 +356,7 @@ EOF
 				non2xx=$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *//p')
 				sock=$(echo "$out" | sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1+\2+\3+\4/p')
 				errs=$(( ${non2xx:-0} + ${sock:-0} ))
+				[ -z "$rps" ] && { errs=1; note "wrk failed: $(echo "$out" | head -3)"; }
 				echo "$out" >"$T/wrk.last"
 				record e2e "round=$r" "kind=${SRV_KIND[$name]}" "size=${SRV_SIZE[$name]}" \
 					"frontend=nginx" "requests=${n:-0}" "rps=${rps:-0}" "p50_us=$p50" \
@@ -370,7 +432,20 @@ done
 note "memory done"
 
 # ---- report --------------------------------------------------------------
+stop_all() { # the servers, by pid, before the idle sample
+	local n
+	for n in "${!SRV_PID[@]}"; do kill -TERM "${SRV_PID[$n]}" 2>/dev/null; done
+	for n in "${!SRV_PID[@]}"; do
+		for _ in $(seq 1 100); do kill -0 "${SRV_PID[$n]}" 2>/dev/null || break; sleep 0.05; done
+		kill -0 "${SRV_PID[$n]}" 2>/dev/null || t_untrack "${SRV_PID[$n]}"
+	done
+}
+stop_all
+BUSY1=-
+[ "$MODE" != smoke ] && BUSY1=$(busy_pct)
 {
+	printf 'busy_before=%s\tbusy_after=%s\tloadavg_before=%s\tpools=%s\tpool_users=%s\t' \
+		"$BUSY0" "$BUSY1" "$LOAD0" "$POOLS" "$NPOOL"
 	printf 'mode=%s\tpinned=%s\tdate=%s\tkernel=%s\tcpus=%s\tcpu=%s\trounds=%s\tseconds=%s\tusers=%s\tconc=%s\tworkers=%s\tseconds_total=%s\n' \
 		"$MODE" "$PIN" "$(date -u +%Y-%m-%dT%H:%MZ)" "$(uname -r)" "$(nproc)" \
 		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
