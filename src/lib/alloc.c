@@ -3,6 +3,8 @@
  * overflow-checked in one place and tests can make the n-th allocation fail.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +32,7 @@ injected_failure(void)
 void *
 xmalloc(size_t n)
 {
-	if (injected_failure()) {
+	if (n > PTRDIFF_MAX || injected_failure()) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -46,13 +48,18 @@ xcalloc(size_t nmemb, size_t size)
 	}
 	if (nmemb == 0 || size == 0)
 		nmemb = size = 1;
-	return calloc(nmemb, size); /* calloc checks the product itself */
+	/* Checked here, not left to calloc: sanitizers abort on a huge size. */
+	if (nmemb > SIZE_MAX / size || nmemb * size > PTRDIFF_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return calloc(nmemb, size);
 }
 
 void *
 xreallocarray(void *p, size_t nmemb, size_t size)
 {
-	if (size != 0 && nmemb > SIZE_MAX / size) {
+	if (size != 0 && (nmemb > SIZE_MAX / size || nmemb * size > PTRDIFF_MAX)) {
 		errno = ENOMEM;
 		return NULL;
 	}
