@@ -48,6 +48,9 @@ enum fcgi_proto_status {
 #define FCGI_VALUE_MAX_REQS "64"
 #define FCGI_VALUE_MPXS_CONNS "0"
 
+/* A record type's name, for error messages. */
+const char *fcgi_type_name(unsigned type);
+
 struct fcgi_limits {
 	size_t max_params;  /* bytes of the whole PARAMS stream */
 	size_t max_nparams; /* number of name-value pairs */

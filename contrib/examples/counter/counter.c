@@ -5,11 +5,16 @@
  * session id, /logout forgets the session.
  *
  * Build as a program (sticky_main) with -DSTICKY_STANDALONE, or as a
- * module for stickyd(8).
+ * module for stickyd(8).  The tests build it once more with
+ * -DCOUNTER_TEST_SLEEP (tests/integration/apps/slowapp): /sleep?ms=N then
+ * reads the count and sleeps N ms (at most 60000) inside the handler, as a
+ * handler stuck on a slow backend would, for request_timeout.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sticky/sticky.h>
 
@@ -66,6 +71,23 @@ counter_size(const void *state, void *appdata)
 	return sizeof(struct counter);
 }
 
+#ifdef COUNTER_TEST_SLEEP
+/* One nanosleep restarted after signals: only SIGKILL ends it early. */
+static void
+test_sleep(struct sticky_req *req)
+{
+	const char *arg = sticky_req_arg(req, "ms");
+	long ms = arg != NULL ? strtol(arg, NULL, 10) : 1000;
+	struct timespec ts;
+
+	ms = ms < 0 ? 0 : ms > 60000 ? 60000 : ms;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+#endif
+
 static int
 counter_handle(struct sticky_req *req, void *appdata)
 {
@@ -80,6 +102,11 @@ counter_handle(struct sticky_req *req, void *appdata)
 	}
 	if ((c = sticky_session_state(req, &err)) == NULL)
 		return err;
+#ifdef COUNTER_TEST_SLEEP
+	if (strcmp(path, "/sleep") == 0)
+		test_sleep(req);
+	else
+#endif
 	if (strcmp(path, "/login") == 0) {
 		if ((err = sticky_session_rotate(req)) != 0)
 			return err;
