@@ -19,8 +19,7 @@
 #include "route.h"
 #include "sid.h"
 
-enum key_type { T_LONG, T_BOOL, T_STR, T_MODE, T_CKPT, T_ROUTING, T_SAMESITE,
-	T_FENCING };
+enum key_type { T_LONG, T_BOOL, T_STR, T_MODE, T_ENUM };
 
 struct key {
 	const char *name;
@@ -31,6 +30,32 @@ struct key {
 	const char *group;
 	const char *doc;
 };
+
+/* Enum keys: the index of a name is the value stored (an int-sized enum). */
+static const char *const ckpt_names[] = { "off", "async", "sync", NULL };
+static const char *const routing_names[] = { "tag", "hash", NULL };
+static const char *const samesite_names[] = { "off", "lax", "strict", "none",
+	NULL };
+static const char *const fencing_names[] = { "normal", "strict", NULL };
+
+static const struct {
+	const char *key;
+	const char *const *names;
+} enums[] = {
+	{ "checkpoint", ckpt_names },
+	{ "routing", routing_names },
+	{ "cookie_samesite", samesite_names },
+	{ "fencing", fencing_names },
+};
+
+static const char *const *
+enum_names(const char *key)
+{
+	for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++)
+		if (strcmp(enums[i].key, key) == 0)
+			return enums[i].names;
+	return NULL;
+}
 
 #define F(f) offsetof(struct sticky_config, f)
 #define LMAX LONG_MAX
@@ -94,7 +119,7 @@ static const struct key keys[] = {
 	  "Set the Secure attribute (on behind HTTPS)." },
 	{ "cookie_httponly", T_BOOL, F(cookie_httponly), "on", 0, 1, "Sessions",
 	  "Set the HttpOnly attribute (scripts cannot read the id)." },
-	{ "cookie_samesite", T_SAMESITE, F(cookie_samesite), "lax", 0, 0, "Sessions",
+	{ "cookie_samesite", T_ENUM, F(cookie_samesite), "lax", 0, 0, "Sessions",
 	  "SameSite attribute: lax, strict, none (needs cookie_secure) or off." },
 	{ "cookie_max_age", T_LONG, F(cookie_max_age), "-1", -1, LMAX, "Sessions",
 	  "Max-Age in seconds; -1: a cookie that ends with the browser session." },
@@ -125,7 +150,7 @@ static const struct key keys[] = {
 	  "Checkpoints", "Milliseconds for one Redis command (or pipeline)." },
 	{ "redis_prefix", T_STR, F(redis_prefix), "sticky:", 0, 0, "Checkpoints",
 	  "Prefix of every key sticky writes." },
-	{ "checkpoint", T_CKPT, F(checkpoint), "async", 0, 0, "Checkpoints",
+	{ "checkpoint", T_ENUM, F(checkpoint), "async", 0, 0, "Checkpoints",
 	  "async: changed sessions are written every checkpoint_interval; sync: "
 	  "a response waits until Redis has its checkpoint; off." },
 	{ "checkpoint_interval", T_LONG, F(checkpoint_interval_ms), "100", 1, 3600000,
@@ -137,10 +162,10 @@ static const struct key keys[] = {
 	{ "checkpoint_page", T_LONG, F(checkpoint_page), "4096", 64, 1048576,
 	  "Checkpoints", "Page size in bytes of delta writes: only changed pages "
 	  "are sent." },
-	{ "routing", T_ROUTING, F(routing), "tag", 0, 0, "Checkpoints",
+	{ "routing", T_ENUM, F(routing), "tag", 0, 0, "Checkpoints",
 	  "tag: the front-end routes on the cookie's route tag; hash: it hashes "
 	  "the cookie, so a new session is checkpointed before its first answer." },
-	{ "fencing", T_FENCING, F(strict_fencing), "normal", 0, 0, "Checkpoints",
+	{ "fencing", T_ENUM, F(strict_fencing), "normal", 0, 0, "Checkpoints",
 	  "normal: writes are fenced by the ownership epoch; strict: also check "
 	  "the epoch in Redis before serving a request from memory." },
 
@@ -268,6 +293,7 @@ sticky_config_set(struct sticky_config *cfg, const char *key,
 	const struct key *k;
 	char *base = (char *)cfg;
 	long n;
+	const char *const *names;
 	int b, rc;
 
 	if (cfg == NULL || key == NULL || value == NULL)
@@ -302,38 +328,15 @@ sticky_config_set(struct sticky_config *cfg, const char *key,
 		if ((rc = set_str((char **)(base + k->off), value)) != 0)
 			return rc;
 		return 0;
-	case T_CKPT:
-		if (!strcasecmp(value, "off"))
-			cfg->checkpoint = CKPT_OFF;
-		else if (!strcasecmp(value, "async"))
-			cfg->checkpoint = CKPT_ASYNC;
-		else if (!strcasecmp(value, "sync"))
-			cfg->checkpoint = CKPT_SYNC;
-		else
-			goto badenum;
-		return 0;
-	case T_ROUTING:
-		if (!strcasecmp(value, "tag"))
-			cfg->routing = ROUTING_TAG;
-		else if (!strcasecmp(value, "hash"))
-			cfg->routing = ROUTING_HASH;
-		else
-			goto badenum;
-		return 0;
-	case T_SAMESITE:
-		if (cookie_parse_samesite(value, &cfg->cookie_samesite) != 0)
-			goto badenum;
-		return 0;
-	case T_FENCING:
-		if (!strcasecmp(value, "normal"))
-			cfg->strict_fencing = 0;
-		else if (!strcasecmp(value, "strict"))
-			cfg->strict_fencing = 1;
-		else
-			goto badenum;
-		return 0;
+	case T_ENUM:
+		names = enum_names(k->name);
+		for (int v = 0; names[v] != NULL; v++)
+			if (strcasecmp(value, names[v]) == 0) {
+				*(int *)(base + k->off) = v;
+				return 0;
+			}
+		break;
 	}
-badenum:
 	seterr(err, errlen, "%s: '%s' is not one of the allowed values", key,
 	    value);
 	return STICKY_ECONFIG;
@@ -345,8 +348,6 @@ sticky_config_get(const struct sticky_config *cfg, const char *key)
 	struct sticky_config *c = (struct sticky_config *)cfg;
 	const struct key *k;
 	const char *base = (const char *)cfg;
-	static const char *const ckpt[] = { "off", "async", "sync" };
-	static const char *const ss[] = { "off", "lax", "strict", "none" };
 
 	if (cfg == NULL || key == NULL)
 		return NULL;
@@ -371,14 +372,8 @@ sticky_config_get(const struct sticky_config *cfg, const char *key)
 		return *(const int *)(base + k->off) ? "on" : "off";
 	case T_STR:
 		return *(char *const *)(base + k->off);
-	case T_CKPT:
-		return ckpt[cfg->checkpoint];
-	case T_ROUTING:
-		return cfg->routing == ROUTING_HASH ? "hash" : "tag";
-	case T_SAMESITE:
-		return ss[cfg->cookie_samesite];
-	case T_FENCING:
-		return cfg->strict_fencing ? "strict" : "normal";
+	case T_ENUM:
+		return enum_names(k->name)[*(const int *)(base + k->off)];
 	}
 	return NULL;
 }
