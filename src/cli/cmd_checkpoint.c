@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "config.h"
 #include "envelope.h"
@@ -24,15 +25,8 @@ open_redis(const struct sticky_config *cfg, struct redis **r)
 		    "(-c FILE or -o redis=...)\n");
 		return 1;
 	}
-	memset(&o, 0, sizeof(o));
-	o.addr = cfg->redis;
-	o.user = cfg->redis_user[0] != '\0' ? cfg->redis_user : NULL;
-	o.password = cfg->redis_password[0] != '\0' ? cfg->redis_password : NULL;
-	o.db = (int)cfg->redis_db;
-	o.connect_timeout_ms = (int)cfg->redis_connect_timeout_ms;
-	o.command_timeout_ms = 5000;
-	o.prefix = cfg->redis_prefix;
-	o.ttl_s = cfg->checkpoint_ttl_s;
+	ckpt_redis_opts(cfg, &o);
+	o.command_timeout_ms = 5000; /* an operator's scan may be slow */
 	if ((rc = redis_new(r, &o)) != 0 || (rc = redis_connect(*r)) != 0) {
 		fprintf(stderr, "stickyctl: redis %s: %s\n", cfg->redis,
 		    *r != NULL ? redis_errstr(*r) : sticky_strerror(rc));
@@ -46,20 +40,15 @@ open_redis(const struct sticky_config *cfg, struct redis **r)
 static int
 key_of(const char *arg, char key[SID_KEY_LEN + 1])
 {
+	char probe[SID_MAX + 1];
 	struct sid sid;
 
-	if (sid_parse(arg, strlen(arg), &sid) == 0) {
+	if (sid_parse(arg, strlen(arg), &sid) == 0 ||
+	    (strlen(arg) == SID_KEY_LEN &&
+	    snprintf(probe, sizeof(probe), "%s.x", arg) > 0 &&
+	    sid_parse(probe, strlen(probe), &sid) == 0)) {
 		memcpy(key, sid.key, SID_KEY_LEN + 1);
 		return 0;
-	}
-	if (strlen(arg) == SID_KEY_LEN && sid_parse(arg, SID_KEY_LEN, &sid) != 0) {
-		char probe[SID_MAX + 1];
-
-		snprintf(probe, sizeof(probe), "%s.x", arg);
-		if (sid_parse(probe, strlen(probe), &sid) == 0) {
-			memcpy(key, sid.key, SID_KEY_LEN + 1);
-			return 0;
-		}
 	}
 	fprintf(stderr, "stickyctl: '%s' is not a session id or key\n", arg);
 	return 1;

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "checkpoint.h"
 #include "delta.h"
 #include "envelope.h"
@@ -25,6 +26,20 @@ ckpt_enabled(const struct worker *w)
 	return w->redis != NULL;
 }
 
+void
+ckpt_redis_opts(const struct sticky_config *cfg, struct redis_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->addr = cfg->redis;
+	o->user = cfg->redis_user[0] != '\0' ? cfg->redis_user : NULL;
+	o->password = cfg->redis_password[0] != '\0' ? cfg->redis_password : NULL;
+	o->db = (int)cfg->redis_db;
+	o->connect_timeout_ms = (int)cfg->redis_connect_timeout_ms;
+	o->command_timeout_ms = (int)cfg->redis_timeout_ms;
+	o->prefix = cfg->redis_prefix;
+	o->ttl_s = cfg->checkpoint_ttl_s;
+}
+
 int
 ckpt_open(struct worker *w)
 {
@@ -35,15 +50,7 @@ ckpt_open(struct worker *w)
 	w->redis = NULL;
 	if (cfg->redis[0] == '\0' || cfg->checkpoint == CKPT_OFF)
 		return 0;
-	memset(&o, 0, sizeof(o));
-	o.addr = cfg->redis;
-	o.user = cfg->redis_user[0] != '\0' ? cfg->redis_user : NULL;
-	o.password = cfg->redis_password[0] != '\0' ? cfg->redis_password : NULL;
-	o.db = (int)cfg->redis_db;
-	o.connect_timeout_ms = (int)cfg->redis_connect_timeout_ms;
-	o.command_timeout_ms = (int)cfg->redis_timeout_ms;
-	o.prefix = cfg->redis_prefix;
-	o.ttl_s = cfg->checkpoint_ttl_s;
+	ckpt_redis_opts(cfg, &o);
 	if ((rc = redis_new(&w->redis, &o)) != 0)
 		return rc;
 	rc = redis_connect(w->redis); /* failures are retried with backoff */
@@ -177,9 +184,7 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	env.app_id = w->app_id;
 	env.schema = app->codec.schema_version;
 	env.epoch = s->epoch;
-	env.meta_len = (uint32_t)((uint32_t)p->payload.data[0] << 24 |
-	    (uint32_t)p->payload.data[1] << 16 | (uint32_t)p->payload.data[2] << 8 |
-	    p->payload.data[3]);
+	env.meta_len = get32(p->payload.data); /* session.c's payload layout */
 	env.app_len = p->payload.len - env.meta_len;
 	env.crc = crc32c(0, p->payload.data, p->payload.len);
 	envelope_encode(&env, p->hdr);

@@ -11,6 +11,11 @@
 
 struct worker;
 struct session;
+struct sticky_config;
+struct redis_opts;
+
+/* The Redis options a configuration asks for (workers and stickyctl). */
+void ckpt_redis_opts(const struct sticky_config *cfg, struct redis_opts *o);
 
 /* Connect the worker's Redis client if configured (failures are retried). */
 int ckpt_open(struct worker *w);

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "checkpoint.h"
 #include "cookie.h"
 #include "metrics.h"
@@ -46,21 +47,7 @@ state_size(struct worker *w, struct session *s)
 
 /* ---- payload: u32 meta_len | meta (replay log) | codec bytes ---- */
 
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
 
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 /*
  * meta = u32 meta_len (counting itself) | u32 count |

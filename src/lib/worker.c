@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "checkpoint.h"
 #include "conn.h"
 #include "envelope.h"
@@ -117,15 +118,12 @@ status_page(struct worker *w, struct sticky_req *req)
 static int
 record_response(struct sticky_req *req, struct sticky_buf *out)
 {
-	unsigned char st[2] = { (unsigned char)(req->status >> 8),
-		(unsigned char)req->status };
-	unsigned char hl[4] = { (unsigned char)(req->headers.len >> 24),
-		(unsigned char)(req->headers.len >> 16),
-		(unsigned char)(req->headers.len >> 8),
-		(unsigned char)req->headers.len };
+	unsigned char hdr[6];
 	int rc;
 
-	if ((rc = buf_append(out, st, 2)) != 0 || (rc = buf_append(out, hl, 4)) != 0 ||
+	put16(hdr, (uint16_t)req->status);
+	put32(hdr + 2, (uint32_t)req->headers.len);
+	if ((rc = buf_append(out, hdr, sizeof(hdr))) != 0 ||
 	    (rc = buf_append(out, req->headers.data, req->headers.len)) != 0)
 		return rc;
 	return buf_append(out, req->body.data, req->body.len);
@@ -138,13 +136,12 @@ replay_response(struct sticky_req *req, const struct sticky_buf *rec)
 
 	if (rec->len < 6)
 		return STICKY_ECORRUPT;
-	hl = (size_t)rec->data[2] << 24 | (size_t)rec->data[3] << 16 |
-	    (size_t)rec->data[4] << 8 | rec->data[5];
+	hl = get32(rec->data + 2);
 	if (hl > rec->len - 6)
 		return STICKY_ECORRUPT;
 	buf_reset(&req->headers);
 	buf_reset(&req->body);
-	req->status = rec->data[0] << 8 | rec->data[1];
+	req->status = get16(rec->data);
 	buf_append(&req->headers, rec->data + 6, hl);
 	buf_append(&req->body, rec->data + 6 + hl, rec->len - 6 - hl);
 	req->wrote = 1;

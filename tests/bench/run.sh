@@ -398,7 +398,6 @@ for s in $RESTORE_SIZES; do
 	[ "$hits" -gt 0 ] && avg=$(( (u1 - u0) / hits ))
 	record restore "size=$s" "$line" "restore_hits=$hits" "restore_avg_us=$avg" \
 		"respawn_us=$(kv respawn_us "$rline")" "respawn_errors=$(kv errors "$rline")"
-	sleep 1.1 # a worker that lived > 1 s is respawned at once next time
 done
 note "restore done"
 
@@ -409,6 +408,7 @@ for k in $(seq 1 "$RESPAWN_K"); do
 	pid=$(status "$name" w1 pid)
 	line=$("$PROBE" respawn "unix:$d/w1.sock" "$pid" 2000)
 	record respawn "k=$k" "size=$MID" "$line"
+	# a worker that lived < 1 s is respawned after a back-off (crash loop)
 	[ "$k" -lt "$RESPAWN_K" ] && sleep 1.1
 done
 note "respawn done"
