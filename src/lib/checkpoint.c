@@ -18,6 +18,7 @@
 #include "worker.h"
 
 #define BATCH_MAX 64 /* sessions per pipeline */
+#define SLICE 8      /* sessions per pipeline between requests */
 #define RUNS_MAX 64  /* delta runs per write; more: write in full */
 
 int
@@ -236,7 +237,7 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 		buf_init(&p->payload);
 		memcpy(s->written_hdr, p->hdr, ENV_HDR_LEN);
 		s->in_redis = 1;
-		s->dirty_since_ms = 0;
+		store_clean(w->store, s);
 		w->stats->ckpt_written++;
 		w->stats->ckpt_bytes += write_bytes(rw);
 		return 0;
@@ -361,46 +362,44 @@ ckpt_write(struct worker *w, struct session **ss, size_t n, int *results)
 	return rc;
 }
 
-struct collect {
-	struct session *ss[BATCH_MAX];
-	size_t n;
-};
-
-static void
-collect_dirty(struct session *s, void *arg)
+int
+ckpt_flush(struct worker *w, int all, int64_t *next_due)
 {
-	struct collect *c = arg;
-
-	if (c->n < BATCH_MAX && s->dirty_since_ms != 0)
-		c->ss[c->n++] = s;
-}
-
-void
-ckpt_flush(struct worker *w, int all)
-{
-	struct collect c;
+	struct session *ss[BATCH_MAX], *s;
 	int res[BATCH_MAX];
-	size_t ok;
+	int64_t now = now_ms(), due = now - w->cfg->checkpoint_interval_ms;
+	size_t n, ok;
+	int rounds = 0;
 
+	*next_due = 0;
 	if (!ckpt_enabled(w))
-		return;
+		return 0;
 	/*
-	 * A tick writes at most 8 batches so requests keep flowing; what is
-	 * left goes on the next tick.  At stop (all) everything goes now.
+	 * Oldest change first; one pipeline of at most SLICE sessions per
+	 * call unless everything must go (stop, reload), so a flush never
+	 * holds the requests that wait behind it for long.
 	 */
-	for (int round = 0; all || round < 8; round++) {
-		c.n = 0;
-		store_foreach(w->store, collect_dirty, &c);
-		if (c.n == 0)
-			return;
-		if (ckpt_write(w, c.ss, c.n, res) != 0)
-			return; /* Redis unreachable: retried after backoff */
+	do {
+		n = 0;
+		for (s = store_dirty_oldest(w->store); s != NULL &&
+		    n < (all ? BATCH_MAX : SLICE); s = s->dirty_next) {
+			if (!all && s->dirty_since_ms > due)
+				break;
+			ss[n++] = s;
+		}
+		if (n == 0)
+			break;
+		if (ckpt_write(w, ss, n, res) != 0)
+			return STICKY_EAGAIN; /* Redis unreachable: after backoff */
 		ok = 0;
-		for (size_t i = 0; i < c.n; i++)
+		for (size_t i = 0; i < n; i++)
 			ok += res[i] == 0 || res[i] == STICKY_EFENCED;
 		if (ok == 0)
-			return; /* Redis refuses these writes: retry next tick */
-	}
+			return STICKY_EREDIS; /* Redis refuses them: next time */
+	} while (all && ++rounds < 1000000);
+	if ((s = store_dirty_oldest(w->store)) != NULL)
+		*next_due = s->dirty_since_ms + w->cfg->checkpoint_interval_ms;
+	return 0;
 }
 
 /* Another worker took a session over: our copy is stale, drop it. */

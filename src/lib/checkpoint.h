@@ -40,10 +40,14 @@ int ckpt_restore(struct worker *w, const char *key, struct session **out);
  */
 int ckpt_write(struct worker *w, struct session **ss, size_t n, int *results);
 /*
- * Write dirty sessions: a bounded amount per call, or (all) every one.
- * Fenced sessions are dropped from the store.
+ * Write the sessions whose oldest change is checkpoint_interval old: a
+ * small slice per call, so requests keep flowing between slices; or (all)
+ * every dirty session (stop, reload, eviction).  Fenced sessions are
+ * dropped.  *next_due: when the next session falls due (0: none dirty, or
+ * due now when it equals the past).  Returns 0, STICKY_EAGAIN (Redis
+ * unreachable, backing off) or STICKY_EREDIS (writes refused).
  */
-void ckpt_flush(struct worker *w, int all);
+int ckpt_flush(struct worker *w, int all, int64_t *next_due);
 /* Strict fencing: is the epoch we hold still current?  0 yes,
  * STICKY_EFENCED no, STICKY_EAGAIN Redis unreachable. */
 int ckpt_check_owner(struct worker *w, const struct session *s);

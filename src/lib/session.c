@@ -333,8 +333,8 @@ mark_dirty(struct sticky_req *req)
 {
 	req->sess_dirty = 1;
 	/* Without checkpoints there is nothing to flush: never "dirty". */
-	if (ckpt_enabled(req->w) && req->sess->dirty_since_ms == 0)
-		req->sess->dirty_since_ms = now_ms();
+	if (ckpt_enabled(req->w))
+		store_dirty(req->w->store, req->sess, now_ms());
 }
 
 void *

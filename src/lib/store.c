@@ -16,6 +16,9 @@ struct store {
 	size_t bytes;
 	struct session *mru; /* head: most recently used */
 	struct session *lru; /* tail: least recently used */
+	struct session *dirty_head; /* oldest unflushed change */
+	struct session *dirty_tail;
+	size_t ndirty;
 	store_destroy_fn destroy;
 	void *arg;
 };
@@ -158,9 +161,61 @@ store_insert(struct store *st, struct session *s, int64_t now)
 	st->buckets[b] = s;
 	lru_push(st, s);
 	s->last_used_ms = now;
+	if (s->dirty_since_ms != 0) { /* dirty before it came in: queue it */
+		int64_t since = s->dirty_since_ms;
+
+		s->dirty_since_ms = 0;
+		store_dirty(st, s, since);
+	}
 	st->count++;
 	st->bytes += s->bytes;
 	return 0;
+}
+
+void
+store_dirty(struct store *st, struct session *s, int64_t now)
+{
+	if (s->dirty_since_ms != 0)
+		return; /* already queued: keep the time of its first change */
+	s->dirty_since_ms = now != 0 ? now : 1;
+	s->dirty_next = NULL;
+	s->dirty_prev = st->dirty_tail;
+	if (st->dirty_tail != NULL)
+		st->dirty_tail->dirty_next = s;
+	else
+		st->dirty_head = s;
+	st->dirty_tail = s;
+	st->ndirty++;
+}
+
+void
+store_clean(struct store *st, struct session *s)
+{
+	if (s->dirty_since_ms == 0)
+		return;
+	if (s->dirty_prev != NULL)
+		s->dirty_prev->dirty_next = s->dirty_next;
+	else
+		st->dirty_head = s->dirty_next;
+	if (s->dirty_next != NULL)
+		s->dirty_next->dirty_prev = s->dirty_prev;
+	else
+		st->dirty_tail = s->dirty_prev;
+	s->dirty_prev = s->dirty_next = NULL;
+	s->dirty_since_ms = 0;
+	st->ndirty--;
+}
+
+struct session *
+store_dirty_oldest(const struct store *st)
+{
+	return st->dirty_head;
+}
+
+size_t
+store_dirty_count(const struct store *st)
+{
+	return st->ndirty;
 }
 
 void
@@ -174,6 +229,7 @@ store_remove(struct store *st, struct session *s)
 			*pp = s->hnext;
 			s->hnext = NULL;
 			lru_unlink(st, s);
+			store_clean(st, s);
 			st->count--;
 			st->bytes -= s->bytes;
 			return;

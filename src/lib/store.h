@@ -25,7 +25,7 @@ struct session {
 	size_t bytes;         /* accounted size of state */
 	uint64_t epoch;       /* ownership epoch; 0: never in Redis */
 	int64_t last_used_ms; /* monotonic */
-	int64_t dirty_since_ms; /* first unflushed change; 0: clean */
+	int64_t dirty_since_ms; /* first unflushed change; 0: clean (store_dirty) */
 	int in_redis;         /* written (or restored) at least once */
 	unsigned gen;         /* worker stall generation when last verified */
 	struct sticky_buf written; /* payload as Redis holds it, for deltas */
@@ -37,6 +37,8 @@ struct session {
 	struct session *hnext;
 	struct session *lru_prev; /* towards most recently used */
 	struct session *lru_next; /* towards least recently used */
+	struct session *dirty_prev; /* the dirty list, oldest change first */
+	struct session *dirty_next;
 };
 
 typedef void (*store_destroy_fn)(struct session *s, void *arg);
@@ -60,6 +62,14 @@ void store_set_bytes(struct store *st, struct session *s, size_t bytes);
 struct session *store_lru(const struct store *st);
 /* The next more recently used after s (for sweeps from the LRU end). */
 struct session *store_newer(const struct session *s);
+/*
+ * The dirty list: sessions with unflushed changes, oldest change first, so
+ * a flush finds what is due without scanning every session.
+ */
+void store_dirty(struct store *st, struct session *s, int64_t now);
+void store_clean(struct store *st, struct session *s);
+struct session *store_dirty_oldest(const struct store *st);
+size_t store_dirty_count(const struct store *st);
 size_t store_count(const struct store *st);
 size_t store_bytes(const struct store *st);
 /* Iterate every session (order unspecified); cb may not remove. */

@@ -439,20 +439,12 @@ static void
 update_gauges(struct worker *w, int64_t now)
 {
 	struct worker_stats *st = w->stats;
-	struct session *s;
-	uint64_t dirty = 0;
-	int64_t oldest = 0;
+	struct session *oldest = store_dirty_oldest(w->store);
 
 	st->sessions = store_count(w->store);
 	st->bytes = store_bytes(w->store);
-	for (s = store_lru(w->store); s != NULL; s = store_newer(s))
-		if (s->dirty_since_ms != 0) {
-			dirty++;
-			if (oldest == 0 || s->dirty_since_ms < oldest)
-				oldest = s->dirty_since_ms;
-		}
-	st->dirty = dirty;
-	st->oldest_dirty_ms = oldest != 0 ? now - oldest : 0;
+	st->dirty = store_dirty_count(w->store);
+	st->oldest_dirty_ms = oldest != NULL ? now - oldest->dirty_since_ms : 0;
 }
 
 /* Resident size in KiB: compared rounded up, so 100.5 MiB is over 100. */
@@ -476,8 +468,13 @@ timers(struct worker *w, int64_t now)
 	long kb;
 
 	if (ckpt_enabled(w) && now >= w->next_flush_ms) {
-		ckpt_flush(w, 0);
-		w->next_flush_ms = now + w->cfg->checkpoint_interval_ms;
+		int64_t due;
+
+		/* One slice now; if more are due, the loop comes back at once. */
+		if (ckpt_flush(w, 0, &due) != 0 || due == 0)
+			w->next_flush_ms = now + w->cfg->checkpoint_interval_ms;
+		else
+			w->next_flush_ms = due;
 	}
 	if (now >= w->next_sweep_ms) {
 		session_sweep(w, now);
@@ -641,7 +638,9 @@ worker_main(struct worker *w)
 	run(w);
 	/* The successor takes the socket: close ours, save everything. */
 	close(w->listen_fd);
-	ckpt_flush(w, 1);
+	int64_t unused;
+
+	ckpt_flush(w, 1, &unused);
 	update_gauges(w, now_ms());
 	if (w->stats->dirty > 0) {
 		log_err("stop_unsaved", "dirty=%llu reason=\"redis unreachable\"",

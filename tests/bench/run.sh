@@ -42,12 +42,12 @@ export top_srcdir top_builddir
 
 MODE=${1:-${BENCH_MODE:-short}}
 case $MODE in
-short) ROUNDS=3 SECS=1.5 SIZES=1024,65536,1048576 USERS=64 CONC=8
+short) GAP=0.2 ROUNDS=3 SECS=1.5 SIZES=1024,65536,1048576 USERS=64 CONC=8
 	RATE_SECS=1.5 E2E_SECS=2 E2E_ROUNDS=2 RESTORE_N=100 RESPAWN_K=3 MEM_N=10000 RATE_USERS=200 ;;
-full) ROUNDS=5 SECS=5 SIZES=1024,65536,1048576 USERS=64 CONC=8
+full) GAP=0.2 ROUNDS=5 SECS=5 SIZES=1024,65536,1048576 USERS=64 CONC=8
 	RATE_SECS=5 E2E_SECS=5 E2E_ROUNDS=3 RESTORE_N=500 RESPAWN_K=10 MEM_N=10000 RATE_USERS=200 ;;
-smoke) ROUNDS=1 SECS=1 SIZES=1024,8192 USERS=16 CONC=4
-	RATE_SECS=1 E2E_SECS=1 E2E_ROUNDS=1 RESTORE_N=20 RESPAWN_K=1 MEM_N=1000 RATE_USERS=20 ;;
+smoke) GAP=0.05 ROUNDS=1 SECS=0.8 SIZES=1024,8192 USERS=16 CONC=4
+	RATE_SECS=0.8 E2E_SECS=1 E2E_ROUNDS=1 RESTORE_N=20 RESPAWN_K=1 MEM_N=1000 RATE_USERS=20 ;;
 *) echo "usage: $0 [short|full|smoke]" >&2; exit 2 ;;
 esac
 ROUNDS=${BENCH_ROUNDS:-$ROUNDS}
@@ -264,7 +264,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		line=$(load "$name" -u "$USERS" -c "$CONC" -d "$SECS")
 		record tput "round=$r" "kind=${SRV_KIND[$name]}" "size=${SRV_SIZE[$name]}" \
 			"$line"
-		sleep 0.2 # the async flush of the last dirty pages lands here
+		sleep "$GAP" # the async flush of the last dirty pages lands here
 	done
 	note "tput round $r/$ROUNDS done"
 done
@@ -276,7 +276,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	for name in $order; do
 		line=$(load "$name" -u "$RATE_USERS" -c 256 -r "$RATE" -d "$RATE_SECS")
 		record rate "round=$r" "kind=${SRV_KIND[$name]}" "size=$MID" "rate=$RATE" "$line"
-		sleep 0.2
+		sleep "$GAP"
 	done
 done
 note "rate ($RATE req/s, $(size_name "$MID")) done"
@@ -361,7 +361,7 @@ EOF
 				record e2e "round=$r" "kind=${SRV_KIND[$name]}" "size=${SRV_SIZE[$name]}" \
 					"frontend=nginx" "requests=${n:-0}" "rps=${rps:-0}" "p50_us=$p50" \
 					"p99_us=$p99" "errors=$errs" "pool=$(wc -l <"$fe/$name.pool")"
-				sleep 0.2
+				sleep "$GAP"
 			done
 		done
 		note "e2e through nginx done"
@@ -375,6 +375,8 @@ else
 	note "e2e skipped (BENCH_E2E=0 or no nginx/wrk)"
 fi
 
+rss_kb() { sed -n "s/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
+
 # ---- restore: SIGKILL a worker holding written sessions ----------------
 RESTORE_SIZES=$MID
 [ "$BIG" != "$MID" ] && RESTORE_SIZES="$MID $BIG"
@@ -385,6 +387,7 @@ for s in $RESTORE_SIZES; do
 		{ note "restore: mint failed"; record restore "size=$s" "n=$RESTORE_N" "ok=0" "errors=$RESTORE_N"; continue; }
 	wait_clean "$name" || note "restore: $name still dirty"
 	pid=$(status "$name" w0 pid)
+	rss=$(rss_kb "$pid")
 	h0=$(status "$name" w0 restore_hits)
 	u0=$(status "$name" w0 restore_us_total)
 	rline=$("$PROBE" respawn "unix:$d/w0.sock" "$pid" 2000)
@@ -397,7 +400,8 @@ for s in $RESTORE_SIZES; do
 	avg=0
 	[ "$hits" -gt 0 ] && avg=$(( (u1 - u0) / hits ))
 	record restore "size=$s" "$line" "restore_hits=$hits" "restore_avg_us=$avg" \
-		"respawn_us=$(kv respawn_us "$rline")" "respawn_errors=$(kv errors "$rline")"
+		"respawn_us=$(kv respawn_us "$rline")" "respawn_errors=$(kv errors "$rline")" \
+		"rss_kb=$rss"
 done
 note "restore done"
 
@@ -406,15 +410,15 @@ name="async-$MID"
 d=${SRV_DIR[$name]}
 for k in $(seq 1 "$RESPAWN_K"); do
 	pid=$(status "$name" w1 pid)
+	rss=$(rss_kb "$pid")
 	line=$("$PROBE" respawn "unix:$d/w1.sock" "$pid" 2000)
-	record respawn "k=$k" "size=$MID" "$line"
+	record respawn "k=$k" "size=$MID" "rss_kb=$rss" "$line"
 	# a worker that lived < 1 s is respawned after a back-off (crash loop)
 	[ "$k" -lt "$RESPAWN_K" ] && sleep 1.1
 done
 note "respawn done"
 
 # ---- memory: RSS per session -------------------------------------------
-rss_kb() { sed -n "s/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
 for k in off async; do
 	name="mem-$k"
 	start_srv "$name" "$k" 1024
