@@ -173,10 +173,11 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	const struct sticky_app_def *app = w->app;
 	struct session *s = p->s;
 	struct envelope env;
+	uint32_t meta_len;
 	int nruns, rc;
 
 	buf_init(&p->payload);
-	if ((rc = session_encode(w, s, &p->payload)) != 0)
+	if ((rc = session_encode(w, s, &p->payload, &meta_len)) != 0)
 		return rc;
 	if (s->epoch == 0)
 		s->epoch = 1;
@@ -185,8 +186,8 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	env.app_id = w->app_id;
 	env.schema = app->codec.schema_version;
 	env.epoch = s->epoch;
-	env.meta_len = get32(p->payload.data); /* session.c's payload layout */
-	env.app_len = p->payload.len - env.meta_len;
+	env.meta_len = meta_len;
+	env.app_len = p->payload.len - meta_len;
 	env.crc = crc32c(0, p->payload.data, p->payload.len);
 	envelope_encode(&env, p->hdr);
 

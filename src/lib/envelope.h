@@ -1,7 +1,8 @@
 /*
  * envelope.h: the checkpoint wire format.  A checkpoint is a fixed 48-byte
- * header followed by the payload: sticky's own section (meta_len bytes:
- * the replay log) and then the codec's bytes (app_len bytes).
+ * header followed by the payload: the codec's bytes (app_len bytes), then
+ * sticky's own section (meta_len bytes: the replay log), last so that a
+ * change in it never shifts the app's pages.
  *
  *   off size  field (big-endian)
  *     0    4  magic "STKY"
@@ -14,7 +15,7 @@
  *    24    4  meta_len
  *    28    4  reserved, 0
  *    32    8  app_len
- *    40    4  CRC32C of the payload (meta + app bytes)
+ *    40    4  CRC32C of the payload (app + meta bytes)
  *    44    4  CRC32C of bytes 0..43
  */
 #ifndef STICKY_ENVELOPE_H

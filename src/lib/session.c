@@ -45,28 +45,32 @@ state_size(struct worker *w, struct session *s)
 	return s->written.len > 0 ? s->written.len : 64;
 }
 
-/* ---- payload: u32 meta_len | meta (replay log) | codec bytes ---- */
-
-
-
 /*
- * meta = u32 meta_len (counting itself) | u32 count |
- *        count x (u32 idlen | id | u32 outlen | out)
+ * The payload: the codec's bytes first, then sticky's section, the replay
+ * log: u32 count | count x (u32 idlen | id | u32 outlen | out), oldest
+ * first.  The log goes last so that a new entry never shifts the app's
+ * pages: a delta checkpoint then sends the pages the app changed and the
+ * tail, not the whole state.
  */
 int
-session_encode(struct worker *w, struct session *s, struct sticky_buf *out)
+session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
+    uint32_t *meta_len)
 {
+	size_t slots = (size_t)w->cfg->replay_slots, first, meta_start;
 	unsigned char tmp[4];
-	size_t start = out->len;
 	int rc;
 
-	if ((rc = buf_append(out, "\0\0\0\0", 4)) != 0)
+	if (w->app->codec.encode != NULL &&
+	    (rc = w->app->codec.encode(s->state, out, w->app->appdata)) != 0)
 		return rc;
+	meta_start = out->len;
 	put32(tmp, (uint32_t)s->nreplay);
 	if ((rc = buf_append(out, tmp, 4)) != 0)
 		return rc;
-	for (size_t i = 0; i < s->nreplay; i++) {
-		const struct replay_entry *e = &s->replay[i];
+	/* A full ring's oldest entry is the one to be overwritten next. */
+	first = s->nreplay == slots ? s->replay_next : 0;
+	for (size_t k = 0; k < s->nreplay; k++) {
+		const struct replay_entry *e = &s->replay[(first + k) % s->nreplay];
 		size_t idlen = strlen(e->id);
 
 		put32(tmp, (uint32_t)idlen);
@@ -78,10 +82,8 @@ session_encode(struct worker *w, struct session *s, struct sticky_buf *out)
 		    (rc = buf_append(out, e->out.data, e->out.len)) != 0)
 			return rc;
 	}
-	put32(out->data + start, (uint32_t)(out->len - start));
-	if (w->app->codec.encode == NULL)
-		return 0;
-	return w->app->codec.encode(s->state, out, w->app->appdata);
+	*meta_len = (uint32_t)(out->len - meta_start);
+	return 0;
 }
 
 static int
@@ -103,29 +105,33 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
     size_t len, uint32_t meta_len, uint32_t schema)
 {
 	const struct sticky_codec *c = &w->app->codec;
-	size_t off = 8, count, slots = (size_t)w->cfg->replay_slots;
+	size_t off = 4, count, slots = (size_t)w->cfg->replay_slots, app_len;
+	const unsigned char *m;
 	int rc;
 
-	if (meta_len < 8 || meta_len > len || get32(p) != meta_len)
+	if (meta_len < 4 || meta_len > len)
 		return STICKY_ECORRUPT;
-	count = get32(p + 4);
+	app_len = len - meta_len;
+	m = p + app_len;
+	count = get32(m);
 	if (count > 64)
 		return STICKY_ECORRUPT;
 	if ((rc = replay_alloc(w, s)) != 0)
 		return rc;
-	/* Keep the newest entries that fit our slots. */
+	/* Entries come oldest first: keep the newest that fit our slots. */
 	for (size_t i = 0; i < count; i++) {
 		size_t idlen, outlen;
+		const char *id;
 
 		if (meta_len - off < 4)
 			return STICKY_ECORRUPT;
-		idlen = get32(p + off);
+		idlen = get32(m + off);
 		off += 4;
 		if (idlen == 0 || idlen > REPLAY_MAX_ID || meta_len - off < idlen + 4)
 			return STICKY_ECORRUPT;
-		const char *id = (const char *)p + off;
+		id = (const char *)m + off;
 		off += idlen;
-		outlen = get32(p + off);
+		outlen = get32(m + off);
 		off += 4;
 		if (outlen > meta_len - off)
 			return STICKY_ECORRUPT;
@@ -133,7 +139,7 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 			struct replay_entry *e = &s->replay[s->nreplay];
 
 			if ((e->id = xstrndup(id, idlen)) == NULL ||
-			    (rc = buf_append(&e->out, p + off, outlen)) != 0)
+			    (rc = buf_append(&e->out, m + off, outlen)) != 0)
 				return STICKY_ENOMEM;
 			s->nreplay++;
 			s->replay_next = s->nreplay % slots;
@@ -145,8 +151,7 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 	if (c->decode == NULL)
 		return STICKY_EINVAL;
 	s->state = NULL;
-	return c->decode(&s->state, p + meta_len, len - meta_len, schema,
-	    w->app->appdata);
+	return c->decode(&s->state, p, app_len, schema, w->app->appdata);
 }
 
 const struct sticky_buf *

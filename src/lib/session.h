@@ -8,6 +8,7 @@
 #define STICKY_SESSION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "internal.h"
 
@@ -27,8 +28,10 @@ void session_forget(struct worker *w, struct session *s);
  */
 int session_resolve(struct worker *w, struct sticky_req *req);
 
-/* Encode the session payload (replay log + app bytes) into out. */
-int session_encode(struct worker *w, struct session *s, struct sticky_buf *out);
+/* Encode the session payload (app bytes, then the replay log) into out;
+ * *meta_len gets the length of the replay log section. */
+int session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
+    uint32_t *meta_len);
 /* Rebuild a session's state and replay log from a payload. */
 int session_decode(struct worker *w, struct session *s, const unsigned char *p,
     size_t len, uint32_t meta_len, uint32_t schema);

@@ -86,7 +86,7 @@ check "restores counted on w1" [ "$(status_field w1 restore_hits)" -ge 1 ]
 # ---- a corrupt checkpoint is refused and set aside ----
 get w0 / ""; SC=$SETCOOKIE; get w0 / "$SC"
 KEY=${SC%.*}
-redis-cli -s "$REDIS_SOCK" setrange "sticky:{$KEY}:s" 56 "garbage!" >/dev/null
+redis-cli -s "$REDIS_SOCK" setrange "sticky:{$KEY}:s" 48 "garbage!" >/dev/null
 get w1 / "$SC"
 check "corrupt checkpoint: the user gets a fresh session, not a crash" [ "$STATUS" = 200 ] && [ "$(count_of)" = 1 ]
 check "corrupt checkpoint: refused with a reason" grep -q 'event=checkpoint_refused worker=w1 .*reason="payload crc mismatch"' "$T/sticky.log"
