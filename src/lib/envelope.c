@@ -87,6 +87,67 @@ static const uint32_t crc32c_table[256] = {
 	0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
 };
 
+/* Multiply the 32x32 GF(2) matrix mat (columns) by vec. */
+static uint32_t
+gf2_times(const uint32_t *mat, uint32_t vec)
+{
+	uint32_t sum = 0;
+
+	for (; vec != 0; vec >>= 1, mat++)
+		if (vec & 1)
+			sum ^= *mat;
+	return sum;
+}
+
+static void
+gf2_square(uint32_t *square, const uint32_t *mat)
+{
+	for (int n = 0; n < 32; n++)
+		square[n] = gf2_times(mat, mat[n]);
+}
+
+/* Feed len zero bytes to the raw CRC register: zlib's crc32_combine. */
+static uint32_t
+shift_zeros(uint32_t crc, size_t len)
+{
+	uint32_t even[32], odd[32], row = 1;
+
+	if (len == 0)
+		return crc;
+	odd[0] = 0x82f63b78; /* CRC32C, reflected: one zero bit */
+	for (int n = 1; n < 32; n++, row <<= 1)
+		odd[n] = row;
+	gf2_square(even, odd); /* two zero bits */
+	gf2_square(odd, even); /* four */
+	do { /* then 8, 16, ... bits: one byte per step */
+		gf2_square(even, odd);
+		if (len & 1)
+			crc = gf2_times(even, crc);
+		len >>= 1;
+		if (len == 0)
+			break;
+		gf2_square(odd, even);
+		if (len & 1)
+			crc = gf2_times(odd, crc);
+		len >>= 1;
+	} while (len != 0);
+	return crc;
+}
+
+void
+crc32c_shift_init(struct crc32c_shift *op, size_t len)
+{
+	/* The shift is linear: its columns are the shifts of single bits. */
+	for (int n = 0; n < 32; n++)
+		op->m[n] = shift_zeros((uint32_t)1 << n, len);
+}
+
+uint32_t
+crc32c_combine(const struct crc32c_shift *op, uint32_t crc1, uint32_t crc2)
+{
+	return gf2_times(op->m, crc1) ^ crc2;
+}
+
 /*
  * crc is a finished CRC (0 to start), so that
  * crc32c(crc32c(0, a, n), b, m) == crc32c(0, a || b, n + m).

@@ -446,6 +446,9 @@ sticky_session_rotate(struct sticky_req *req)
 	s->epoch = 1;
 	s->in_redis = 0;
 	buf_reset(&s->written);
+	xfree(s->page_crc);
+	s->page_crc = NULL;
+	s->npage_crc = 0;
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		req->sess = NULL;

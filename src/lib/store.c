@@ -299,5 +299,6 @@ session_release(struct session *s)
 	}
 	xfree(s->replay);
 	buf_cleanup(&s->written);
+	xfree(s->page_crc);
 	xfree(s);
 }

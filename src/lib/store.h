@@ -30,6 +30,8 @@ struct session {
 	unsigned gen;         /* worker stall generation when last verified */
 	struct sticky_buf written; /* payload as Redis holds it, for deltas */
 	unsigned char written_hdr[48]; /* envelope header Redis holds */
+	uint32_t *page_crc;   /* CRC32C of each full page of written */
+	size_t npage_crc;
 	struct replay_entry *replay; /* ring of replay_slots entries */
 	size_t nreplay;
 	size_t replay_next;

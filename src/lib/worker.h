@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "envelope.h"
 #include "internal.h"
 #include "sid.h"
 
@@ -32,6 +33,7 @@ struct worker {
 	struct store *store;
 	struct redis *redis;               /* NULL without checkpoints */
 	uint32_t app_id;                   /* envelope app id */
+	struct crc32c_shift crc_page;      /* CRC shift by one checkpoint page */
 	struct conn **conns;               /* open connections */
 	size_t nconns;
 	int64_t next_flush_ms;

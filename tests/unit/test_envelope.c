@@ -554,3 +554,43 @@ Test(envelope, bad_checkpoint_corpus)
 		cr_assert(seen[i], "%s/%s is missing", dir, required[i]);
 	cr_log_info("%zu corpus files decoded as named", nfiles);
 }
+
+/* ---- CRC combining (what page-cached checkpoint CRCs rely on) ---- */
+
+Test(crc32c_combine, equals_the_crc_of_the_concatenation)
+{
+	static unsigned char buf[3 * 4096 + 777];
+	struct crc32c_shift page, tail;
+	uint32_t seed = 12345, whole, a, b;
+
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(seed >> 16);
+	}
+	crc32c_shift_init(&page, 4096);
+	crc32c_shift_init(&tail, 777);
+	whole = crc32c(0, buf, sizeof(buf));
+	/* Fold page by page, then the tail, as a checkpoint does. */
+	a = 0;
+	for (size_t p = 0; p < 3; p++)
+		a = crc32c_combine(&page, a, crc32c(0, buf + p * 4096, 4096));
+	b = crc32c_combine(&tail, a, crc32c(0, buf + 3 * 4096, 777));
+	cr_assert_eq(b, whole, "%08x != %08x", b, whole);
+	/* And continuing a CRC over the tail gives the same. */
+	cr_assert_eq(crc32c(a, buf + 3 * 4096, 777), whole);
+	/* A changed page changes the combined CRC. */
+	buf[5000] ^= 1;
+	a = 0;
+	for (size_t p = 0; p < 3; p++)
+		a = crc32c_combine(&page, a, crc32c(0, buf + p * 4096, 4096));
+	cr_assert_eq(crc32c(a, buf + 3 * 4096, 777), crc32c(0, buf, sizeof(buf)));
+	cr_assert_neq(crc32c(a, buf + 3 * 4096, 777), whole);
+}
+
+Test(crc32c_combine, zero_length_is_identity)
+{
+	struct crc32c_shift op;
+
+	crc32c_shift_init(&op, 0);
+	cr_assert_eq(crc32c_combine(&op, 0xdeadbeef, 0), 0xdeadbeef);
+}
