@@ -327,14 +327,16 @@ def main():
                   "first answer (restore from Redis included).")
         md.append("")
         md.append("| state | sessions | first answer p50 / p99 / max ms | "
-                  "restore avg ms (status page) | restores | all users ms | errors |")
-        md.append("|---|---|---|---|---|---|---|")
+                  "restore avg ms (status page) | restores | not found | "
+                  "all users ms | errors |")
+        md.append("|---|---|---|---|---|---|---|---|")
         for r in rest:
-            md.append("| %s | %s | %s / %s / %s | %s | %s | %s | %s |" % (
+            md.append("| %s | %s | %s / %s / %s | %s | %s | %s | %s | %s |" % (
                 size_name(r.get("size", 0)), r.get("n", "?"),
                 fmt_ms(num(r.get("p50_us"))), fmt_ms(num(r.get("p99_us"))),
                 fmt_ms(num(r.get("max_us"))),
                 fmt_ms(num(r.get("restore_avg_us"))), r.get("restore_hits", "?"),
+                r.get("restore_misses", "?"),
                 fmt_ms(num(r.get("total_us"))), r.get("errors", "?")))
             srow("restore", "async", r.get("size"), "p99_us", [num(r.get("p99_us"))])
             srow("restore", "async", r.get("size"), "restore_avg_us",
@@ -358,9 +360,9 @@ def main():
         md.append("| worker killed | kills | RSS at kill MiB | median ms | min-max ms "
                   "| client errors |")
         md.append("|---|---|---|---|---|---|")
-        md.append("| w1, async, %s | %d | %.0f | %s | %s-%s | %d%s |" % (
-            size_name(resp[0].get("size", 0)), len(resp),
-            med([num(r.get("rss_kb")) for r in resp]) / 1024,
+        rss = [num(r.get("rss_kb")) / 1024 for r in resp]
+        md.append("| w1, async, %s | %d | %.0f-%.0f | %s | %s-%s | %d%s |" % (
+            size_name(resp[0].get("size", 0)), len(resp), min(rss), max(rss),
             fmt_ms(med(resp_us)) if resp_us else "n/a",
             fmt_ms(min(resp_us)) if resp_us else "-",
             fmt_ms(max(resp_us)) if resp_us else "-", resp_err,

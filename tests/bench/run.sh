@@ -146,9 +146,13 @@ status() {
 		python3 -c 'import json,sys; d=json.load(sys.stdin); t,f=sys.argv[1:3]; print([w[f] for w in d["workers"] if w["tag"]==t][0])' "$2" "$3"
 }
 
-# wait_clean NAME: until no worker has a dirty session (bounded, 5 s).
+# wait_clean NAME [nosleep]: until no worker has a dirty session (bounded,
+# 5 s).  The status page's gauges (sessions, dirty) are refreshed every
+# 250 ms, so right after the writes they may still read 0: wait one period
+# first unless the caller did.
 wait_clean() {
 	local i
+	[ "${2:-}" = nosleep ] || sleep 0.3
 	for i in $(seq 1 100); do
 		[ "$(status "$1" w0 dirty)" = 0 ] && [ "$(status "$1" w1 dirty)" = 0 ] && return 0
 		sleep 0.05
@@ -249,8 +253,9 @@ NPOOL=$(( USERS > RATE_USERS ? USERS : RATE_USERS ))
 for name in "${CONFIGS[@]}"; do
 	[ "${SRV_KIND[$name]}" = hello ] || mint_pool "$name" "$NPOOL"
 done
+sleep 0.3 # see wait_clean
 for name in "${CONFIGS[@]}"; do
-	case ${SRV_KIND[$name]} in async|sync) wait_clean "$name" || note "$name: pool not written yet" ;; esac
+	case ${SRV_KIND[$name]} in async|sync) wait_clean "$name" nosleep || note "$name: pool not written yet" ;; esac
 done
 note "$NPOOL sessions per configuration created; users start with them: $([ $POOLS = 1 ] && echo yes || echo 'no (fcgi-load has no --cookies: every run starts fresh users)')"
 
@@ -389,17 +394,20 @@ for s in $RESTORE_SIZES; do
 	pid=$(status "$name" w0 pid)
 	rss=$(rss_kb "$pid")
 	h0=$(status "$name" w0 restore_hits)
+	m0=$(status "$name" w0 restore_misses)
 	u0=$(status "$name" w0 restore_us_total)
 	rline=$("$PROBE" respawn "unix:$d/w0.sock" "$pid" 2000)
 	line=$("$PROBE" replay "unix:$d/w0.sock" "$T/restore.$s")
 	h1=$(status "$name" w0 restore_hits)
+	m1=$(status "$name" w0 restore_misses)
 	u1=$(status "$name" w0 restore_us_total)
 	# the respawned slot may start its counters afresh
-	if [ "$h1" -lt "$h0" ] || [ "$u1" -lt "$u0" ]; then h0=0 u0=0; fi
+	if [ "$h1" -lt "$h0" ] || [ "$u1" -lt "$u0" ] || [ "$m1" -lt "$m0" ]; then h0=0 u0=0 m0=0; fi
 	hits=$((h1 - h0))
 	avg=0
 	[ "$hits" -gt 0 ] && avg=$(( (u1 - u0) / hits ))
-	record restore "size=$s" "$line" "restore_hits=$hits" "restore_avg_us=$avg" \
+	record restore "size=$s" "$line" "restore_hits=$hits" "restore_misses=$((m1 - m0))" \
+		"restore_avg_us=$avg" \
 		"respawn_us=$(kv respawn_us "$rline")" "respawn_errors=$(kv errors "$rline")" \
 		"rss_kb=$rss"
 done

@@ -47,8 +47,8 @@ fi
 line=$(grep -P '^section=restore\t' "$raw" | head -1)
 check "restore: every user answered after SIGKILL ($(field ok "$line")/$(field n "$line"))" \
 	[ -n "$line" -a "$(field ok "$line")" = "$(field n "$line")" -a "$(field errors "$line")" = 0 ]
-check "restore: the status page counted each restore ($(field restore_hits "$line"))" \
-	[ "$(field restore_hits "$line")" = "$(field n "$line")" ]
+check "restore: the status page counted each restore ($(field restore_hits "$line") hits, $(field restore_misses "$line") not found)" \
+	[ "$(field restore_hits "$line")" = "$(field n "$line")" -a "$(field restore_misses "$line")" = 0 ]
 line=$(grep -P '^section=respawn\t' "$raw" | head -1)
 us=$(field respawn_us "$line")
 check "respawn: answered after SIGKILL (${us:-none} us), 0 client errors" \
