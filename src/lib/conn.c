@@ -9,8 +9,6 @@
 
 #include "conn.h"
 
-#define READ_CHUNK 65536
-
 int
 conn_new(struct conn **out, int fd, const struct fcgi_limits *lim)
 {
@@ -41,16 +39,19 @@ conn_free(struct conn *c)
 }
 
 int
-conn_read(struct conn *c)
+conn_read(struct conn *c, unsigned char *scratch, size_t len)
 {
 	ssize_t n;
 
-	if (buf_reserve(&c->in, READ_CHUNK) != 0)
-		return STICKY_ENOMEM;
-	n = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+	/*
+	 * One read buffer per worker: a connection's own buffer grows only by
+	 * the bytes that arrived (a 64 KiB buffer per connection cost a brk
+	 * and page faults per request).
+	 */
+	n = read(c->fd, scratch, len);
 	if (n > 0) {
-		c->in.len += (size_t)n;
-		c->in.data[c->in.len] = '\0';
+		if (buf_append(&c->in, scratch, (size_t)n) != 0)
+			return STICKY_ENOMEM;
 		c->started = 1;
 		return 0;
 	}

@@ -33,10 +33,11 @@ int conn_new(struct conn **out, int fd, const struct fcgi_limits *lim);
 /* Close the socket and free everything. */
 void conn_free(struct conn *c);
 /*
- * Read what is available (up to a bound per call).  Returns 0, or
- * STICKY_ESYS on a socket error; sets peer_closed at EOF.
+ * Read what is available into scratch (the worker's one read buffer) and
+ * keep only the bytes that came.  Returns 0, or STICKY_ESYS on a socket
+ * error; sets peer_closed at EOF.
  */
-int conn_read(struct conn *c);
+int conn_read(struct conn *c, unsigned char *scratch, size_t len);
 /*
  * Parse buffered bytes.  FCGI_REQUEST_READY moves a whole request into
  * *req; FCGI_NEED_MORE; or a negative error (reason in c->parser.why).

@@ -48,7 +48,7 @@ state_size(struct worker *w, struct session *s)
 /*
  * The payload: the codec's bytes first, then sticky's section, the replay
  * log: u32 count | count x (u32 idlen | id | u32 outlen | out), oldest
- * first.  The log goes last so that a new entry never shifts the app's
+ * first, then zero padding up to the largest section written before.  The log goes last so that a new entry never shifts the app's
  * pages: a delta checkpoint then sends the pages the app changed and the
  * tail, not the whole state.
  */
@@ -82,7 +82,21 @@ session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
 		    (rc = buf_append(out, e->out.data, e->out.len)) != 0)
 			return rc;
 	}
+	/*
+	 * Pad to the largest section written so far: Redis cannot shorten a
+	 * string in place, so a shorter payload would cost a full rewrite.
+	 */
+	if (out->len - meta_start < s->meta_hwm) {
+		size_t pad = s->meta_hwm - (out->len - meta_start);
+		unsigned char *z = sticky_buf_reserve(out, pad);
+
+		if (z == NULL)
+			return STICKY_ENOMEM;
+		memset(z, 0, pad);
+	}
 	*meta_len = (uint32_t)(out->len - meta_start);
+	if (*meta_len > s->meta_hwm)
+		s->meta_hwm = *meta_len;
 	return 0;
 }
 
@@ -146,8 +160,11 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 		}
 		off += outlen;
 	}
-	if (off != meta_len)
-		return STICKY_ECORRUPT;
+	/* What follows the entries is padding (see session_encode): zeros. */
+	for (; off < meta_len; off++)
+		if (m[off] != 0)
+			return STICKY_ECORRUPT;
+	s->meta_hwm = meta_len;
 	if (c->decode == NULL)
 		return STICKY_EINVAL;
 	s->state = NULL;

@@ -35,6 +35,8 @@ struct session {
 	struct replay_entry *replay; /* ring of replay_slots entries */
 	size_t nreplay;
 	size_t replay_next;
+	uint32_t meta_hwm;    /* largest replay section written: it is padded
+	                         to this, so the payload never shrinks for it */
 	/* the store's links */
 	struct session *hnext;
 	struct session *lru_prev; /* towards most recently used */

@@ -27,6 +27,8 @@
 #include "store.h"
 #include "worker.h"
 
+#define RBUF_LEN 65536 /* bytes read from a connection at once */
+
 /* The only file-scope mutable state: what the signal handlers saw. */
 static volatile sig_atomic_t sig_stop;
 static volatile sig_atomic_t sig_reopen;
@@ -325,7 +327,7 @@ service(struct worker *w, struct conn *c, short revents)
 	int rc;
 
 	if (c->state == CONN_READING && (revents & (POLLIN | POLLHUP | POLLERR))) {
-		if (conn_read(c) != 0) {
+		if (conn_read(c, w->rbuf, RBUF_LEN) != 0) {
 			c->state = CONN_DONE;
 			return;
 		}
@@ -476,9 +478,9 @@ timers(struct worker *w, int64_t now)
 		else
 			w->next_flush_ms = due;
 	}
+	update_gauges(w, now); /* O(1): the status page is never stale */
 	if (now >= w->next_sweep_ms) {
 		session_sweep(w, now);
-		update_gauges(w, now);
 		w->next_sweep_ms = now + 250;
 		if (w->cfg->max_rss_mb > 0 && !w->stopping &&
 		    ((kb = rss_kb()) + 1023) / 1024 > w->cfg->max_rss_mb) {
@@ -531,7 +533,8 @@ run(struct worker *w)
 
 	pfd = xcalloc(max + 2, sizeof(*pfd));
 	w->conns = xcalloc(max, sizeof(*w->conns));
-	if (pfd == NULL || w->conns == NULL) {
+	w->rbuf = xmalloc(RBUF_LEN);
+	if (pfd == NULL || w->conns == NULL || w->rbuf == NULL) {
 		log_err("worker_init_failed", "reason=out_of_memory");
 		_exit(1);
 	}
@@ -602,6 +605,7 @@ run(struct worker *w)
 		conn_free(w->conns[i]);
 	w->nconns = 0;
 	xfree(w->conns);
+	xfree(w->rbuf);
 	xfree(pfd);
 }
 

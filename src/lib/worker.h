@@ -35,6 +35,7 @@ struct worker {
 	uint32_t app_id;                   /* envelope app id */
 	struct crc32c_shift crc_page;      /* CRC shift by one checkpoint page */
 	struct conn **conns;               /* open connections */
+	unsigned char *rbuf;               /* the one read buffer (RBUF_LEN) */
 	size_t nconns;
 	int64_t next_flush_ms;
 	int64_t next_sweep_ms;

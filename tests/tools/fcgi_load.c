@@ -6,7 +6,7 @@
  * says which kind of error each failure was.  libc and our client library
  * only; loopback addresses only (fcgi_client.h).
  *
- * fcgi-load -a ADDR[,ADDR...] [-u USERS] [-n REQUESTS | -d SECONDS]
+ * fcgi-load -a ADDR[,ADDR...] [-u USERS] [--cookies FILE] [-n REQUESTS | -d SECONDS]
  *           [-c CONCURRENCY] [-r RATE] [-k] [-t TIMEOUT_MS] [--uri PATH]
  *           [--cookie NAME] [--tags T0,T1,...] [--worker-header NAME]
  *           [--method M] [--body STRING] [--check-counter] [--tsv]
@@ -712,6 +712,7 @@ main(int argc, char *argv[])
 		{ "body", required_argument, NULL, 'B' },
 		{ "check-counter", no_argument, NULL, 'K' },
 		{ "tsv", no_argument, NULL, 'V' },
+		{ "cookies", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static char deftags[MAX_ADDRS][24];
@@ -721,6 +722,7 @@ main(int argc, char *argv[])
 	size_t i;
 	int c, have_n = 0, have_d = 0, ret;
 	int64_t t0;
+	const char *cookies_file = NULL;
 
 	memset(&L, 0, sizeof(L));
 	L.nusers = 100;
@@ -787,6 +789,9 @@ main(int argc, char *argv[])
 		case 'V':
 			L.tsv = 1;
 			break;
+		case 'F':
+			cookies_file = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -813,6 +818,23 @@ main(int argc, char *argv[])
 		die("out of memory");
 	for (i = 0; i < L.conc; i++)
 		L.slots[i].fd = -1;
+	/* --cookies FILE: user i starts with the cookie value on line i. */
+	if (cookies_file != NULL) {
+		FILE *f = fopen(cookies_file, "r");
+		char line[COOKIE_MAX + 2];
+
+		if (f == NULL)
+			die("cannot open the --cookies file");
+		for (i = 0; i < L.nusers && fgets(line, sizeof(line), f) != NULL;) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (line[0] == '\0')
+				continue;
+			snprintf(L.users[i].cookie, sizeof(L.users[i].cookie),
+			    "%s=%s", L.cookie_name, line);
+			i++;
+		}
+		fclose(f);
+	}
 
 	t0 = now_us();
 	run(&L);
