@@ -62,6 +62,42 @@ app_id_of(const struct sticky_config *cfg)
 	return app != NULL ? envelope_app_id(app) : 0; /* 0: any app */
 }
 
+/* "stickyctl CMD SID|KEY": the key and a connection, or what to exit with. */
+static int
+one_key(struct sticky_config *cfg, int argc, char *argv[],
+    char key[SID_KEY_LEN + 1], struct redis **r)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: stickyctl %s SID|KEY\n", argv[0]);
+		return 2;
+	}
+	if (key_of(argv[1], key) != 0 || open_redis(cfg, r) != 0)
+		return 1;
+	return 0;
+}
+
+/* Call fn for every checkpointed session; 1 after a scan error. */
+static int
+each_key(struct redis *r, void (*fn)(struct redis *, const char *, void *),
+    void *arg)
+{
+	uint64_t cursor = 0;
+
+	do {
+		char **keys;
+		size_t n;
+
+		if (redis_scan(r, &cursor, &keys, &n) != 0) {
+			fprintf(stderr, "stickyctl: scan: %s\n", redis_errstr(r));
+			return 1;
+		}
+		for (size_t i = 0; i < n; i++)
+			fn(r, keys[i], arg);
+		redis_scan_free(keys, n);
+	} while (cursor != 0);
+	return 0;
+}
+
 static void
 print_header(const char *key, const struct envelope *e, size_t len)
 {
@@ -71,37 +107,31 @@ print_header(const char *key, const struct envelope *e, size_t len)
 	    e->schema, e->epoch, e->meta_len, e->app_len, len, e->crc);
 }
 
+static void
+list_one(struct redis *r, const char *key, void *arg)
+{
+	size_t *total = arg;
+	uint64_t epoch = 0;
+	char owner[64] = "-";
+
+	redis_owner(r, key, &epoch, owner, sizeof(owner));
+	printf("%s owner=%s epoch=%" PRIu64 "\n", key, owner, epoch);
+	(*total)++;
+}
+
 int
 cmd_list(struct sticky_config *cfg, int argc, char *argv[])
 {
 	struct redis *r = NULL;
-	uint64_t cursor = 0;
 	size_t total = 0;
+	int rc;
 
 	if (open_redis(cfg, &r) != 0)
 		return 1;
-	do {
-		char **keys;
-		size_t n;
-
-		if (redis_scan(r, &cursor, &keys, &n) != 0) {
-			fprintf(stderr, "stickyctl: scan: %s\n", redis_errstr(r));
-			redis_free(r);
-			return 1;
-		}
-		for (size_t i = 0; i < n; i++) {
-			uint64_t epoch = 0;
-			char owner[64] = "-";
-
-			redis_owner(r, keys[i], &epoch, owner, sizeof(owner));
-			printf("%s owner=%s epoch=%" PRIu64 "\n", keys[i], owner, epoch);
-		}
-		total += n;
-		redis_scan_free(keys, n);
-	} while (cursor != 0);
+	rc = each_key(r, list_one, &total);
 	fprintf(stderr, "%zu sessions\n", total);
 	redis_free(r);
-	return 0;
+	return rc;
 }
 
 static int
@@ -136,15 +166,25 @@ cmd_show(struct sticky_config *cfg, int argc, char *argv[])
 	struct redis *r = NULL;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: stickyctl show SID|KEY\n");
-		return 2;
-	}
-	if (key_of(argv[1], key) != 0 || open_redis(cfg, &r) != 0)
-		return 1;
+	if ((rc = one_key(cfg, argc, argv, key, &r)) != 0)
+		return rc;
 	rc = check_one(r, key, app_id_of(cfg), 1);
 	redis_free(r);
 	return rc;
+}
+
+struct verify {
+	uint32_t app_id;
+	size_t bad, total;
+};
+
+static void
+verify_one(struct redis *r, const char *key, void *arg)
+{
+	struct verify *v = arg;
+
+	v->bad += (size_t)check_one(r, key, v->app_id, 0);
+	v->total++;
 }
 
 int
@@ -152,40 +192,23 @@ cmd_verify(struct sticky_config *cfg, int argc, char *argv[])
 {
 	char key[SID_KEY_LEN + 1];
 	struct redis *r = NULL;
-	uint32_t app_id = app_id_of(cfg);
-	size_t bad = 0, total = 0;
-	uint64_t cursor = 0;
+	struct verify v = { app_id_of(cfg), 0, 0 };
+	int rc = 0;
 
 	if (open_redis(cfg, &r) != 0)
 		return 1;
 	if (argc > 1) {
 		for (int i = 1; i < argc; i++) {
-			if (key_of(argv[i], key) != 0) {
-				bad++;
-				continue;
-			}
-			bad += (size_t)check_one(r, key, app_id, 0);
-			total++;
+			if (key_of(argv[i], key) != 0)
+				v.bad++;
+			else
+				verify_one(r, key, &v);
 		}
-	} else {
-		do {
-			char **keys;
-			size_t n;
-
-			if (redis_scan(r, &cursor, &keys, &n) != 0) {
-				fprintf(stderr, "stickyctl: scan: %s\n", redis_errstr(r));
-				redis_free(r);
-				return 1;
-			}
-			for (size_t i = 0; i < n; i++)
-				bad += (size_t)check_one(r, keys[i], app_id, 0);
-			total += n;
-			redis_scan_free(keys, n);
-		} while (cursor != 0);
-	}
-	printf("%zu checked, %zu bad\n", total, bad);
+	} else
+		rc = each_key(r, verify_one, &v);
+	printf("%zu checked, %zu bad\n", v.total, v.bad);
 	redis_free(r);
-	return bad == 0 ? 0 : 1;
+	return rc != 0 || v.bad != 0 ? 1 : 0;
 }
 
 int
@@ -195,12 +218,8 @@ cmd_delete(struct sticky_config *cfg, int argc, char *argv[])
 	struct redis *r = NULL;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: stickyctl delete SID|KEY\n");
-		return 2;
-	}
-	if (key_of(argv[1], key) != 0 || open_redis(cfg, &r) != 0)
-		return 1;
+	if ((rc = one_key(cfg, argc, argv, key, &r)) != 0)
+		return rc;
 	rc = redis_delete(r, key);
 	if (rc != 0)
 		fprintf(stderr, "stickyctl: delete: %s\n", sticky_strerror(rc));

@@ -9,6 +9,23 @@ t_setup
 STICKY_WORKERS=1
 start_redis || { fail "redis starts"; t_done; exit 1; }
 CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" -o app.name=bigstate "$@"; }
+# Hooks: preload ran once, in the master, before fork (both workers see
+# the same table at the same address, loaded by the master's pid, not
+# their own); worker_init ran in each worker with its own tag.
+STICKY_WORKERS=2
+start_sticky bigstate -w 2 -r "unix:$REDIS_SOCK" || fail "hooks: daemon starts"
+get w0 /info ""; I0=$BODY
+get w1 /info ""; I1=$BODY
+field_of() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+check "preload: one table, same address in both workers ($(field_of shared "$I0"))" \
+	[ "$(field_of shared "$I0")" = "$(field_of shared "$I1")" ] && [ "$(field_of shared "$I0")" != "(nil)" ]
+check "preload: loaded by the master ($(field_of loaded_by "$I0") = $STICKY_PID)" \
+	[ "$(field_of loaded_by "$I0")" = "$STICKY_PID" ] && [ "$(field_of loaded_by "$I1")" = "$STICKY_PID" ]
+check "worker_init: each worker with its own tag and pid" \
+	[ "$(field_of worker_init "$I0")" = w0 ] && [ "$(field_of worker_init "$I1")" = w1 ] &&
+	[ "$(field_of worker_pid "$I0")" = "$(worker_pid w0)" ]
+stop_sticky
+STICKY_WORKERS=1
 for size in 65536 1048576; do
 	redis-cli -s "$REDIS_SOCK" flushall >/dev/null
 	start_sticky bigstate -w 1 -r "unix:$REDIS_SOCK" -o app.state_bytes=$size \

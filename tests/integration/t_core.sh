@@ -7,7 +7,12 @@
 . "$top_srcdir/tests/lib/procs.sh"
 t_setup
 STICKY_WORKERS=2
-start_sticky counter -w 2 || { fail "daemon starts"; t_done; exit 1; }
+start_sticky counter -w 2 -o socket_group=www-data ||
+	{ fail "daemon starts"; t_done; exit 1; }
+
+check "unix sockets get the configured mode (0666 here; default 0660)" \
+	[ "$(stat -c %a "$T/w0.sock")" = 666 ] && [ "$(stat -c %a "$T/w1.sock")" = 666 ]
+check "and the configured group (www-data)" [ "$(stat -c %G "$T/w0.sock")" = www-data ]
 
 # A new user gets a session cookie with the serving worker's tag.
 get w0 / ""

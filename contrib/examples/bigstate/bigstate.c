@@ -9,8 +9,10 @@
  * every worker.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sticky/sticky.h>
 
@@ -26,6 +28,7 @@ struct settings {
 };
 
 struct shared_table {
+	long loaded_by;  /* pid of the process that ran preload: the master */
 	size_t n;
 	float w[]; /* read-only after preload: pages stay shared */
 };
@@ -55,6 +58,7 @@ big_preload(void **shared, const struct sticky_config *cfg, void *appdata)
 	s->state_bytes = size_arg(cfg, "app.state_bytes", 65536);
 	if ((t = malloc(sizeof(*t) + tbytes)) == NULL)
 		return STICKY_ENOMEM;
+	t->loaded_by = (long)getpid();
 	t->n = tbytes / sizeof(float);
 	for (size_t i = 0; i < t->n; i++)
 		t->w[i] = (float)(i % 97) / 97.0f;
@@ -136,6 +140,32 @@ big_size(const void *state, void *appdata)
 	return sizeof(*b) + b->n * sizeof(float);
 }
 
+/* Per worker: what worker_init made (here, just the tag it was given). */
+struct worker_info {
+	char tag[40];
+	long pid;
+};
+
+static int
+big_worker_init(void **worker_data, const void *shared, const char *tag,
+    void *appdata)
+{
+	struct worker_info *wi = calloc(1, sizeof(*wi));
+
+	if (wi == NULL)
+		return STICKY_ENOMEM;
+	snprintf(wi->tag, sizeof(wi->tag), "%s", tag);
+	wi->pid = (long)getpid();
+	*worker_data = wi;
+	return 0;
+}
+
+static void
+big_worker_exit(void *worker_data, void *appdata)
+{
+	free(worker_data);
+}
+
 static int
 big_handle(struct sticky_req *req, void *appdata)
 {
@@ -144,6 +174,15 @@ big_handle(struct sticky_req *req, void *appdata)
 	size_t at;
 	int err;
 
+	/* /info: where the shared table and the per-worker data came from. */
+	if (strcmp(sticky_req_path(req), "/info") == 0) {
+		const struct worker_info *wi = sticky_req_worker_data(req);
+
+		return sticky_req_printf(req, "shared=%p loaded_by=%ld "
+		    "worker_init=%s worker_pid=%ld\n", (const void *)t,
+		    t != NULL ? t->loaded_by : 0L, wi != NULL ? wi->tag : "-",
+		    wi != NULL ? wi->pid : 0L);
+	}
 	if ((b = sticky_session_state(req, &err)) == NULL)
 		return err;
 	if (strcmp(sticky_req_path(req), "/peek") != 0) {
@@ -170,6 +209,8 @@ static const struct sticky_app_def big_app = {
 	},
 	.handler = big_handle,
 	.preload = big_preload,
+	.worker_init = big_worker_init,
+	.worker_exit = big_worker_exit,
 	.unload = big_unload,
 	.appdata = &settings,
 };
