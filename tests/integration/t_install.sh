@@ -75,12 +75,15 @@ check "logrotate: rotates /var/log/sticky and signals USR1 to the master only" \
 export PKG_CONFIG_SYSROOT_DIR="$D" PKG_CONFIG_LIBDIR="$D$LIBDIR/pkgconfig" PKG_CONFIG_PATH=
 CFLAGS_PC=$(pkg-config --cflags sticky)
 LIBS_PC=$(pkg-config --libs sticky)
+# A sanitizer build installs an instrumented library: the app needs the
+# same runtime (the flags configure chose, from the build's Makefile).
+SAN=$(sed -n 's/^SAN_CFLAGS = //p' "$top_builddir/Makefile")
 check "pkg-config finds sticky $(pkg-config --modversion sticky 2>/dev/null)" \
 	[ -n "$LIBS_PC" ] && grep -q -- "-I$D$INCLUDEDIR" <<<"$CFLAGS_PC"
-cc -std=c11 -Wall -Werror -DSTICKY_STANDALONE $CFLAGS_PC -o "$T/counter" \
+cc -std=c11 -Wall -Werror $SAN -DSTICKY_STANDALONE $CFLAGS_PC -o "$T/counter" \
 	"$top_srcdir/contrib/examples/counter/counter.c" $LIBS_PC 2>"$T/cc.err"
 check "an application compiles and links against the installed sticky.pc" [ $? = 0 ] || cat "$T/cc.err" >&2
-cc -std=c11 -Wall -Werror -fPIC -shared $CFLAGS_PC -o "$T/counter.so" \
+cc -std=c11 -Wall -Werror $SAN -fPIC -shared $CFLAGS_PC -o "$T/counter.so" \
 	"$top_srcdir/contrib/examples/counter/counter.c" $LIBS_PC 2>"$T/cc2.err"
 check "a module for stickyd compiles the same way" [ $? = 0 ] || cat "$T/cc2.err" >&2
 export LD_LIBRARY_PATH="$D$LIBDIR"
