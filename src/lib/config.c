@@ -87,7 +87,7 @@ static const struct key keys[] = {
 	  "sessions before it is killed." },
 	{ "respawn_backoff_max", T_LONG, F(respawn_backoff_max_ms), "5000", 0, 600000,
 	  "Processes", "Longest delay (ms) before respawning a worker that keeps "
-	  "crashing; the first respawn is immediate." },
+	  "crashing without answering a request; others are respawned at once." },
 
 	/* requests */
 	{ "max_connections", T_LONG, F(max_connections), "128", 1, 65536, "Requests",

@@ -24,6 +24,7 @@ struct worker_stats {
 	uint64_t crashes;      /* abnormal exits */
 	int32_t last_signal;   /* signal of the last crash, 0 if none */
 	uint64_t requests;
+	uint64_t answered;      /* responses rendered (crash-loop detection) */
 	uint64_t sessions;
 	uint64_t bytes;
 	uint64_t dirty;

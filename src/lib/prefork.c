@@ -35,6 +35,7 @@ struct slot {
 	int64_t started_ms;
 	int64_t respawn_at_ms; /* 0: no respawn pending */
 	int64_t backoff_ms;    /* next crash-loop delay */
+	uint64_t answered0;    /* the slot's answered counter at spawn */
 	int retiring;          /* told to stop by a rolling reload */
 };
 
@@ -183,6 +184,7 @@ spawn(struct master *ms, unsigned i)
 	}
 	s->pid = pid;
 	s->started_ms = now_ms();
+	s->answered0 = ms->m->w[i].answered;
 	s->respawn_at_ms = 0;
 	s->retiring = 0;
 	ms->m->w[i].pid = (int32_t)pid;
@@ -242,10 +244,14 @@ reap(struct master *ms)
 		if (ms->stopping)
 			continue;
 		/*
-		 * Respawn at once; a worker that keeps dying young waits
-		 * longer each time, up to respawn_backoff_max.
+		 * Respawn at once.  A crash loop is a worker that dies young
+		 * without answering a single request (worker_init fails, every
+		 * request crashes it): it waits longer each time, up to
+		 * respawn_backoff_max.  A worker that answered requests is
+		 * respawned at once whatever its age: it does useful work, and
+		 * while a slot waits, requests queue on its socket unanswered.
 		 */
-		if (crashed && lived < 1000) {
+		if (crashed && lived < 1000 && st->answered == s->answered0) {
 			s->backoff_ms = s->backoff_ms == 0 ? 100 : s->backoff_ms * 2;
 			if (s->backoff_ms > ms->cfg->respawn_backoff_max_ms)
 				s->backoff_ms = ms->cfg->respawn_backoff_max_ms;

@@ -276,7 +276,8 @@ render:
 	    fcgi_write_end(&c->out, fr->id, 0, FCGI_REQUEST_COMPLETE) != 0) {
 		log_err("render_failed", "reason=out_of_memory");
 		c->state = CONN_DONE;
-	}
+	} else
+		w->stats->answered++;
 	buf_cleanup(&cgi);
 	request_cleanup(&req);
 }

@@ -15,7 +15,7 @@ start_sticky counter -w 3 -r "unix:$REDIS_SOCK" -o checkpoint=sync \
 	-o fault_die_after_checkpoint=on || { fail "daemon starts"; t_done; exit 1; }
 ROUNDS=${REPLAY_ROUNDS:-10}
 
-for fe in apache nginx haproxy; do
+for fe in ${REPLAY_FRONTENDS:-apache nginx haproxy}; do
 	fe_available $fe || { fail "$fe is not installed"; continue; }
 	fe_start $fe || { fail "$fe starts"; fe_logs; continue; }
 	declare -A last=()
@@ -40,6 +40,8 @@ for fe in apache nginx haproxy; do
 			[ "$R_COUNT" = $((last[$u] + 1)) ] || twice=$((twice + 1))
 		else
 			errors=$((errors + 1))
+			t_log "$fe round $r ($method, user $u): answer $R_CODE in ${R_TIME}s: $(head -c 200 "$T/fe.body" | tr '\n' ' ')"
+			fe_logs; tail -n 8 "$T/sticky.log" >&2
 		fi
 		last[$u]=$((last[$u] + 1)) # the change was checkpointed: it counts
 		sleep 0.2 # the master respawns the dead worker
