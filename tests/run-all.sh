@@ -8,6 +8,8 @@
 # 2. builds in build/ and runs `make check`: Criterion unit tests and the
 #    integration scenarios against real redis-server, lighttpd, apache2,
 #    nginx and haproxy processes on 127.0.0.1 and unix sockets;
+#    then `make distcheck-quick`: the release tarball builds, installs and
+#    passes its unit tests and a daemon test from a read-only source tree;
 # 3. builds again with AddressSanitizer + UBSan in build-asan/ and runs
 #    the suite there too;
 # 4. runs the unit suite under valgrind (make check-valgrind);
@@ -68,6 +70,15 @@ suite() {
 }
 
 suite "tests" "$top/build" "" check
+echo "== make distcheck (from the tarball: build, unit tests, a daemon test, install, uninstall)"
+if (cd "$top/build" && make -s distcheck-quick > distcheck.out 2>&1); then
+	echo "PASS: distcheck"
+	passed=$((passed + 1))
+else
+	tail -40 "$top/build/distcheck.out"
+	echo "FAIL: distcheck"
+	failed=$((failed + 1))
+fi
 if [ -z "${QUICK:-}" ]; then
 	suite "tests under ASan+UBSan" "$top/build-asan" "--enable-sanitizers" check
 	echo "== valgrind: unit suite"
