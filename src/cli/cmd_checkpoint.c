@@ -1,7 +1,7 @@
 /*
  * cmd_checkpoint.c: look at checkpoints in Redis the way a worker would:
  * list them, decode a header, verify every field, delete one, and say who
- * owns a session.  Uses redis.c and envelope.c, nothing of its own.
+ * owns a session.  Uses redis.h and envelope.c, nothing of its own.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * checkpoint.c: when and how sessions reach Redis.  A write encodes the
  * session, diffs it against what Redis holds (delta.c) and sends only the
  * changed pages, many sessions per pipeline; every write is fenced by the
- * ownership epoch (redis.c's scripts), and a fenced write means another
+ * ownership epoch (redis_scripts.c), and a fenced write means another
  * worker owns the user now, so the local copy is dropped, never written.
  */
 #include <string.h>

@@ -1,7 +1,10 @@
 /*
- * redis.h: the checkpoint store.  The only module that includes hiredis:
- * connection with timeouts and reconnect backoff, AUTH/SELECT, and the
- * Lua scripts that make every ownership change and checkpoint write atomic.
+ * redis.h: the checkpoint store, the only module that includes hiredis:
+ * redis.c (connection with timeouts and reconnect backoff, AUTH/SELECT),
+ * redis_scripts.c (the Lua scripts that make every ownership change and
+ * checkpoint write atomic), redis_ckpt.c (checkpoint operations),
+ * redis_sub.c (takeover announcements), redis_scan.c (stickyctl's
+ * iteration); redis_int.h is what they share.
  *
  * Keys, for session key K under prefix P (the {K} hash tag keeps both in
  * one Redis Cluster slot, as the scripts need):

@@ -1,5 +1,5 @@
 /*
- * test_redis.c: the checkpoint store (redis.c) against a real redis-server.
+ * test_redis.c: the checkpoint store (redis*.c) against a real redis-server.
  *
  * Limits: every test starts its own redis-server (unix socket only, no
  * persistence, in a mkdtemp directory) and kills it by pid in fini; the
@@ -9,7 +9,7 @@
  * Timing checks (timeouts, backoff) allow wide margins and only bound them
  * from above by 1 s, so they hold under valgrind.  Checks of the raw
  * keyspace (TTL, EXISTS, DBSIZE, SCRIPT FLUSH) go through the small RESP
- * client below, not hiredis: redis.c stays its only user.  Wrong-typed
+ * client below, not hiredis: the redis*.c files stay its only users.  Wrong-typed
  * replies come from a fake server (a forked child speaking canned RESP).
  * Run under valgrind with --trace-children=yes
  * --trace-children-skip='*redis-server*' --child-silent-after-fork=yes
@@ -421,7 +421,7 @@ mk(long ttl)
 	return mk_opts(addr, NULL, NULL, ttl, 1000, 50, 2000);
 }
 
-/* An envelope header as far as redis.c reads it: lengths, plus a tag. */
+/* An envelope header as far as redis_ckpt.c reads it: lengths, plus a tag. */
 static void
 mkhdr(unsigned char h[ENV_HDR_LEN], uint64_t epoch, size_t len, int tag)
 {

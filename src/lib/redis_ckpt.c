@@ -1,0 +1,621 @@
+/*
+ * redis_ckpt.c: the checkpoint operations on the command connection:
+ * takeover, claim and owner record, pipelined (delta) writes, logout,
+ * setting a bad checkpoint aside, and stickyctl's raw get and delete.
+ * Every change is one of redis_scripts.c's scripts.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "redis_int.h"
+
+#define BAD_TTL_S (7L * 24 * 3600) /* how long a set-aside checkpoint is kept */
+/* Lua numbers are doubles: epochs and lengths above 2^53 would not compare. */
+#define MAX_LUA_INT ((uint64_t)1 << 53)
+
+/* A pending reply in write_batch() and the result it will get. */
+#define RES_PENDING 1
+#define RES_RETRY 2
+
+/* ---- helpers --------------------------------------------------------- */
+
+/* Big-endian header fields, as envelope.h lays them out. */
+static uint64_t
+get_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* meta_len + app_len of an envelope header: the payload length it claims. */
+static int
+hdr_total(const unsigned char *hdr, uint64_t *out)
+{
+	uint64_t meta = get_be(hdr + 24, 4), app = get_be(hdr + 32, 8);
+
+	if (app > MAX_LUA_INT || meta + app > MAX_LUA_INT)
+		return -1;
+	*out = meta + app;
+	return 0;
+}
+
+/* A new string P{K}:<suffix>; the caller has checked rd_key_valid(). */
+static char *
+key_make(const struct redis *r, const char *key, const char *suffix,
+    size_t *len)
+{
+	size_t n = r->prefixlen + strlen(key) + strlen(suffix) + 3;
+	char *p;
+
+	if ((p = xmalloc(n + 1)) == NULL)
+		return NULL;
+	snprintf(p, n + 1, "%s{%s}:%s", r->prefix, key, suffix);
+	*len = n;
+	return p;
+}
+
+/* The two live keys of a session (or P{K}:s and the :bad: key). */
+struct keypair {
+	char *s, *o;
+	size_t slen, olen;
+};
+
+static int
+keys_make(const struct redis *r, const char *key, struct keypair *kp)
+{
+	kp->s = kp->o = NULL;
+	if (!rd_key_valid(key))
+		return STICKY_EINVAL;
+	if ((kp->s = key_make(r, key, "s", &kp->slen)) == NULL ||
+	    (kp->o = key_make(r, key, "o", &kp->olen)) == NULL) {
+		xfree(kp->s);
+		kp->s = NULL;
+		return STICKY_ENOMEM;
+	}
+	return 0;
+}
+
+static void
+keys_free(struct keypair *kp)
+{
+	xfree(kp->s);
+	xfree(kp->o);
+}
+
+/* The integer reply of a script, or STICKY_EREDIS with r->err set. */
+static int
+int_reply(struct redis *r, const char *op, redisReply *rep, long long *v)
+{
+	if (rep->type != REDIS_REPLY_INTEGER)
+		return rd_bad_reply(r, op, rep);
+	*v = rep->integer;
+	return 0;
+}
+
+static void
+set_keys(const char **argv, size_t *lens, const struct keypair *kp)
+{
+	argv[3] = kp->s;
+	lens[3] = kp->slen;
+	argv[4] = kp->o;
+	lens[4] = kp->olen;
+}
+
+/* The session key and the channel, argv[7] and [8] of takeover and drop. */
+static void
+set_announce(const struct redis *r, const char **argv, size_t *lens,
+    const char *key)
+{
+	argv[7] = key;
+	lens[7] = strlen(key);
+	argv[8] = r->channel;
+	lens[8] = r->channellen;
+}
+
+/* ---- ownership ------------------------------------------------------- */
+
+int
+redis_takeover(struct redis *r, const char *key, const char *owner,
+    uint64_t *epoch, struct sticky_buf *blob)
+{
+	const char *argv[9];
+	size_t lens[9];
+	char ttl[NUMLEN];
+	struct keypair kp;
+	redisReply *rep = NULL, *e, *b;
+	int rc;
+
+	if (!rd_owner_valid(owner))
+		return STICKY_EINVAL;
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	set_keys(argv, lens, &kp);
+	argv[5] = owner;
+	lens[5] = strlen(owner);
+	argv[6] = ttl;
+	lens[6] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
+	set_announce(r, argv, lens, key);
+	if ((rc = rd_eval(r, SCR_TAKEOVER, "takeover", 9, argv, lens,
+	    &rep)) != 0)
+		goto out;
+	if (rep->type == REDIS_REPLY_NIL) {
+		rc = STICKY_ENOENT;
+		goto out;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    (e = rep->element[0])->type != REDIS_REPLY_INTEGER ||
+	    e->integer <= 0 ||
+	    (b = rep->element[1])->type != REDIS_REPLY_STRING) {
+		rd_set_err(r, "takeover: malformed reply");
+		rc = STICKY_EREDIS;
+		goto out;
+	}
+	buf_reset(blob);
+	if ((rc = buf_append(blob, b->str, b->len)) != 0)
+		goto out;
+	*epoch = (uint64_t)e->integer;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
+
+int
+redis_claim(struct redis *r, const char *key, const char *owner,
+    uint64_t *epoch)
+{
+	const char *argv[7];
+	size_t lens[7];
+	char ttl[NUMLEN];
+	struct keypair kp;
+	redisReply *rep = NULL;
+	long long v = 0;
+	int rc;
+
+	if (!rd_owner_valid(owner))
+		return STICKY_EINVAL;
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	set_keys(argv, lens, &kp);
+	argv[5] = owner;
+	lens[5] = strlen(owner);
+	argv[6] = ttl;
+	lens[6] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
+	if ((rc = rd_eval(r, SCR_CLAIM, "claim", 7, argv, lens, &rep)) != 0 ||
+	    (rc = int_reply(r, "claim", rep, &v)) != 0)
+		goto out;
+	if (v == 1)
+		*epoch = 1;
+	else if (v == 0)
+		rc = STICKY_EFENCED;
+	else
+		rc = rd_bad_reply(r, "claim", rep);
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
+
+int
+redis_owner(struct redis *r, const char *key, uint64_t *epoch, char *owner,
+    size_t ownerlen)
+{
+	const char *argv[4];
+	size_t lens[4];
+	struct keypair kp;
+	redisReply *rep = NULL, *e, *w;
+	int rc;
+
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	argv[0] = "HMGET";
+	lens[0] = 5;
+	argv[1] = kp.o;
+	lens[1] = kp.olen;
+	argv[2] = "epoch";
+	lens[2] = 5;
+	argv[3] = "owner";
+	lens[3] = 5;
+	if ((rc = rd_command(r, "owner", 4, argv, lens, &rep)) != 0)
+		goto out;
+	rc = STICKY_EREDIS;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+		rd_bad_reply(r, "owner", rep);
+		goto out;
+	}
+	e = rep->element[0];
+	w = rep->element[1];
+	if (e->type == REDIS_REPLY_NIL && w->type == REDIS_REPLY_NIL) {
+		rc = STICKY_ENOENT;
+		goto out;
+	}
+	if (e->type != REDIS_REPLY_STRING || w->type != REDIS_REPLY_STRING ||
+	    rd_parse_u64(e->str, e->len, epoch) != 0) {
+		rd_set_err(r, "owner: malformed owner record");
+		goto out;
+	}
+	if (w->len >= ownerlen) {
+		rc = STICKY_EINVAL;
+		goto out;
+	}
+	memcpy(owner, w->str, w->len);
+	owner[w->len] = '\0';
+	rc = 0;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
+
+/* ---- checkpoint writes ----------------------------------------------- */
+
+/*
+ * Checks a write before it is sent: lengths agree with the headers, runs
+ * are sorted, inside the payload and cover every byte past the old end
+ * (SETRANGE would zero-fill a gap).  STICKY_EAGAIN for a delta that would
+ * shrink the checkpoint: only a full write can.
+ */
+static int
+write_check(const struct redis_write *w, uint64_t *prev_total)
+{
+	uint64_t total, covered, end = 0;
+
+	if (!rd_key_valid(w->key) || !rd_owner_valid(w->owner) ||
+	    w->hdr == NULL || (w->payload == NULL && w->payload_len > 0) ||
+	    w->epoch == 0 || w->epoch > MAX_LUA_INT ||
+	    hdr_total(w->hdr, &total) != 0 || total != w->payload_len)
+		return STICKY_EINVAL;
+	*prev_total = 0;
+	if (w->prev_hdr == NULL)
+		return 0;
+	if ((w->runs == NULL && w->nruns > 0) ||
+	    w->nruns > (size_t)(INT_MAX - 16) / 2 ||
+	    hdr_total(w->prev_hdr, prev_total) != 0)
+		return STICKY_EINVAL;
+	if (total < *prev_total)
+		return STICKY_EAGAIN;
+	covered = *prev_total;
+	for (size_t i = 0; i < w->nruns; i++) {
+		const struct delta_run *d = &w->runs[i];
+
+		if (d->len == 0 || d->off < end || d->off > total ||
+		    d->len > total - d->off)
+			return STICKY_EINVAL;
+		end = d->off + d->len;
+		if (end > covered) {
+			if (d->off > covered)
+				return STICKY_EINVAL;
+			covered = end;
+		}
+	}
+	return covered == total ? 0 : STICKY_EINVAL;
+}
+
+/* EVALSHA argv of one write; its storage is freed by wcmd_free(). */
+struct wcmd {
+	int argc;
+	const char **argv;
+	size_t *lens;
+	char *nums; /* decimal numbers the argv points into */
+	struct keypair kp;
+};
+
+static void
+wcmd_free(struct wcmd *cmd)
+{
+	xfree(cmd->argv);
+	xfree(cmd->lens);
+	xfree(cmd->nums);
+	keys_free(&cmd->kp);
+}
+
+static int
+wcmd_build(struct redis *r, const struct redis_write *w, uint64_t prev_total,
+    struct wcmd *cmd)
+{
+	size_t nargs, i;
+	char *num;
+	int rc;
+
+	memset(cmd, 0, sizeof(*cmd));
+	nargs = 12 + (w->prev_hdr != NULL ? 2 * w->nruns : 1);
+	if ((rc = keys_make(r, w->key, &cmd->kp)) != 0)
+		return rc;
+	cmd->argv = xreallocarray(NULL, nargs, sizeof(*cmd->argv));
+	cmd->lens = xreallocarray(NULL, nargs, sizeof(*cmd->lens));
+	cmd->nums = xreallocarray(NULL, 3 + w->nruns, NUMLEN);
+	if (cmd->argv == NULL || cmd->lens == NULL || cmd->nums == NULL) {
+		wcmd_free(cmd);
+		return STICKY_ENOMEM;
+	}
+	cmd->argc = (int)nargs;
+	num = cmd->nums;
+	set_keys(cmd->argv, cmd->lens, &cmd->kp);
+	cmd->argv[5] = num;
+	cmd->lens[5] = rd_fmt_num(num, w->epoch);
+	num += NUMLEN;
+	cmd->argv[6] = num;
+	cmd->lens[6] = rd_fmt_num(num, (uint64_t)r->ttl_s);
+	num += NUMLEN;
+	cmd->argv[7] = w->owner;
+	cmd->lens[7] = strlen(w->owner);
+	cmd->argv[10] = (const char *)w->hdr;
+	cmd->lens[10] = ENV_HDR_LEN;
+	if (w->prev_hdr == NULL) {
+		cmd->argv[8] = "full";
+		cmd->lens[8] = 4;
+		cmd->argv[9] = "";
+		cmd->lens[9] = 0;
+		cmd->argv[11] = "0";
+		cmd->lens[11] = 1;
+		cmd->argv[12] = w->payload_len > 0 ? (const char *)w->payload : "";
+		cmd->lens[12] = w->payload_len;
+		return 0;
+	}
+	cmd->argv[8] = "delta";
+	cmd->lens[8] = 5;
+	cmd->argv[9] = (const char *)w->prev_hdr;
+	cmd->lens[9] = ENV_HDR_LEN;
+	cmd->argv[11] = num;
+	cmd->lens[11] = rd_fmt_num(num, ENV_HDR_LEN + prev_total);
+	num += NUMLEN;
+	for (i = 0; i < w->nruns; i++) {
+		cmd->argv[12 + 2 * i] = num;
+		cmd->lens[12 + 2 * i] =
+		    rd_fmt_num(num, ENV_HDR_LEN + w->runs[i].off);
+		num += NUMLEN;
+		cmd->argv[13 + 2 * i] = (const char *)w->payload + w->runs[i].off;
+		cmd->lens[13 + 2 * i] = w->runs[i].len;
+	}
+	return 0;
+}
+
+/* Queue every write whose result is `want`; they become RES_PENDING. */
+static int
+batch_append(struct redis *r, struct redis_write *ws, size_t n, int want,
+    size_t *queued)
+{
+	struct wcmd cmd;
+	uint64_t prev_total;
+	int rc;
+
+	*queued = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ws[i].result != want)
+			continue;
+		if ((rc = write_check(&ws[i], &prev_total)) != 0 ||
+		    (rc = wcmd_build(r, &ws[i], prev_total, &cmd)) != 0) {
+			ws[i].result = rc;
+			continue;
+		}
+		cmd.argv[0] = "EVALSHA";
+		cmd.lens[0] = 7;
+		cmd.argv[1] = r->sha[SCR_WRITE];
+		cmd.lens[1] = 40;
+		cmd.argv[2] = "2";
+		cmd.lens[2] = 1;
+		rc = redisAppendCommandArgv(r->cmd.c, cmd.argc, cmd.argv, cmd.lens);
+		wcmd_free(&cmd);
+		if (rc != REDIS_OK)
+			return rd_io_failed(r, "write");
+		ws[i].result = RES_PENDING;
+		(*queued)++;
+	}
+	return 0;
+}
+
+/* Read the reply of every RES_PENDING write, in order. */
+static int
+batch_read(struct redis *r, struct redis_write *ws, size_t n)
+{
+	redisReply *rep;
+	void *p;
+	long long v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ws[i].result != RES_PENDING)
+			continue;
+		if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL)
+			return rd_io_failed(r, "write");
+		rep = p;
+		if (rd_is_noscript(rep))
+			ws[i].result = RES_RETRY;
+		else if (int_reply(r, "write", rep, &v) != 0)
+			ws[i].result = STICKY_EREDIS;
+		else if (v == 1)
+			ws[i].result = 0;
+		else if (v == 0)
+			ws[i].result = STICKY_EFENCED;
+		else if (v == -1)
+			ws[i].result = STICKY_EAGAIN;
+		else
+			ws[i].result = rd_bad_reply(r, "write", rep);
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+int
+redis_write_batch(struct redis *r, struct redis_write *ws, size_t n)
+{
+	size_t queued, i;
+	int rc, retry = 0;
+
+	for (i = 0; i < n; i++)
+		ws[i].result = RES_PENDING;
+	if (n == 0)
+		return 0;
+	if ((rc = redis_connect(r)) != 0)
+		goto out;
+	if ((rc = batch_append(r, ws, n, RES_PENDING, &queued)) != 0 ||
+	    (queued > 0 && (rc = batch_read(r, ws, n)) != 0))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (ws[i].result == RES_RETRY)
+			retry = 1;
+	if (retry) {
+		if ((rc = rd_reload_scripts(r)) != 0 ||
+		    (rc = batch_append(r, ws, n, RES_RETRY, &queued)) != 0 ||
+		    (queued > 0 && (rc = batch_read(r, ws, n)) != 0))
+			goto out;
+		for (i = 0; i < n; i++)
+			if (ws[i].result == RES_RETRY) {
+				rd_set_err(r, "write: server error NOSCRIPT");
+				ws[i].result = STICKY_EREDIS;
+			}
+	}
+out:
+	/* Unanswered: the connection failed before their replies came. */
+	for (i = 0; i < n; i++)
+		if (ws[i].result > 0)
+			ws[i].result = STICKY_EREDIS;
+	return rc;
+}
+
+/* ---- logout and bad checkpoints -------------------------------------- */
+
+int
+redis_drop(struct redis *r, const char *key, uint64_t epoch)
+{
+	const char *argv[9];
+	size_t lens[9];
+	char num[2][NUMLEN];
+	struct keypair kp;
+	redisReply *rep = NULL;
+	long long v = 0;
+	int rc;
+
+	if (epoch == 0 || epoch >= MAX_LUA_INT)
+		return STICKY_EINVAL;
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	set_keys(argv, lens, &kp);
+	argv[5] = num[0];
+	lens[5] = rd_fmt_num(num[0], epoch);
+	argv[6] = num[1];
+	lens[6] = rd_fmt_num(num[1], (uint64_t)r->ttl_s);
+	set_announce(r, argv, lens, key);
+	if ((rc = rd_eval(r, SCR_DROP, "drop", 9, argv, lens, &rep)) != 0 ||
+	    (rc = int_reply(r, "drop", rep, &v)) != 0)
+		goto out;
+	if (v == 0)
+		rc = STICKY_EFENCED;
+	else if (v != 1)
+		rc = rd_bad_reply(r, "drop", rep);
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
+
+int
+redis_set_aside(struct redis *r, const char *key)
+{
+	const char *argv[6];
+	size_t lens[6];
+	char ttl[NUMLEN], suffix[NUMLEN + 4];
+	struct keypair kp = { NULL, NULL, 0, 0 };
+	redisReply *rep = NULL;
+	long long v = 0;
+	int rc;
+
+	if (!rd_key_valid(key))
+		return STICKY_EINVAL;
+	snprintf(suffix, sizeof(suffix), "bad:%lld", (long long)time(NULL));
+	if ((kp.s = key_make(r, key, "s", &kp.slen)) == NULL ||
+	    (kp.o = key_make(r, key, suffix, &kp.olen)) == NULL) {
+		rc = STICKY_ENOMEM;
+		goto out;
+	}
+	set_keys(argv, lens, &kp);
+	argv[5] = ttl;
+	lens[5] = rd_fmt_num(ttl, (uint64_t)BAD_TTL_S);
+	if ((rc = rd_eval(r, SCR_SET_ASIDE, "set_aside", 6, argv, lens,
+	    &rep)) != 0 ||
+	    (rc = int_reply(r, "set_aside", rep, &v)) != 0)
+		goto out;
+	if (v == 0)
+		rc = STICKY_ENOENT;
+	else if (v != 1)
+		rc = rd_bad_reply(r, "set_aside", rep);
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
+
+/* ---- raw access for stickyctl ---------------------------------------- */
+
+int
+redis_get(struct redis *r, const char *key, struct sticky_buf *blob)
+{
+	const char *argv[2];
+	size_t lens[2];
+	struct keypair kp;
+	redisReply *rep = NULL;
+	int rc;
+
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	argv[0] = "GET";
+	lens[0] = 3;
+	argv[1] = kp.s;
+	lens[1] = kp.slen;
+	if ((rc = rd_command(r, "get", 2, argv, lens, &rep)) != 0)
+		goto out;
+	if (rep->type == REDIS_REPLY_NIL)
+		rc = STICKY_ENOENT;
+	else if (rep->type != REDIS_REPLY_STRING)
+		rc = rd_bad_reply(r, "get", rep);
+	else {
+		buf_reset(blob);
+		rc = buf_append(blob, rep->str, rep->len);
+	}
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
+
+int
+redis_delete(struct redis *r, const char *key)
+{
+	const char *argv[3];
+	size_t lens[3];
+	struct keypair kp;
+	redisReply *rep = NULL;
+	int rc;
+
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	argv[0] = "DEL";
+	lens[0] = 3;
+	argv[1] = kp.s;
+	lens[1] = kp.slen;
+	argv[2] = kp.o;
+	lens[2] = kp.olen;
+	if ((rc = rd_command(r, "delete", 3, argv, lens, &rep)) != 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_INTEGER)
+		rc = rd_bad_reply(r, "delete", rep);
+	else if (rep->integer == 0)
+		rc = STICKY_ENOENT;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
+

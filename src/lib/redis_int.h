@@ -1,0 +1,99 @@
+/*
+ * redis_int.h: what the redis*.c files share and nothing else includes:
+ * the state behind struct redis, the script ids, and the helpers of
+ * redis.c and redis_scripts.c (rd_ names: internal to these files).
+ * Only these files include hiredis.
+ */
+#ifndef STICKY_REDIS_INT_H
+#define STICKY_REDIS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "redis.h"
+
+#define MAX_KEY_LEN 512
+#define MAX_OWNER_LEN 64
+#define NUMLEN 24 /* room for a uint64_t in decimal and a NUL */
+
+/* The scripts of redis_scripts.c; r->sha holds their SHA1s. */
+enum script_id {
+	SCR_TAKEOVER,
+	SCR_CLAIM,
+	SCR_WRITE,
+	SCR_DROP,
+	SCR_SET_ASIDE,
+	SCR_COUNT
+};
+
+/* A connection and its reconnect backoff. */
+struct conn {
+	redisContext *c;    /* NULL while disconnected */
+	int backoff_ms;     /* the wait after the next failure */
+	int64_t retry_at;   /* now_ms() before which no attempt is made */
+	unsigned failures;  /* in a row; logged at warn only the first */
+	const char *name;   /* "" or "sub ", before ops in r->err */
+	const char *ev_down, *ev_up;
+};
+
+struct redis {
+	struct conn cmd; /* commands and scripts */
+	struct conn sub; /* subscribed to the channel, non-blocking */
+	unsigned sub_gen; /* changes whenever sub is opened or closed */
+	char *addr;      /* as configured, for logs */
+	char *host;      /* TCP host, or NULL */
+	int port;
+	char *path; /* unix socket path, or NULL */
+	char *user;
+	char *password; /* wiped on free */
+	char *prefix;
+	size_t prefixlen;
+	char *channel; /* prefix CHANNEL */
+	size_t channellen;
+	int db;
+	int connect_timeout_ms;
+	int command_timeout_ms;
+	long ttl_s;
+	int backoff_min_ms;
+	int backoff_max_ms;
+	char sha[SCR_COUNT][41];
+	char err[128];
+};
+
+/* ---- redis.c: helpers ------------------------------------------------ */
+/* r->err, made safe for reason="..." log fields. */
+void rd_set_err(struct redis *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int rd_parse_u64(const char *s, size_t len, uint64_t *out);
+int rd_key_valid(const char *key);
+int rd_owner_valid(const char *owner);
+size_t rd_fmt_num(char *buf, uint64_t v); /* into NUMLEN bytes */
+
+/* ---- redis.c: connection --------------------------------------------- */
+void rd_drop_context(struct conn *cn);
+int rd_lost(struct redis *r, struct conn *cn);
+int rd_conn_lost(struct redis *r);
+void rd_conn_up(struct redis *r, struct conn *cn);
+int rd_failed_io(struct redis *r, struct conn *cn, const char *op);
+int rd_io_failed(struct redis *r, const char *op);
+void rd_server_error(struct redis *r, const char *op, const redisReply *rep);
+int rd_bad_reply(struct redis *r, const char *op, const redisReply *rep);
+int rd_open_context(struct redis *r, struct conn *cn);
+void rd_append_auth(struct redis *r, struct conn *cn, int *nauth,
+    int *nselect);
+int rd_read_auth(struct redis *r, struct conn *cn, int nauth, int nselect);
+int64_t rd_backoff_left(const struct conn *cn);
+int rd_command(struct redis *r, const char *op, int argc, const char **argv,
+    const size_t *lens, redisReply **out);
+
+/* ---- redis_scripts.c ------------------------------------------------- */
+int rd_is_noscript(const redisReply *rep);
+void rd_append_script_loads(struct redis *r);
+int rd_read_script_loads(struct redis *r);
+int rd_reload_scripts(struct redis *r);
+int rd_eval(struct redis *r, enum script_id id, const char *op, int argc,
+    const char **argv, size_t *lens, redisReply **out);
+
+#endif /* STICKY_REDIS_INT_H */

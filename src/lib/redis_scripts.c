@@ -1,0 +1,198 @@
+/*
+ * redis_scripts.c: the Lua scripts that make every ownership change and
+ * checkpoint write atomic and fenced by the owner record's epoch, their
+ * SCRIPT LOAD (at connect, and again when Redis forgot them) and EVALSHA.
+ */
+#include <string.h>
+
+#include "redis_int.h"
+
+/*
+ * KEYS[1] is always P{K}:s and KEYS[2] P{K}:o (or P{K}:bad:<time> for
+ * set_aside).  Epochs are compared with tonumber() on both sides; an epoch
+ * is only ever changed by HINCRBY or set from a decimal ARGV, never from a
+ * Lua number, which would print as 1e+15 past 14 digits (so announcements
+ * HGET the new epoch as a string).
+ *
+ * Announcements go out with pcall, last: a PUBLISH the ACL refuses (no
+ * &P"takeover" permission) must not abort a script halfway, as scripts
+ * are not rolled back; redis_sub_open() reports that misconfiguration.
+ */
+static const char *const scripts[SCR_COUNT] = {
+	/*
+	 * takeover: ARGV owner, ttl, session key, channel.  nil when there
+	 * is nothing to restore.
+	 */
+	"local blob = redis.call('GET', KEYS[1])\n"
+	"if not blob or redis.call('HGET', KEYS[2], 'owner') == '-' then\n"
+	"  return false\n"
+	"end\n"
+	"local e = redis.call('HINCRBY', KEYS[2], 'epoch', 1)\n"
+	"redis.call('HSET', KEYS[2], 'owner', ARGV[1])\n"
+	"local ttl = tonumber(ARGV[2])\n"
+	"if ttl > 0 then\n"
+	"  redis.call('EXPIRE', KEYS[1], ttl)\n"
+	"  redis.call('EXPIRE', KEYS[2], ttl)\n"
+	"end\n"
+	"redis.pcall('PUBLISH', ARGV[4], redis.call('HGET', KEYS[2], 'epoch')\n"
+	"  .. ' ' .. ARGV[1] .. ' ' .. ARGV[3])\n"
+	"return {e, blob}\n",
+
+	/* claim: ARGV owner, ttl.  0 when the owner record exists. */
+	"if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end\n"
+	"redis.call('HSET', KEYS[2], 'epoch', 1, 'owner', ARGV[1])\n"
+	"local ttl = tonumber(ARGV[2])\n"
+	"if ttl > 0 then\n"
+	"  redis.call('EXPIRE', KEYS[1], ttl)\n"
+	"  redis.call('EXPIRE', KEYS[2], ttl)\n"
+	"end\n"
+	"return 1\n",
+
+	/*
+	 * write: ARGV epoch, ttl, owner, mode ("full"/"delta"), prev_hdr,
+	 * new_hdr, the length the checkpoint has now (delta), then the
+	 * payload (full) or (48 + offset, bytes) pairs (delta).  1 written,
+	 * 0 fenced, -1 delta refused.  Every check comes before the first
+	 * write: a script that fails halfway is not rolled back.
+	 */
+	"local e = redis.call('HGET', KEYS[2], 'epoch')\n"
+	"local full = ARGV[4] == 'full'\n"
+	"if not e then\n"
+	"  if not full then return -1 end\n"
+	"  redis.call('HSET', KEYS[2], 'epoch', ARGV[1], 'owner', ARGV[3])\n"
+	"elseif tonumber(e) ~= tonumber(ARGV[1]) then\n"
+	"  return 0\n"
+	"end\n"
+	"if full then\n"
+	"  redis.call('SET', KEYS[1], ARGV[6])\n"
+	"  if #ARGV[8] > 0 then redis.call('APPEND', KEYS[1], ARGV[8]) end\n"
+	"else\n"
+	"  if redis.call('STRLEN', KEYS[1]) ~= tonumber(ARGV[7]) or\n"
+	"      redis.call('GETRANGE', KEYS[1], 0, 47) ~= ARGV[5] then\n"
+	"    return -1\n"
+	"  end\n"
+	"  for i = 8, #ARGV - 1, 2 do\n"
+	"    redis.call('SETRANGE', KEYS[1], ARGV[i], ARGV[i + 1])\n"
+	"  end\n"
+	"  redis.call('SETRANGE', KEYS[1], 0, ARGV[6])\n"
+	"end\n"
+	"local ttl = tonumber(ARGV[2])\n"
+	"if ttl > 0 then\n"
+	"  redis.call('EXPIRE', KEYS[1], ttl)\n"
+	"  redis.call('EXPIRE', KEYS[2], ttl)\n"
+	"end\n"
+	"return 1\n",
+
+	/*
+	 * drop: ARGV epoch, ttl, session key, channel.  A missing owner
+	 * record does not fence: logout must win even after Redis lost or
+	 * evicted the record.
+	 */
+	"local e = redis.call('HGET', KEYS[2], 'epoch')\n"
+	"if e and tonumber(e) ~= tonumber(ARGV[1]) then return 0 end\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"if not e then redis.call('HSET', KEYS[2], 'epoch', ARGV[1]) end\n"
+	"redis.call('HINCRBY', KEYS[2], 'epoch', 1)\n"
+	"redis.call('HSET', KEYS[2], 'owner', '-')\n"
+	"local ttl = tonumber(ARGV[2])\n"
+	"if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end\n"
+	"redis.pcall('PUBLISH', ARGV[4], redis.call('HGET', KEYS[2], 'epoch')\n"
+	"  .. ' - ' .. ARGV[3])\n"
+	"return 1\n",
+
+	/* set_aside: ARGV ttl of the bad copy.  0 when there is no checkpoint. */
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+	"redis.call('RENAME', KEYS[1], KEYS[2])\n"
+	"redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
+	"return 1\n",
+};
+
+int
+rd_is_noscript(const redisReply *rep)
+{
+	return rep->type == REDIS_REPLY_ERROR && rep->len >= 8 &&
+	    memcmp(rep->str, "NOSCRIPT", 8) == 0;
+}
+
+void
+rd_append_script_loads(struct redis *r)
+{
+	for (int i = 0; i < SCR_COUNT; i++)
+		redisAppendCommand(r->cmd.c, "SCRIPT LOAD %s", scripts[i]);
+}
+
+/*
+ * Read the replies of rd_append_script_loads(); 0 or rd_conn_lost()'s
+ * result.
+ */
+int
+rd_read_script_loads(struct redis *r)
+{
+	redisReply *rep;
+	void *p;
+
+	for (int i = 0; i < SCR_COUNT; i++) {
+		if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL)
+			return rd_io_failed(r, "SCRIPT LOAD");
+		rep = p;
+		if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+			rd_bad_reply(r, "SCRIPT LOAD", rep);
+			freeReplyObject(rep);
+			/* The pipeline is out of step now: start over. */
+			return rd_conn_lost(r);
+		}
+		memcpy(r->sha[i], rep->str, 40);
+		r->sha[i][40] = '\0';
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+/*
+ * Redis forgot the scripts (restart, SCRIPT FLUSH, failover) without our
+ * connection noticing.  The SHA1 of a script never changes.
+ */
+int
+rd_reload_scripts(struct redis *r)
+{
+	log_info("redis_script_reload", "addr=%s", r->addr);
+	rd_append_script_loads(r);
+	return rd_read_script_loads(r);
+}
+
+/*
+ * EVALSHA argv[] (argv[1] is filled in here), reloading the scripts and
+ * trying once more on NOSCRIPT.  Error replies are turned into
+ * STICKY_EREDIS; *out is never an error.
+ */
+int
+rd_eval(struct redis *r, enum script_id id, const char *op, int argc,
+    const char **argv, size_t *lens, redisReply **out)
+{
+	redisReply *rep;
+	int rc;
+
+	*out = NULL;
+	argv[0] = "EVALSHA";
+	lens[0] = 7;
+	argv[2] = "2";
+	lens[2] = 1;
+	for (int tries = 0;; tries++) {
+		argv[1] = r->sha[id];
+		lens[1] = 40;
+		if ((rc = rd_command(r, op, argc, argv, lens, &rep)) != 0)
+			return rc;
+		if (tries > 0 || !rd_is_noscript(rep))
+			break;
+		freeReplyObject(rep);
+		if ((rc = rd_reload_scripts(r)) != 0)
+			return rc;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		rc = rd_bad_reply(r, op, rep);
+		freeReplyObject(rep);
+		return rc;
+	}
+	*out = rep;
+	return 0;
+}
