@@ -18,12 +18,12 @@ get w0 /info ""; I0=$BODY
 get w1 /info ""; I1=$BODY
 field_of() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 check "preload: one table, same address in both workers ($(field_of shared "$I0"))" \
-	[ "$(field_of shared "$I0")" = "$(field_of shared "$I1")" ] && [ "$(field_of shared "$I0")" != "(nil)" ]
+	eval '[ "$(field_of shared "$I0")" = "$(field_of shared "$I1")" ] && [ "$(field_of shared "$I0")" != "(nil)" ]'
 check "preload: loaded by the master ($(field_of loaded_by "$I0") = $STICKY_PID)" \
-	[ "$(field_of loaded_by "$I0")" = "$STICKY_PID" ] && [ "$(field_of loaded_by "$I1")" = "$STICKY_PID" ]
+	eval '[ "$(field_of loaded_by "$I0")" = "$STICKY_PID" ] && [ "$(field_of loaded_by "$I1")" = "$STICKY_PID" ]'
 check "worker_init: each worker with its own tag and pid" \
-	[ "$(field_of worker_init "$I0")" = w0 ] && [ "$(field_of worker_init "$I1")" = w1 ] &&
-	[ "$(field_of worker_pid "$I0")" = "$(worker_pid w0)" ]
+	eval '[ "$(field_of worker_init "$I0")" = w0 ] && [ "$(field_of worker_init "$I1")" = w1 ] &&
+	[ "$(field_of worker_pid "$I0")" = "$(worker_pid w0)" ]'
 stop_sticky
 STICKY_WORKERS=1
 for size in 65536 1048576; do

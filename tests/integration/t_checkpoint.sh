@@ -53,16 +53,16 @@ check "async: zero refused connections" [ "$(field "$T/crash-async.tsv" connect)
 start_sticky counter -w 3 -r "unix:$REDIS_SOCK" -o checkpoint=sync || fail "daemon restarts"
 get w0 / ""; SID=$SETCOOKIE
 for i in 2 3 4 5; do get w0 / "$SID"; done
-check "user at 5 on w0" [ "$(count_of)" = 5 ] && [ "$WORKER" = w0 ]
+check "user at 5 on w0" eval '[ "$(count_of)" = 5 ] && [ "$WORKER" = w0 ]'
 P0=$(worker_pid w0)
 kill -STOP "$P0"
 # The front-end sends the user elsewhere while w0 is stopped.
 get w1 / "$SID"
-check "failover: w1 restores the state (6)" [ "$(count_of)" = 6 ] && [ "$WORKER" = w1 ]
-check "failover: the cookie is re-homed to w1" [ "${SETCOOKIE#*.}" = w1 ] && [ "${SETCOOKIE%.*}" = "${SID%.*}" ]
+check "failover: w1 restores the state (6)" eval '[ "$(count_of)" = 6 ] && [ "$WORKER" = w1 ]'
+check "failover: the cookie is re-homed to w1" eval '[ "${SETCOOKIE#*.}" = w1 ] && [ "${SETCOOKIE%.*}" = "${SID%.*}" ]'
 SID1=$SETCOOKIE
 get w1 / "$SID1"; get w1 / "$SID1"
-check "the user stays on w1 (8)" [ "$(count_of)" = 8 ] && [ -z "$SETCOOKIE" ]
+check "the user stays on w1 (8)" eval '[ "$(count_of)" = 8 ] && [ -z "$SETCOOKIE" ]'
 check "owner in redis is w1" bash -c "CTL() { \"$STICKYCTL\" -o redis=unix:$REDIS_SOCK \"\$@\"; }; CTL owner '$SID1' | grep -q 'owner in redis: w1'"
 sleep 2.5 # w0 stays stopped long enough to notice it was
 kill -CONT "$P0"
@@ -76,7 +76,7 @@ check "and w1, now stale, takes over again from redis (10)" [ "$(count_of)" = 10
 # takes the state over from redis instead of trusting its memory.
 get w2 / ""; S2=$SETCOOKIE; get w2 / "$S2"
 get w0 / "$S2"; S2b=$SETCOOKIE
-check "w0 restores w2's user (3) and re-homes" [ "$(count_of)" = 3 ] && [ "${S2b#*.}" = w0 ]
+check "w0 restores w2's user (3) and re-homes" eval '[ "$(count_of)" = 3 ] && [ "${S2b#*.}" = w0 ]'
 get w2 / "$S2"
 check "w2 gets the user back with the newest state (4)" [ "$(count_of)" = 4 ]
 
@@ -88,7 +88,7 @@ get w0 / ""; SC=$SETCOOKIE; get w0 / "$SC"
 KEY=${SC%.*}
 redis-cli -s "$REDIS_SOCK" setrange "sticky:{$KEY}:s" 48 "garbage!" >/dev/null
 get w1 / "$SC"
-check "corrupt checkpoint: the user gets a fresh session, not a crash" [ "$STATUS" = 200 ] && [ "$(count_of)" = 1 ]
+check "corrupt checkpoint: the user gets a fresh session, not a crash" eval '[ "$STATUS" = 200 ] && [ "$(count_of)" = 1 ]'
 check "corrupt checkpoint: refused with a reason" grep -q 'event=checkpoint_refused worker=w1 .*reason="payload crc mismatch"' "$T/sticky.log"
 check "corrupt checkpoint: kept aside for inspection" [ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern "sticky:{$KEY}:bad:*" | wc -l)" = 1 ]
 check "corrupt checkpoint: counted" [ "$(status_field w1 restore_bad)" = 1 ]
@@ -100,6 +100,6 @@ CTL show "$SID1" >"$T/show"
 check "stickyctl show decodes the header" grep -q 'schema 1, epoch' "$T/show"
 check "stickyctl verify: all good" CTL verify
 CTL delete "$SID1" && get w2 /peek "$SID1"
-check "stickyctl delete: the session is gone from redis" [ "$(count_of)" = 0 ] && [ -n "$SETCOOKIE" ]
+check "stickyctl delete: the session is gone from redis" eval '[ "$(count_of)" = 0 ] && [ -n "$SETCOOKIE" ]'
 stop_sticky
 t_done

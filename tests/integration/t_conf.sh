@@ -12,4 +12,25 @@ printf 'workers = 2\nlisten = "unix:%s/%%t.sock"\ncheckpoint = sometimes\n' "$T"
 check "a bad value is refused with file:line" grep -q "bad.conf:3: checkpoint" "$T/out"
 printf 'workers = 2\nlisten = "unix:%s/%%t.sock"\n' "$T" >"$T/good.conf"
 check "-n accepts a good config" "$EXAMPLES/counter/counter" -c "$T/good.conf" -n
+# The test scripts themselves: `check "msg" [ A ] && [ B ]` asserts A only
+# (B runs outside check), so a compound condition must be one eval.
+python3 - "$top_srcdir"/tests/integration/*.sh "$top_srcdir"/tests/bench/*.sh >"$T/lint" <<'PY'
+import re, sys
+for path in sys.argv[1:]:
+    lines = open(path).read().split("\n")
+    i = 0
+    while i < len(lines):
+        if re.match(r"\s*check ", lines[i]):
+            j = i
+            while lines[j].rstrip().endswith(("\\", "&&", "||")) and j + 1 < len(lines):
+                j += 1
+            stmt = " ".join(lines[i:j + 1])
+            rest = re.sub(r"eval '.*'|bash -c \".*\"|awk '.*'|python3 -c '.*'", "", stmt)
+            if re.search(r"\] *(&&|\|\|) *(\[|!|grep|echo|test)", rest):
+                print("%s:%d: compound condition outside check" % (path, i + 1))
+            i = j
+        i += 1
+PY
+check "no test script asserts only half of a compound condition" [ ! -s "$T/lint" ] ||
+	cat "$T/lint" >&2
 t_done

@@ -11,7 +11,7 @@ start_sticky counter -w 2 -o socket_group=www-data ||
 	{ fail "daemon starts"; t_done; exit 1; }
 
 check "unix sockets get the configured mode (0666 here; default 0660)" \
-	[ "$(stat -c %a "$T/w0.sock")" = 666 ] && [ "$(stat -c %a "$T/w1.sock")" = 666 ]
+	eval '[ "$(stat -c %a "$T/w0.sock")" = 666 ] && [ "$(stat -c %a "$T/w1.sock")" = 666 ]'
 check "and the configured group (www-data)" [ "$(stat -c %G "$T/w0.sock")" = www-data ]
 
 # A new user gets a session cookie with the serving worker's tag.
@@ -33,7 +33,7 @@ check "200 requests: count goes 1..200 with no new cookie" [ "$bad" = 0 ]
 
 # Another user on w1 is independent.
 get w1 / ""
-check "a second user on w1 starts at 1" [ "$(count_of)" = 1 ] && [ "$WORKER" = w1 ]
+check "a second user on w1 starts at 1" eval '[ "$(count_of)" = 1 ] && [ "$WORKER" = w1 ]'
 SID1=$SETCOOKIE
 get w0 /peek "$SID"
 check "the first user's count is untouched (200)" [ "$(count_of)" = 200 ]
@@ -41,8 +41,8 @@ check "the first user's count is untouched (200)" [ "$(count_of)" = 200 ]
 # Forged ids are never adopted: a well-formed unknown id gets a new one.
 FORGED="AAAAAAAAAAAAAAAAAAAAAA.w0"
 get w0 / "$FORGED"
-check "forged id: 200 and a fresh count" [ "$STATUS" = 200 ] && [ "$(count_of)" = 1 ]
-check "forged id replaced by a new id" [ -n "$SETCOOKIE" ] && [ "$SETCOOKIE" != "$FORGED" ]
+check "forged id: 200 and a fresh count" eval '[ "$STATUS" = 200 ] && [ "$(count_of)" = 1 ]'
+check "forged id replaced by a new id" eval '[ -n "$SETCOOKIE" ] && [ "$SETCOOKIE" != "$FORGED" ]'
 
 # Malformed, oversized and hostile cookies: a new session, no crash.
 for c in 'x' "$SID.extra.dots" "${SID}%00" '";;;;=' "$(head -c 9000 /dev/zero | tr '\0' 'A')"; do
@@ -61,20 +61,20 @@ check "similar cookie names do not reach the session" grep -q 'count=1 ' "$T/res
 # Login rotates the id but keeps the state; logout forgets it.
 get w0 /login "$SID"
 NEW=$SETCOOKIE
-check "login: a new id" [ -n "$NEW" ] && [ "$NEW" != "$SID" ]
+check "login: a new id" eval '[ -n "$NEW" ] && [ "$NEW" != "$SID" ]'
 check "login: the state came along" [ "$(count_of)" = 200 ]
 get w0 /peek "$SID"
-check "login: the old id no longer works" [ "$(count_of)" = 0 ] && [ -n "$SETCOOKIE" ]
+check "login: the old id no longer works" eval '[ "$(count_of)" = 0 ] && [ -n "$SETCOOKIE" ]'
 get w0 /logout "$NEW"
 check "logout expires the cookie" grep -q 'Set-Cookie: STICKYSID=;.*Max-Age=0' "$T/resp"
 get w0 /peek "$NEW"
-check "after logout the id is unknown" [ "$(count_of)" = 0 ] && [ -n "$SETCOOKIE" ]
+check "after logout the id is unknown" eval '[ "$(count_of)" = 0 ] && [ -n "$SETCOOKIE" ]'
 
 # The status page answers only allowed addresses.
 "$FCGI_REQ" -i -H REMOTE_ADDR=192.0.2.7 unix:$T/w0.sock /sticky-status >"$T/resp"
 check "status page refuses other addresses (403)" grep -q '^status: 403' "$T/resp"
 get w0 /sticky-status ""
-check "status page answers loopback" [ "$STATUS" = 200 ] && echo "$BODY" | grep -q 'worker w1 pid'
+check "status page answers loopback" eval '[ "$STATUS" = 200 ] && echo "$BODY" | grep -q "worker w1 pid"'
 
 MASTER=$STICKY_PID
 stop_sticky

@@ -44,9 +44,9 @@ UNIT=$(find "$D" -path '*/systemd/system/stickyd.service' | head -1)
 check "installed: the systemd unit (${UNIT#"$D"})" [ -n "$UNIT" ]
 check "installed: sysusers.d/sticky.conf" [ -n "$(find "$D" -path '*/sysusers.d/sticky.conf')" ]
 have "$D$SYSCONFDIR/logrotate.d/sticky"
-check "the binaries are executable" [ -x "$D$SBINDIR/stickyd" ] && [ -x "$D$SBINDIR/stickyctl" ]
+check "the binaries are executable" eval '[ -x "$D$SBINDIR/stickyd" ] && [ -x "$D$SBINDIR/stickyctl" ]'
 check "the installed binaries are ELF files, not libtool wrappers" \
-	[ "$(head -c4 "$D$SBINDIR/stickyd" | tail -c3)" = ELF ] && [ "$(head -c4 "$D$SBINDIR/stickyctl" | tail -c3)" = ELF ]
+	eval '[ "$(head -c4 "$D$SBINDIR/stickyd" | tail -c3)" = ELF ] && [ "$(head -c4 "$D$SBINDIR/stickyctl" | tail -c3)" = ELF ]'
 check "the installed sample config is the documented one" \
 	cmp -s "$top_srcdir/conf/stickyd.conf.example" "$D$SYSCONFDIR/sticky/stickyd.conf"
 
@@ -79,7 +79,7 @@ LIBS_PC=$(pkg-config --libs sticky)
 # same runtime (the flags configure chose, from the build's Makefile).
 SAN=$(sed -n 's/^SAN_CFLAGS = //p' "$top_builddir/Makefile")
 check "pkg-config finds sticky $(pkg-config --modversion sticky 2>/dev/null)" \
-	[ -n "$LIBS_PC" ] && grep -q -- "-I$D$INCLUDEDIR" <<<"$CFLAGS_PC"
+	eval '[ -n "$LIBS_PC" ] && grep -q -- "-I$D$INCLUDEDIR" <<<"$CFLAGS_PC"'
 cc -std=c11 -Wall -Werror $SAN -DSTICKY_STANDALONE $CFLAGS_PC -o "$T/counter" \
 	"$top_srcdir/contrib/examples/counter/counter.c" $LIBS_PC 2>"$T/cc.err"
 check "an application compiles and links against the installed sticky.pc" [ $? = 0 ] || cat "$T/cc.err" >&2
@@ -142,7 +142,7 @@ for k in doc:
 print('\n'.join(bad) if bad else 'ok %d keys' % len(keys))
 sys.exit(1 if bad or len(keys) < 40 else 0)
 PY
-check "stickyd.conf(5) lists every key of stickyctl conf with its default ($(head -1 "$T/keys.out"))" [ $? = 0 ] ||
+check "stickyd.conf(5) lists every key of stickyctl conf with its default ($(head -1 "$T/keys.out"))" eval '[ $? = 0 ] ||'
 	cat "$T/keys.out" >&2
 
 mk uninstall DESTDIR="$D" >"$T/uninstall.log" 2>&1

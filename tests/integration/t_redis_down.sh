@@ -31,9 +31,9 @@ for mode in sync async; do
 	get w0 / "$A"
 	if [ $mode = sync ]; then
 		check "$mode: redis down: a change that cannot be saved gets 503 + Retry-After" \
-			[ "$STATUS" = 503 ] && grep -q '^Retry-After: 1' "$T/resp"
+			eval '[ "$STATUS" = 503 ] && grep -q "^Retry-After: 1" "$T/resp"'
 	else
-		check "$mode: redis down: users in memory are still served (4)" [ "$STATUS" = 200 ] && [ "$(count_of)" = 4 ]
+		check "$mode: redis down: users in memory are still served (4)" eval '[ "$STATUS" = 200 ] && [ "$(count_of)" = 4 ]'
 	fi
 	get w0 / "AAAAAAAAAAAAAAAAAAAAAA.w1"
 	check "$mode: redis down: a user that must be restored gets 503, not an empty state" [ "$STATUS" = 503 ]
@@ -46,7 +46,7 @@ for mode in sync async; do
 	check "$mode: no counter went backwards during the outage (lost=$(field "$T/load-$mode.tsv" lost))" [ "$(field "$T/load-$mode.tsv" lost)" = 0 ]
 	check "$mode: the workers noticed redis down and up" grep -q 'event=redis_up' "$T/sticky.log"
 	sleep 0.5 # one flush interval and a backoff
-	check "$mode: every dirty session was written after recovery" [ "$(status_field w0 dirty)" = 0 ] && [ "$(status_field w1 dirty)" = 0 ]
+	check "$mode: every dirty session was written after recovery" eval '[ "$(status_field w0 dirty)" = 0 ] && [ "$(status_field w1 dirty)" = 0 ]'
 	# Crash every worker: users must come back from redis.
 	get w1 /peek "$B"; BEFORE=$(count_of)
 	kill -KILL "$(worker_pid w0)" "$(worker_pid w1)"

@@ -50,7 +50,7 @@ for i in $(seq 1 30); do
 done
 sleep 0.3
 t0=$(ms); get w0 / "$SID"; dt=$(( $(ms) - t0 ))
-check "30 stalled connections: another user still answered in ${dt} ms" [ "$dt" -lt 200 ] && [ "$(count_of)" = 23 ]
+check "30 stalled connections: another user still answered in ${dt} ms" eval '[ "$dt" -lt 200 ] && [ "$(count_of)" = 23 ]'
 wait $PIDS 2>/dev/null
 check "the worker survived (no crash)" bash -c "! grep -q event=worker_died '$T/sticky.log'"
 t_done

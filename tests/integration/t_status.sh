@@ -167,7 +167,7 @@ C0=$(js w1 'w["w0"]["ckpt_written"]')
 get w0 / ""; A=$SETCOOKIE; for i in 2 3 4 5; do get w0 / "$A"; done
 get w0 / ""; B=$SETCOOKIE; for i in 2 3; do get w0 / "$B"; done
 get w1 / ""; C=$SETCOOKIE; get w1 / "$C"
-check "user A at 5, B at 3 on w0" [ "$(get w0 /peek "$A"; count_of)" = 5 ] && [ "$(get w0 /peek "$B"; count_of)" = 3 ]
+check "user A at 5, B at 3 on w0" eval '[ "$(get w0 /peek "$A"; count_of)" = 5 ] && [ "$(get w0 /peek "$B"; count_of)" = 3 ]'
 check "w0 requests moved by exactly 10 ($R0 -> $(js w1 'w["w0"]["requests"]'))" \
 	[ "$(js w1 'w["w0"]["requests"]')" = $((R0 + 10)) ]
 check "sessions: 2 on w0, 1 on w1, 3 in the master totals" \
@@ -194,14 +194,14 @@ check "counters survived the crash (requests still $R1)" [ "$(js w1 'w["w0"]["re
 check "the dead worker's memory gauges dropped (sessions 0)" [ "$(js w1 'w["w0"]["sessions"]')" = 0 ]
 get w0 / "$A"; a=$(count_of)
 get w0 / "$B"; b=$(count_of)
-check "A and B continue at 6 and 4 (restored)" [ "$a" = 6 ] && [ "$b" = 4 ]
+check "A and B continue at 6 and 4 (restored)" eval '[ "$a" = 6 ] && [ "$b" = 4 ]'
 check "restore hits 2, with a latency" [ "$(js w1 'w["w0"]["restore_hits"] == 2 and w["w0"]["restore_us_total"] > 0')" = True ]
 ctl status text w1 >"$T/text2"
 check "text page: restore_avg_us" grep -qE '^  restore_avg_us +[0-9]+$' "$T/text2"
 M0=$(js w1 'w["w0"]["restore_misses"]')
 get w0 / "AAAAAAAAAAAAAAAAAAAAAA.w0"
 check "an unknown id is a restore miss (and a new session)" \
-	[ "$(js w1 'w["w0"]["restore_misses"]')" = $((M0 + 1)) ] && [ "$(count_of)" = 1 ]
+	eval '[ "$(js w1 '\''w["w0"]["restore_misses"]'\'')" = $((M0 + 1)) ] && [ "$(count_of)" = 1 ]'
 
 # ---- SIGHUP to async with a long interval: dirty, the loss window, evictions ----
 printf 'checkpoint = async\ncheckpoint_interval = 600000\nmax_sessions = 3\n' >"$T/sticky.conf"
@@ -213,7 +213,7 @@ check "async: one dirty session on w1" until_js w0 'w["w1"]["dirty"] == 1'
 l1=$(js w0 'w["w1"]["loss_window_ms"]')
 sleep 0.6
 l2=$(js w0 'w["w1"]["loss_window_ms"]')
-check "the loss window grows while the change is unflushed ($l1 -> $l2 ms)" [ "$l2" -ge 500 ] && [ "$l2" -gt "$l1" ]
+check "the loss window grows while the change is unflushed ($l1 -> $l2 ms)" eval '[ "$l2" -ge 500 ] && [ "$l2" -gt "$l1" ]'
 check "the master's loss window is the worst worker's" [ "$(js w0 'm["loss_window_ms"] >= w["w1"]["loss_window_ms"] > 0')" = True ]
 E0=$(js w0 'w["w1"]["evictions"]')
 for i in 1 2 3 4; do get w1 / ""; done
@@ -223,7 +223,7 @@ check "max_sessions 3: 2 evictions on w1, 3 sessions left" \
 # ---- OpenMetrics: strict format, content type, values ----
 get w0 '/sticky-status?openmetrics' ""
 check "openmetrics: 200 with the OpenMetrics content type" \
-	[ "$STATUS" = 200 ] && grep -q '^Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8' "$T/resp"
+	eval '[ "$STATUS" = 200 ] && grep -q "^Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8" "$T/resp"'
 ctl status openmetrics w0 >"$T/om"
 out=$(python3 "$T/omcheck.py" "$T/om")
 check "openmetrics passes the strict checker ($out)" [ $? = 0 ]
@@ -261,7 +261,7 @@ check "the checker refuses all 7 broken variants ($refused)" [ "$refused" = 7 ]
 
 # ---- the address check ----
 get w0 /sticky-status "" -H REMOTE_ADDR=10.1.2.3
-check "another address gets 403 and no counters" [ "$STATUS" = 403 ] && ! grep -q 'master pid' "$T/resp"
+check "another address gets 403 and no counters" eval '[ "$STATUS" = 403 ] && ! grep -q "master pid" "$T/resp"'
 get w1 '/sticky-status?json' "" -H REMOTE_ADDR=192.0.2.7
 check "refused for the JSON format too" [ "$STATUS" = 403 ]
 get w0 /sticky-status "" -H REMOTE_ADDR=::1

@@ -60,9 +60,13 @@ t_untrack() { T_PIDS=$(echo " $T_PIDS " | sed "s/ $1 / /"); }
 
 ok() { T_PASS=$((T_PASS + 1)); printf 'ok %d - %s\n' $((T_PASS + T_FAIL)) "$*"; }
 fail() { T_FAIL=$((T_FAIL + 1)); printf 'not ok %d - %s\n' $((T_PASS + T_FAIL)) "$*"; }
-check() { # check "message" command...
+# check "message" command...: one command.  A compound condition goes in
+# one eval: check "msg" eval '[ A ] && [ B ]' (written `check "msg" [ A ] &&
+# [ B ]`, B would run outside check and assert nothing; t_conf.sh rejects
+# that form).  Returns the command's status, for `|| diagnostics`.
+check() {
 	local msg=$1; shift
-	if "$@"; then ok "$msg"; else fail "$msg"; fi
+	if "$@"; then ok "$msg"; else fail "$msg"; return 1; fi
 }
 t_done() {
 	printf '%d passed, %d failed\n' "$T_PASS" "$T_FAIL"
