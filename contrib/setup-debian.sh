@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libhiredis-dev libcriterion-dev
 redis-server redis-tools lighttpd apache2 nginx haproxy
-curl python3 valgrind mandoc wrk procps iproute2"
+curl python3 valgrind mandoc wrk procps iproute2 clang"
 
 missing=""
 for p in $PKGS; do

@@ -13,9 +13,10 @@
 # 3. builds again with AddressSanitizer + UBSan in build-asan/ and runs
 #    the suite there too;
 # 4. runs the unit suite under valgrind (make check-valgrind);
+# 5. runs every fuzz target (libFuzzer, clang) for FUZZ_SECONDS (5) each;
 # and prints one closing line: "N passed, N failed".
 #
-# Environment: QUICK=1 skips steps 3 and 4; JOBS sets make -j.
+# Environment: QUICK=1 skips steps 3 to 5; JOBS sets make -j.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 JOBS=${JOBS:-2}
@@ -88,6 +89,18 @@ if [ -z "${QUICK:-}" ]; then
 	else
 		tail -40 "$top/build/valgrind.out"
 		echo "FAIL: valgrind (unit suite)"
+		failed=$((failed + 1))
+	fi
+fi
+if [ -z "${QUICK:-}" ]; then
+	echo "== fuzz: every libFuzzer target for ${FUZZ_SECONDS:-5} s (make fuzz)"
+	if (cd "$top/build" && make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-5}" > fuzz.out 2>&1); then
+		grep -E '^fuzz |^Done|^#[0-9]+' "$top/build/fuzz.out" | tail -n 10
+		echo "PASS: fuzz"
+		passed=$((passed + 1))
+	else
+		tail -40 "$top/build/fuzz.out"
+		echo "FAIL: fuzz (a crash input is in build/ if one was found)"
 		failed=$((failed + 1))
 	fi
 fi

@@ -8,18 +8,23 @@
 # It prints the URL and what to try, and runs until Ctrl-C, then stops
 # every process it started (by pid) and removes its temp dir.
 #
-# DEMO_PORT changes the port; DEMO_WORKERS the number of workers.
+# DEMO_PORT changes the port; DEMO_WORKERS the number of workers;
+# DEMO_BUILD the build directory (default build/); DEMO_SETUP=0 skips the
+# package check (tests/integration/t_demo.sh runs the demo that way).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
+build=${DEMO_BUILD:-$top/build}
 
-sh contrib/setup-debian.sh || { echo "demo: setup failed" >&2; exit 1; }
+if [ "${DEMO_SETUP:-1}" != 0 ]; then
+	sh contrib/setup-debian.sh || { echo "demo: setup failed" >&2; exit 1; }
+fi
 [ -x configure ] || autoreconf -fi >/dev/null 2>&1 || { echo "demo: autoreconf failed" >&2; exit 1; }
-mkdir -p build
-(cd build && { [ -f Makefile ] || ../configure -q; } && make -s -j2 >/dev/null) ||
-	{ echo "demo: build failed (see build/)" >&2; exit 1; }
+mkdir -p "$build"
+(cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } && make -s -j2 >/dev/null) ||
+	{ echo "demo: build failed (see $build/)" >&2; exit 1; }
 
-export top_srcdir=$top top_builddir=$top/build
+export top_srcdir=$top top_builddir=$build
 . "$top/tests/lib/procs.sh"
 . "$top/tests/integration/frontends.sh"
 STICKY_WORKERS=${DEMO_WORKERS:-2}

@@ -498,10 +498,28 @@ ckpt_watch_fd(struct worker *w, int64_t *wait_ms)
 void
 ckpt_watch_read(struct worker *w)
 {
+	int rc;
+
 	if (redis_sub_fd(w->redis) < 0)
 		return;
-	if (redis_sub_read(w->redis, on_takeover, w) == STICKY_EREDIS)
+	rc = redis_sub_read(w->redis, on_takeover, w);
+	/*
+	 * Broken: announcements were missed.  A backlog: this worker was
+	 * stopped or busy while many of its users moved, and more may still
+	 * sit in Redis's output buffer.  Either way every session checks its
+	 * epoch once before it is served from memory again.
+	 */
+	if (rc == STICKY_EREDIS || rc == 1) {
 		w->stall_gen++;
+		if (rc == 1)
+			log_info("announcement_backlog", "action=verify_owners");
+	}
+}
+
+int
+ckpt_watching(const struct worker *w)
+{
+	return ckpt_enabled(w) && redis_sub_fd(w->redis) >= 0;
 }
 
 int

@@ -59,6 +59,13 @@ int ckpt_check_owner(struct worker *w, const struct session *s);
  */
 int ckpt_watch_fd(struct worker *w, int64_t *wait_ms);
 void ckpt_watch_read(struct worker *w);
+/*
+ * Takeover announcements are being received.  While they are not (the
+ * subscription is down, or the ACL user may not subscribe), a session
+ * cannot learn that it moved: each one checks its epoch before it is
+ * served, as with fencing = strict.
+ */
+int ckpt_watching(const struct worker *w);
 /* Logout: forget the checkpoint (fenced by epoch). */
 int ckpt_drop(struct worker *w, struct session *s);
 

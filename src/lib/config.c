@@ -166,8 +166,10 @@ static const struct key keys[] = {
 	  "tag: the front-end routes on the cookie's route tag; hash: it hashes "
 	  "the cookie, so a new session is checkpointed before its first answer." },
 	{ "fencing", T_ENUM, F(strict_fencing), "normal", 0, 0, "Checkpoints",
-	  "normal: writes are fenced by the ownership epoch; strict: also check "
-	  "the epoch in Redis before serving a request from memory." },
+	  "normal: writes are fenced by the ownership epoch and takeover "
+	  "announcements drop stale copies (without announcements the epoch is "
+	  "checked per request); strict: always check the epoch in Redis before "
+	  "serving a request from memory." },
 
 	/* operations */
 	{ "status_path", T_STR, F(status_path), "", 0, 0, "Operations",

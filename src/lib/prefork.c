@@ -489,7 +489,11 @@ prefork_run(struct sticky_config *cfg, const struct sticky_app_def *app,
 				    "under way\" next=%d", ms.reload_next);
 			break;
 		case SIGUSR1:
-			log_reopen(ms.cfg->log_file);
+			/* The old file keeps the failure, if any (logrotate). */
+			if (log_reopen(ms.cfg->log_file) != 0)
+				log_warn("log_reopen_failed", "errno=%d", errno);
+			else if (ms.cfg->log_file[0] != '\0')
+				log_info("log_reopened", "workers=%u", ms.n);
 			for (unsigned i = 0; i < ms.n; i++)
 				if (ms.slots[i].pid > 0)
 					kill(ms.slots[i].pid, SIGUSR1);

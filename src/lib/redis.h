@@ -155,10 +155,14 @@ int64_t redis_sub_backoff_left_ms(const struct redis *r);
 typedef void (*redis_sub_fn)(const char *key, uint64_t epoch,
     const char *owner, void *arg);
 /*
- * Read what is available without blocking (one read(2), up to 16 KiB; poll
- * again for the rest) and call cb for each well-formed announcement, in
- * order; anything else is ignored (logged at debug, without its
- * contents).  0, also when nothing was pending; STICKY_ESTATE when not
+ * Read what is available without blocking, until the socket is drained
+ * (at most 64 read(2)s of 16 KiB), and call cb for each well-formed
+ * announcement, in order; anything else is ignored (logged at debug,
+ * without its contents).  0 when it all came in one read (also when
+ * nothing was pending); 1 when a backlog took several reads or was not
+ * drained: the reader was stopped or busy, and Redis may hold more in its
+ * output buffer, so the caller should verify what it holds;
+ * STICKY_ESTATE when not
  * open; STICKY_EREDIS when the connection broke, e.g. the server went away
  * or dropped us for a full output buffer, or sent garbage: it is closed
  * (fd -1), its backoff started, and announcements may have been missed.

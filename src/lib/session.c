@@ -240,7 +240,7 @@ session_resolve(struct worker *w, struct sticky_req *req)
 	s = store_get(w->store, req->in_sid.key, now_ms());
 	if (s != NULL && (ours || !ckpt_enabled(w))) {
 		if (ckpt_enabled(w) && (cfg->strict_fencing ||
-		    s->gen != w->stall_gen)) {
+		    s->gen != w->stall_gen || !ckpt_watching(w))) {
 			rc = ckpt_check_owner(w, s);
 			/*
 			 * Redis unreachable: strict fencing refuses; otherwise
@@ -252,7 +252,9 @@ session_resolve(struct worker *w, struct sticky_req *req)
 			if (rc == STICKY_EFENCED) {
 				w->stats->ckpt_fenced++;
 				log_warn("fenced", "sid=%s action=drop_local_copy "
-				    "check=strict", log_sid(s->key, sidbuf));
+				    "check=%s", log_sid(s->key, sidbuf),
+				    cfg->strict_fencing ? "strict" :
+				    s->gen != w->stall_gen ? "stall" : "unwatched");
 				session_forget(w, s);
 				s = NULL;
 			} else if (rc == 0)

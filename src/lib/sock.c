@@ -20,6 +20,27 @@
 #include "internal.h"
 #include "sock.h"
 
+/*
+ * A port: 1-65535 in decimal digits only (strtol alone would take blanks,
+ * a sign, and saturate on overflow).  Returns the port or -1.
+ */
+static long
+parse_port(const char *s)
+{
+	long port = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		port = port * 10 + (*s - '0');
+		if (port > 65535)
+			return -1;
+	}
+	return port > 0 ? port : -1;
+}
+
 int
 sock_expand(const char *spec, unsigned i, const char *tag, char *out,
     size_t outlen)
@@ -41,15 +62,14 @@ sock_expand(const char *spec, unsigned i, const char *tag, char *out,
 				rc = buf_append(&b, p, 1);
 		}
 	} else {
-		char *end;
 		long port;
 
 		if ((colon = strrchr(spec, ':')) == NULL) {
 			buf_cleanup(&b);
 			return STICKY_EINVAL;
 		}
-		port = strtol(colon + 1, &end, 10);
-		if (*end != '\0' || port <= 0 || port + (long)i > 65535) {
+		port = parse_port(colon + 1);
+		if (port < 0 || (unsigned long)port + i > 65535) {
 			buf_cleanup(&b);
 			return STICKY_EINVAL;
 		}
@@ -78,7 +98,6 @@ parse_inet(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 	char host[256];
 	const char *colon = strrchr(addr, ':');
 	size_t hl;
-	char *end;
 	long port;
 
 	if (colon == NULL)
@@ -92,8 +111,7 @@ parse_inet(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 		return STICKY_EINVAL;
 	memcpy(host, addr, hl);
 	host[hl] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port <= 0 || port > 65535)
+	if ((port = parse_port(colon + 1)) < 0)
 		return STICKY_EINVAL;
 	memset(ss, 0, sizeof(*ss));
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
@@ -124,6 +142,25 @@ unix_addr(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
+/*
+ * Does a process listen on this unix socket?  A non-blocking connect says
+ * at once: refused (or gone) means stale; accepted, or a full backlog
+ * (EAGAIN), means in use.
+ */
+static int
+unix_in_use(const struct sockaddr_un *sun)
+{
+	int fd, used;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return 0;
+	used = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 ||
+	    (errno != ECONNREFUSED && errno != ENOENT);
+	close(fd);
+	return used;
+}
+
 int
 sock_listen(const char *addr, int backlog, long mode, uid_t uid, gid_t gid,
     char *err, size_t errlen)
@@ -142,11 +179,21 @@ sock_listen(const char *addr, int backlog, long mode, uid_t uid, gid_t gid,
 			seterr(err, errlen, "socket path", path);
 			return STICKY_EINVAL;
 		}
-		/* Replace a stale socket; refuse to clobber anything else. */
+		/*
+		 * Replace a stale socket; refuse to clobber anything else, or
+		 * a socket a running process still listens on (a second
+		 * master with the same configuration).
+		 */
 		if (lstat(path, &st) == 0) {
 			if (!S_ISSOCK(st.st_mode)) {
 				errno = EEXIST;
 				seterr(err, errlen, "not a socket:", path);
+				return STICKY_EINVAL;
+			}
+			if (unix_in_use(&sun)) {
+				errno = EADDRINUSE;
+				seterr(err, errlen, "in use by a running process:",
+				    path);
 				return STICKY_EINVAL;
 			}
 			unlink(path);

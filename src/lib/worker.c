@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "allow.h"
 #include "bytes.h"
 #include "checkpoint.h"
 #include "conn.h"
@@ -65,31 +66,6 @@ worker_signals(void)
 
 /* ---- answering ---- */
 
-static int
-addr_allowed(const char *list, const char *addr)
-{
-	size_t n;
-
-	if (addr == NULL || *addr == '\0')
-		return 0;
-	n = strlen(addr);
-	for (const char *p = list; *p != '\0';) {
-		const char *end = strchr(p, ',');
-		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-
-		while (len > 0 && *p == ' ') {
-			p++;
-			len--;
-		}
-		if (len == n && strncmp(p, addr, n) == 0)
-			return 1;
-		if (end == NULL)
-			break;
-		p = end + 1;
-	}
-	return 0;
-}
-
 static void
 status_page(struct worker *w, struct sticky_req *req)
 {
@@ -98,7 +74,7 @@ status_page(struct worker *w, struct sticky_req *req)
 	enum status_format f = STATUS_TEXT;
 	const char *ct = "text/plain; charset=utf-8";
 
-	if (ra == NULL || !addr_allowed(w->cfg->status_allow, ra)) {
+	if (ra == NULL || !allow_match(w->cfg->status_allow, ra)) {
 		request_error(req, 403, "status page: address not allowed");
 		return;
 	}
@@ -499,7 +475,8 @@ timers(struct worker *w, int64_t now)
 	}
 	if (sig_reopen) {
 		sig_reopen = 0;
-		log_reopen(w->cfg->log_file);
+		if (log_reopen(w->cfg->log_file) != 0)
+			log_warn("log_reopen_failed", "errno=%d", errno);
 	}
 	if (sig_stop && !w->stopping) {
 		w->stopping = 1;

@@ -382,7 +382,7 @@ EOF
 #   NNN     that status; the change was saved all the same (at-least-once:
 #           the next request sees it)
 fe_inflight() {
-	local jar="$T/inflight.jar" method expect last i code
+	local jar="$T/inflight.jar" method expect last i code tag0
 	fe_restart_sticky -o checkpoint=sync -o fault_die_after_checkpoint=on ||
 		{ fail "$FE_NAME: sticky with fault injection"; return 1; }
 	rm -f "$jar"
@@ -390,6 +390,7 @@ fe_inflight() {
 	last=${R_COUNT:-0}
 	for method in GET POST; do
 		if [ "$method" = GET ]; then expect=$1; else expect=$2; fi
+		tag0=$(jar_tag "$jar")
 		i=$(log_count fault_injected)
 		if [ "$method" = POST ]; then
 			fe_get "$jar" / -H 'X-Sticky-Fault: die-after-checkpoint' --data-raw x=1
@@ -404,6 +405,8 @@ fe_inflight() {
 		if [ "$expect" = resend ]; then
 			check "$FE_NAME: $method whose worker died in flight: resent, $code from ${R_HDR_WORKER:-?}, count $R_COUNT = $((last + 1)) (applied once, by request id)" \
 				test "$code" = 200 -a "$R_COUNT" = $((last + 1))
+			check "$FE_NAME: $method resent: the cookie names the worker that answered (was $tag0, Set-Cookie ${R_REHOME:-none}, answered by ${R_HDR_WORKER:-?})" \
+				test "$(jar_tag "$jar")" = "$R_HDR_WORKER" -a \( "$R_HDR_WORKER" = "$tag0" -o "$R_REHOME" = "$R_HDR_WORKER" \)
 		else
 			check "$FE_NAME: $method whose worker died in flight: $code (expected $expect, not resent: documented limit)" \
 				test "$code" = "$expect"

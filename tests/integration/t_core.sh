@@ -7,12 +7,16 @@
 . "$top_srcdir/tests/lib/procs.sh"
 t_setup
 STICKY_WORKERS=2
-start_sticky counter -w 2 -o socket_group=www-data ||
+# As root: the sockets go to group www-data (the web server's) and the
+# master drops root.  Run by a user, sticky can only give its sockets to one
+# of that user's groups, and has no root to drop.
+if [ "$(id -u)" = 0 ]; then SOCK_GROUP=www-data; else SOCK_GROUP=$(id -gn); fi
+start_sticky counter -w 2 -o socket_group="$SOCK_GROUP" ||
 	{ fail "daemon starts"; t_done; exit 1; }
 
 check "unix sockets get the configured mode (0666 here; default 0660)" \
 	eval '[ "$(stat -c %a "$T/w0.sock")" = 666 ] && [ "$(stat -c %a "$T/w1.sock")" = 666 ]'
-check "and the configured group (www-data)" [ "$(stat -c %G "$T/w0.sock")" = www-data ]
+check "and the configured group ($SOCK_GROUP)" [ "$(stat -c %G "$T/w0.sock")" = "$SOCK_GROUP" ]
 
 # A new user gets a session cookie with the serving worker's tag.
 get w0 / ""
@@ -79,6 +83,10 @@ check "status page answers loopback" eval '[ "$STATUS" = 200 ] && echo "$BODY" |
 MASTER=$STICKY_PID
 stop_sticky
 check "SIGTERM stops the master and its workers" bash -c "! kill -0 $MASTER 2>/dev/null && ! pgrep -P $MASTER >/dev/null"
-check "the master dropped root for nobody" grep -q 'event=privileges_dropped user=nobody' "$T/sticky.log"
+if [ "$(id -u)" = 0 ]; then
+	check "the master dropped root for nobody" grep -q 'event=privileges_dropped user=nobody' "$T/sticky.log"
+else
+	t_log "not root: no privileges to drop (checked when the suite runs as root, as CI does)"
+fi
 check "no worker crashed" bash -c "! grep -q 'event=worker_died' '$T/sticky.log'"
 t_done

@@ -142,7 +142,8 @@ for k in doc:
 print('\n'.join(bad) if bad else 'ok %d keys' % len(keys))
 sys.exit(1 if bad or len(keys) < 40 else 0)
 PY
-check "stickyd.conf(5) lists every key of stickyctl conf with its default ($(head -1 "$T/keys.out"))" eval '[ $? = 0 ] ||'
+rc=$?
+check "stickyd.conf(5) lists every key of stickyctl conf with its default ($(head -1 "$T/keys.out"))" [ $rc = 0 ] ||
 	cat "$T/keys.out" >&2
 
 mk uninstall DESTDIR="$D" >"$T/uninstall.log" 2>&1

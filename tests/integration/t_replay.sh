@@ -5,8 +5,9 @@
 # Redis acknowledged the checkpoint); the front-end resends the request,
 # with the same request id, to another worker, which restores the session
 # with its replay log and answers the recorded response without running
-# the handler.  Repeated under load, several users, GET and POST.
-# nginx resends GET only (POST gets 502 there: documented, asserted).
+# the handler.  Repeated under load, several users, GET and POST (the nginx
+# recipe resends POST too: fastcgi_next_upstream ... non_idempotent).  The
+# user's cookie is re-homed to the worker that answered.
 . "$top_srcdir/tests/lib/procs.sh"
 . "$top_srcdir/tests/integration/frontends.sh"
 fe_setup
@@ -24,12 +25,13 @@ for fe in ${REPLAY_FRONTENDS:-apache nginx haproxy}; do
 	( for i in $(seq 1 400); do curl -s -m 5 -c "$T/bg.jar" -b "$T/bg.jar" \
 		"http://127.0.0.1:$FE_PORT/" >/dev/null; done ) &
 	BG=$!; t_track $BG
-	twice=0 lost=0 resent=0 errors=0 faults=0 replay0=$(log_count replayed)
+	twice=0 lost=0 resent=0 errors=0 faults=0 moved=0 rehomed=0 replay0=$(log_count replayed)
 	for r in $(seq 1 "$ROUNDS"); do
 		u=$(( (r % 4) + 1 ))
 		method=GET
 		[ $((r % 2)) = 0 ] && method=POST
 		f0=$(log_count fault_injected)
+		tag0=$(jar_tag "$T/u$u.jar")
 		if [ $method = POST ]; then
 			fe_get "$T/u$u.jar" / -H 'X-Sticky-Fault: die-after-checkpoint' --data-raw "n=$r"
 		else
@@ -38,6 +40,13 @@ for fe in ${REPLAY_FRONTENDS:-apache nginx haproxy}; do
 		[ "$(log_count fault_injected)" -gt "$f0" ] && faults=$((faults + 1))
 		if [ "$R_CODE" = 200 ]; then
 			[ "$R_COUNT" = $((last[$u] + 1)) ] || twice=$((twice + 1))
+			# Answered by another worker (it took the user over): the
+			# cookie now names it.  By the respawned owner: unchanged.
+			if [ "$R_HDR_WORKER" != "$tag0" ]; then
+				moved=$((moved + 1))
+				[ "$R_REHOME" = "$R_HDR_WORKER" ] &&
+					[ "$(jar_tag "$T/u$u.jar")" = "$R_HDR_WORKER" ] && rehomed=$((rehomed + 1))
+			fi
 		else
 			errors=$((errors + 1))
 			t_log "$fe round $r ($method, user $u): answer $R_CODE in ${R_TIME}s: $(head -c 200 "$T/fe.body" | tr '\n' ' ')"
@@ -52,12 +61,14 @@ for fe in ${REPLAY_FRONTENDS:-apache nginx haproxy}; do
 	done
 	wait $BG; t_untrack $BG
 	resent=$(( $(log_count replayed) - replay0 ))
-	t_log "$fe: $ROUNDS in-flight crashes ($faults injected), resent and answered from the replay log: $resent, applied twice: $twice, acknowledged lost: $lost, error answers: $errors"
+	t_log "$fe: $ROUNDS in-flight crashes ($faults injected), resent and answered from the replay log: $resent, applied twice: $twice, acknowledged lost: $lost, error answers: $errors, answered by another worker: $moved, cookie re-homed there: $rehomed"
 	check "$fe: every round crashed a worker after its checkpoint ($faults/$ROUNDS)" [ "$faults" = "$ROUNDS" ]
 	check "$fe: no update applied twice ($twice)" [ "$twice" = 0 ]
 	check "$fe: no acknowledged update lost ($lost)" [ "$lost" = 0 ]
 	check "$fe: GET and POST resent and answered from the replay log ($resent of $ROUNDS)" [ "$resent" -ge $((ROUNDS - 1)) ]
 	check "$fe: users saw no error ($errors)" [ "$errors" = 0 ]
+	check "$fe: every request answered by another worker re-homed the cookie there ($rehomed of $moved)" \
+		[ "$rehomed" = "$moved" ]
 	unset last
 	fe_stop
 done

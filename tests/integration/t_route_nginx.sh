@@ -2,8 +2,9 @@
 # t_route_nginx.sh: nginx 1.22 with the recipe `stickyctl routes nginx`
 # generates: (1) stickiness, (2) new users spread, (3) failover from a hung
 # owner with re-homing, (4) respawn under load, (6) a second host lost
-# whole, (5) a worker dying in flight (GET resent and applied once, POST
-# 502), and the hash $cookie consistent mode (routing = hash).
+# whole, (5) a worker dying in flight (GET and POST resent, the recipe has
+# non_idempotent, and applied once), and the hash $cookie consistent mode
+# (routing = hash).
 # Limits: 127.0.0.1 and unix sockets in $T only; ~9 s.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/procs.sh"
 . "$top_srcdir/tests/integration/frontends.sh"

@@ -10,6 +10,12 @@ STICKY_WORKERS=1
 start_sticky counter -w 1 -o read_timeout=1500 || { fail "daemon starts"; t_done; exit 1; }
 get w0 / ""; SID=$SETCOOKIE
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# The bound: half of read_timeout.  A worker that read one connection until
+# it ended (libfcgi) would keep the other user waiting until the stalled one
+# is closed (1500 ms); a poll loop answers in a few ms, but each request
+# here is a fork/exec of fcgi-req on a noisy 2-core machine, so the bound is
+# generous and the measured figure is printed.
+BOUND=750
 
 # 1. A stalled request (headers half sent) for 4 s, longer than read_timeout.
 "$FCGI_REQ" -T 4000 -t 8000 "unix:$T/w0.sock" /stalled >"$T/stalled.out" 2>"$T/stalled.err" &
@@ -21,7 +27,7 @@ for i in $(seq 1 20); do
 	[ "$dt" -gt "$worst" ] && worst=$dt
 done
 t_log "other user's slowest request behind a stalled connection: ${worst} ms"
-check "another user is answered while a connection stalls (slowest ${worst} ms < 200 ms)" [ "$worst" -lt 200 ]
+check "another user is answered while a connection stalls (slowest ${worst} ms < $BOUND ms)" [ "$worst" -lt $BOUND ]
 check "and their state moved on (21)" [ "$(count_of)" = 21 ]
 wait $STALLED; rc=$?
 check "the stalled connection was closed without an answer" [ "$rc" != 0 ]
@@ -39,7 +45,7 @@ for i in $(seq 1 10); do
 	t0=$(ms); get w0 /peek ""; dt=$(( $(ms) - t0 ))
 	[ "$dt" -gt "$worst" ] && worst=$dt
 done
-check "a trickling body delays nobody (slowest ${worst} ms < 200 ms)" [ "$worst" -lt 200 ]
+check "a trickling body delays nobody (slowest ${worst} ms < $BOUND ms)" [ "$worst" -lt $BOUND ]
 wait $SLOW
 check "the slow request is answered once whole (22)" grep -q 'count=22' "$T/slow.out"
 
@@ -50,7 +56,7 @@ for i in $(seq 1 30); do
 done
 sleep 0.3
 t0=$(ms); get w0 / "$SID"; dt=$(( $(ms) - t0 ))
-check "30 stalled connections: another user still answered in ${dt} ms" eval '[ "$dt" -lt 200 ] && [ "$(count_of)" = 23 ]'
+check "30 stalled connections: another user still answered in ${dt} ms" eval '[ "$dt" -lt $BOUND ] && [ "$(count_of)" = 23 ]'
 wait $PIDS 2>/dev/null
 check "the worker survived (no crash)" bash -c "! grep -q event=worker_died '$T/sticky.log'"
 t_done

@@ -36,13 +36,15 @@
  * (--check-counter and no "count=N" in the body).  --check-counter: the
  * counter example app answers "count=N"; per user N must grow: an N lower
  * than or equal to the last acknowledged one is "lost" (state went back
- * or an update repeated); "max_jump" is the largest step forward.
+ * or an update repeated); "max_jump" is the largest step forward;
+ * "lost_incr" sums how far each of those went back: acknowledged
+ * increments that are gone (last acknowledged N, then M <= N: N - M + 1).
  * Per-worker hits come from the X-Sticky-Worker header (--worker-header).
  *
  * Output: a human summary, or with --tsv one line of tab-separated
  * key=value fields: requests ok errors connect timeout status proto closed
- * body seconds rps p50_us p90_us p99_us max_us users lost max_jump missed,
- * then w:<tag>=hits for each worker seen and w:none=hits.
+ * body seconds rps p50_us p90_us p99_us max_us users lost max_jump missed
+ * lost_incr, then w:<tag>=hits for each worker seen and w:none=hits.
  * Exit 0 when every request was ok and nothing was lost, 1 otherwise,
  * 2 on a usage or setup error.
  */
@@ -123,6 +125,7 @@ struct load {
 	int64_t t0_us, next_due_us, end_us;
 	/* results */
 	unsigned long ok, errs[E_NKINDS], lost, missed, no_worker;
+	unsigned long long lost_incr; /* acknowledged increments gone */
 	long long max_jump;
 	int64_t *lat;
 	size_t nlat, latcap;
@@ -393,8 +396,10 @@ judge(struct load *L, struct slot *s)
 	if (L->check) {
 		if (!body_count(&s->resp, &n))
 			return E_BODY;
-		if (u->has_ack && n <= u->last_count)
+		if (u->has_ack && n <= u->last_count) {
 			L->lost++;
+			L->lost_incr += (unsigned long long)(u->last_count - n) + 1;
+		}
 		else if (u->has_ack && n - u->last_count > L->max_jump)
 			L->max_jump = n - u->last_count;
 		u->last_count = n;
@@ -667,10 +672,10 @@ report(struct load *L, double secs)
 			printf("\t%s=%lu", err_names[i], L->errs[i]);
 		printf("\tseconds=%.3f\trps=%.1f\tp50_us=%lld\tp90_us=%lld"
 		    "\tp99_us=%lld\tmax_us=%lld\tusers=%zu\tlost=%lu"
-		    "\tmax_jump=%lld\tmissed=%lu", secs, rps,
+		    "\tmax_jump=%lld\tmissed=%lu\tlost_incr=%llu", secs, rps,
 		    (long long)pct(L, 0.50), (long long)pct(L, 0.90),
 		    (long long)pct(L, 0.99), (long long)pct(L, 1.0), L->nusers,
-		    L->lost, L->max_jump, L->missed);
+		    L->lost, L->max_jump, L->missed, L->lost_incr);
 		for (i = 0; i < L->nworkers; i++)
 			printf("\tw:%s=%lu", L->workers[i].tag,
 			    L->workers[i].hits);
@@ -690,8 +695,9 @@ report(struct load *L, double secs)
 			printf(" %s %lu,", L->workers[i].tag, L->workers[i].hits);
 		printf(" none %lu\n", L->no_worker);
 		if (L->check)
-			printf("counter: users %zu, lost %lu, max_jump %lld\n",
-			    L->nusers, L->lost, L->max_jump);
+			printf("counter: users %zu, lost %lu (%llu increments), "
+			    "max_jump %lld\n", L->nusers, L->lost, L->lost_incr,
+			    L->max_jump);
 		if (L->missed > 0)
 			printf("missed: %lu requests due were never started\n",
 			    L->missed);
