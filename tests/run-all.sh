@@ -70,39 +70,31 @@ suite() {
 	count "$dir/check.out"
 }
 
+# step NAME OUT MAKE-ARGS...: one make run in build/, one pass or fail;
+# its output goes to build/OUT (the tail is shown when it fails).
+step() {
+	name=$1 out=$2
+	shift 2
+	echo "== $name"
+	if (cd "$top/build" && make -s "$@" > "$out" 2>&1); then
+		grep -E '^(fuzz |Done )' "$top/build/$out" || true
+		echo "PASS: $name"
+		passed=$((passed + 1))
+	else
+		tail -40 "$top/build/$out"
+		echo "FAIL: $name (see build/$out)"
+		failed=$((failed + 1))
+	fi
+}
+
 suite "tests" "$top/build" "" check
-echo "== make distcheck (from the tarball: build, unit tests, a daemon test, install, uninstall)"
-if (cd "$top/build" && make -s distcheck-quick > distcheck.out 2>&1); then
-	echo "PASS: distcheck"
-	passed=$((passed + 1))
-else
-	tail -40 "$top/build/distcheck.out"
-	echo "FAIL: distcheck"
-	failed=$((failed + 1))
-fi
+step "distcheck (from the tarball: build, unit tests, a daemon test, install, uninstall)" \
+	distcheck.out distcheck-quick
 if [ -z "${QUICK:-}" ]; then
 	suite "tests under ASan+UBSan" "$top/build-asan" "--enable-sanitizers" check
-	echo "== valgrind: unit suite"
-	if (cd "$top/build" && make -s check-valgrind > valgrind.out 2>&1); then
-		echo "PASS: valgrind (unit suite, no leaks, no errors)"
-		passed=$((passed + 1))
-	else
-		tail -40 "$top/build/valgrind.out"
-		echo "FAIL: valgrind (unit suite)"
-		failed=$((failed + 1))
-	fi
-fi
-if [ -z "${QUICK:-}" ]; then
-	echo "== fuzz: every libFuzzer target for ${FUZZ_SECONDS:-5} s (make fuzz)"
-	if (cd "$top/build" && make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-5}" > fuzz.out 2>&1); then
-		grep -E '^fuzz |^Done|^#[0-9]+' "$top/build/fuzz.out" | tail -n 10
-		echo "PASS: fuzz"
-		passed=$((passed + 1))
-	else
-		tail -40 "$top/build/fuzz.out"
-		echo "FAIL: fuzz (a crash input is in build/ if one was found)"
-		failed=$((failed + 1))
-	fi
+	step "valgrind (unit suite, no leaks, no errors)" valgrind.out check-valgrind
+	step "fuzz (every libFuzzer target for ${FUZZ_SECONDS:-5} s)" fuzz.out fuzz \
+		FUZZ_SECONDS="${FUZZ_SECONDS:-5}"
 fi
 printf "$summary\n"
 echo "$passed passed, $failed failed"

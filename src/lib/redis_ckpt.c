@@ -98,6 +98,30 @@ int_reply(struct redis *r, const char *op, redisReply *rep, long long *v)
 	return 0;
 }
 
+/*
+ * Run a script that answers 1 (done) or 0 (refused): 0, refused_rc, or
+ * an error (STICKY_EREDIS with r->err set for any other reply).
+ */
+static int
+eval_done(struct redis *r, enum script_id id, const char *op, int argc,
+    const char **argv, size_t *lens, int refused_rc)
+{
+	redisReply *rep = NULL;
+	long long v = 0;
+	int rc;
+
+	if ((rc = rd_eval(r, id, op, argc, argv, lens, &rep)) == 0 &&
+	    (rc = int_reply(r, op, rep, &v)) == 0) {
+		if (v == 0)
+			rc = refused_rc;
+		else if (v != 1)
+			rc = rd_bad_reply(r, op, rep);
+	}
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return rc;
+}
+
 static void
 set_keys(const char **argv, size_t *lens, const struct keypair *kp)
 {
@@ -175,8 +199,6 @@ redis_claim(struct redis *r, const char *key, const char *owner,
 	size_t lens[7];
 	char ttl[NUMLEN];
 	struct keypair kp;
-	redisReply *rep = NULL;
-	long long v = 0;
 	int rc;
 
 	if (!rd_owner_valid(owner))
@@ -188,18 +210,9 @@ redis_claim(struct redis *r, const char *key, const char *owner,
 	lens[5] = strlen(owner);
 	argv[6] = ttl;
 	lens[6] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
-	if ((rc = rd_eval(r, SCR_CLAIM, "claim", 7, argv, lens, &rep)) != 0 ||
-	    (rc = int_reply(r, "claim", rep, &v)) != 0)
-		goto out;
-	if (v == 1)
+	if ((rc = eval_done(r, SCR_CLAIM, "claim", 7, argv, lens,
+	    STICKY_EFENCED)) == 0)
 		*epoch = 1;
-	else if (v == 0)
-		rc = STICKY_EFENCED;
-	else
-		rc = rd_bad_reply(r, "claim", rep);
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
 	keys_free(&kp);
 	return rc;
 }
@@ -490,8 +503,6 @@ redis_drop(struct redis *r, const char *key, uint64_t epoch)
 	size_t lens[9];
 	char num[2][NUMLEN];
 	struct keypair kp;
-	redisReply *rep = NULL;
-	long long v = 0;
 	int rc;
 
 	if (epoch == 0 || epoch >= MAX_LUA_INT)
@@ -504,16 +515,7 @@ redis_drop(struct redis *r, const char *key, uint64_t epoch)
 	argv[6] = num[1];
 	lens[6] = rd_fmt_num(num[1], (uint64_t)r->ttl_s);
 	set_announce(r, argv, lens, key);
-	if ((rc = rd_eval(r, SCR_DROP, "drop", 9, argv, lens, &rep)) != 0 ||
-	    (rc = int_reply(r, "drop", rep, &v)) != 0)
-		goto out;
-	if (v == 0)
-		rc = STICKY_EFENCED;
-	else if (v != 1)
-		rc = rd_bad_reply(r, "drop", rep);
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	rc = eval_done(r, SCR_DROP, "drop", 9, argv, lens, STICKY_EFENCED);
 	keys_free(&kp);
 	return rc;
 }
@@ -525,8 +527,6 @@ redis_set_aside(struct redis *r, const char *key)
 	size_t lens[6];
 	char ttl[NUMLEN], suffix[NUMLEN + 4];
 	struct keypair kp = { NULL, NULL, 0, 0 };
-	redisReply *rep = NULL;
-	long long v = 0;
 	int rc;
 
 	if (!rd_key_valid(key))
@@ -540,17 +540,9 @@ redis_set_aside(struct redis *r, const char *key)
 	set_keys(argv, lens, &kp);
 	argv[5] = ttl;
 	lens[5] = rd_fmt_num(ttl, (uint64_t)BAD_TTL_S);
-	if ((rc = rd_eval(r, SCR_SET_ASIDE, "set_aside", 6, argv, lens,
-	    &rep)) != 0 ||
-	    (rc = int_reply(r, "set_aside", rep, &v)) != 0)
-		goto out;
-	if (v == 0)
-		rc = STICKY_ENOENT;
-	else if (v != 1)
-		rc = rd_bad_reply(r, "set_aside", rep);
+	rc = eval_done(r, SCR_SET_ASIDE, "set_aside", 6, argv, lens,
+	    STICKY_ENOENT);
 out:
-	if (rep != NULL)
-		freeReplyObject(rep);
 	keys_free(&kp);
 	return rc;
 }
