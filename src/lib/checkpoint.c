@@ -83,6 +83,25 @@ ckpt_available(struct worker *w)
 	return ensure_conn(w);
 }
 
+/*
+ * Keep what Redis now holds as the base of the next delta, or nothing:
+ * a payload of one page or less is written whole anyway (the page is the
+ * unit of a delta), so a copy would only double the session's memory.
+ */
+static void
+keep_base(const struct worker *w, struct session *s, struct sticky_buf *b)
+{
+	buf_cleanup(&s->written);
+	s->written_len = b->len;
+	if (b->len > (size_t)w->cfg->checkpoint_page) {
+		s->written = *b;
+		buf_init(b);
+	} else {
+		buf_init(&s->written);
+		buf_cleanup(b);
+	}
+}
+
 int
 ckpt_restore(struct worker *w, const char *key, struct session **out)
 {
@@ -129,14 +148,13 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 	s->in_redis = 1;
 	memcpy(s->written_hdr, blob.data, ENV_HDR_LEN);
 	buf_consume(&blob, ENV_HDR_LEN);
-	s->written = blob; /* Redis holds exactly these bytes: the delta base */
-	buf_init(&blob);
+	keep_base(w, s, &blob); /* Redis holds exactly these bytes */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0)
 		goto out;
 	w->stats->restore_hits++;
 	w->stats->restore_us_total += (uint64_t)(now_us() - t0);
-	log_debug("restored", "sid=%s epoch=%llu bytes=%zu",
-	    log_sid(key, sidbuf), (unsigned long long)epoch, s->written.len);
+	log_debug("restored", "sid=%s epoch=%llu",
+	    log_sid(key, sidbuf), (unsigned long long)epoch);
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -274,9 +292,7 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 
 	switch (rw->result) {
 	case 0:
-		buf_cleanup(&s->written);
-		s->written = p->payload;
-		buf_init(&p->payload);
+		keep_base(w, s, &p->payload);
 		xfree(s->page_crc);
 		s->page_crc = p->page_crc;
 		s->npage_crc = p->npage_crc;

@@ -42,7 +42,7 @@ state_size(struct worker *w, struct session *s)
 {
 	if (w->app->codec.size != NULL && s->state != NULL)
 		return w->app->codec.size(s->state, w->app->appdata);
-	return s->written.len > 0 ? s->written.len : 64;
+	return s->written_len > 0 ? s->written_len : 64;
 }
 
 /*
@@ -465,6 +465,7 @@ sticky_session_rotate(struct sticky_req *req)
 	s->epoch = 1;
 	s->in_redis = 0;
 	buf_reset(&s->written);
+	s->written_len = 0;
 	xfree(s->page_crc);
 	s->page_crc = NULL;
 	s->npage_crc = 0;

@@ -28,7 +28,9 @@ struct session {
 	int64_t dirty_since_ms; /* first unflushed change; 0: clean (store_dirty) */
 	int in_redis;         /* written (or restored) at least once */
 	unsigned gen;         /* worker stall generation when last verified */
-	struct sticky_buf written; /* payload as Redis holds it, for deltas */
+	struct sticky_buf written; /* payload as Redis holds it, for deltas;
+	                              empty when it fits in one page */
+	size_t written_len;   /* length of the payload Redis holds */
 	unsigned char written_hdr[48]; /* envelope header Redis holds */
 	uint32_t *page_crc;   /* CRC32C of each full page of written */
 	size_t npage_crc;
