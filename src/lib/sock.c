@@ -170,6 +170,7 @@ sock_listen(const char *addr, int backlog, long mode, uid_t uid, gid_t gid,
 	struct stat st;
 	socklen_t len;
 	int fd = -1, one = 1;
+	const char *bound = NULL; /* a unix socket file this call created */
 
 	if (strncmp(addr, "unix:", 5) == 0) {
 		const char *path = addr + 5;
@@ -202,6 +203,7 @@ sock_listen(const char *addr, int backlog, long mode, uid_t uid, gid_t gid,
 			goto fail;
 		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 			goto fail;
+		bound = path;
 		if (chmod(path, (mode_t)mode) == -1)
 			goto fail;
 		if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
@@ -226,6 +228,8 @@ fail:
 	seterr(err, errlen, "cannot listen on", addr);
 	if (fd != -1)
 		close(fd);
+	if (bound != NULL)
+		unlink(bound); /* no socket file nobody listens on */
 	return STICKY_ESYS;
 }
 
