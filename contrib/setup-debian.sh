@@ -6,7 +6,9 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libhiredis-dev libcriterion-dev
 redis-server redis-tools lighttpd apache2 nginx haproxy
-curl python3 valgrind mandoc wrk procps iproute2 clang"
+curl python3 valgrind mandoc wrk procps iproute2 clang
+redis-sentinel python3-dev python3-flask python3-django python3-numpy
+python3-redis uwsgi-core uwsgi-plugin-python3 gunicorn"
 
 missing=""
 for p in $PKGS; do
