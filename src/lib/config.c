@@ -88,6 +88,15 @@ static const struct key keys[] = {
 	{ "respawn_backoff_max", T_LONG, F(respawn_backoff_max_ms), "5000", 0, 600000,
 	  "Processes", "Longest delay (ms) before respawning a worker that keeps "
 	  "crashing without answering a request; others are respawned at once." },
+	{ "quarantine_crashes", T_LONG, F(quarantine_crashes), "2", 0, 1000,
+	  "Processes", "A user whose requests were running when this many "
+	  "workers died (within quarantine_window) is refused with 503 and their "
+	  "checkpoint set aside; 0: never.  A resent request that killed a "
+	  "worker is always refused (500)." },
+	{ "quarantine_window", T_LONG, F(quarantine_window_s), "600", 1, 604800,
+	  "Processes", "Seconds a request that killed a worker is remembered, "
+	  "over which a user's crashes are counted, and that a quarantine lasts "
+	  "after the user's last crash." },
 
 	/* requests */
 	{ "max_connections", T_LONG, F(max_connections), "128", 1, 65536, "Requests",

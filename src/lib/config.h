@@ -28,6 +28,8 @@ struct sticky_config {
 	long backlog;
 	long stop_timeout_ms;
 	long respawn_backoff_max_ms;
+	long quarantine_crashes; /* 0: never */
+	long quarantine_window_s;
 
 	/* requests */
 	long max_connections; /* open connections per worker */

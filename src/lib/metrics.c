@@ -77,6 +77,8 @@ static const struct counter counters[] = {
 	C(crashes, "Abnormal worker exits."),
 	C(recycles, "Graceful recycles (max_requests, max_rss)."),
 	C(timeouts_killed, "Workers killed by request_timeout."),
+	C(poison_refused, "Resent requests refused unrun: they had killed a worker."),
+	C(quarantine_refused, "Requests refused: the user's requests kept killing workers."),
 };
 
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
@@ -125,6 +127,9 @@ render_text(const struct metrics_shm *m, struct sticky_buf *out)
 	    (long long)(now - m->master_start), (unsigned long long)m->reloads,
 	    t.up, m->nworkers, t.redis_up, m->nworkers,
 	    (long long)t.loss_window_ms);
+	buf_printf(out, "in-flight crashes %llu, users quarantined %llu\n",
+	    (unsigned long long)m->inflight_crashes,
+	    (unsigned long long)m->quarantines);
 	buf_puts(out, "\ntotals\n");
 	for (size_t c = 0; c < NCOUNTERS; c++)
 		buf_printf(out, "  %-18s %llu\n", counters[c].name,
@@ -164,9 +169,12 @@ render_json(const struct metrics_shm *m, struct sticky_buf *out)
 	buf_printf(out, "{\"master\":{\"pid\":%d,\"start_time\":%lld,"
 	    "\"uptime_s\":%lld,\"reloads\":%llu,\"workers\":%u,"
 	    "\"workers_up\":%u,\"redis_up\":%u,\"loss_window_ms\":%lld,"
+	    "\"inflight_crashes\":%llu,\"quarantines\":%llu,"
 	    "\"totals\":{", m->master_pid, (long long)m->master_start,
 	    (long long)(now - m->master_start), (unsigned long long)m->reloads,
-	    m->nworkers, t.up, t.redis_up, (long long)t.loss_window_ms);
+	    m->nworkers, t.up, t.redis_up, (long long)t.loss_window_ms,
+	    (unsigned long long)m->inflight_crashes,
+	    (unsigned long long)m->quarantines);
 	for (size_t c = 0; c < NCOUNTERS; c++)
 		buf_printf(out, "\"%s\":%llu,", counters[c].name,
 		    (unsigned long long)t.v[c]);
@@ -199,8 +207,17 @@ render_openmetrics(const struct metrics_shm *m, struct sticky_buf *out)
 	    "started.\nsticky_master_start_time_seconds %lld\n"
 	    "# TYPE sticky_reloads counter\n"
 	    "# HELP sticky_reloads Configuration reloads (SIGHUP).\n"
-	    "sticky_reloads_total %llu\n", (long long)m->master_start,
-	    (unsigned long long)m->reloads);
+	    "sticky_reloads_total %llu\n"
+	    "# TYPE sticky_inflight_crashes counter\n"
+	    "# HELP sticky_inflight_crashes Worker deaths with a handler running.\n"
+	    "sticky_inflight_crashes_total %llu\n"
+	    "# TYPE sticky_quarantines counter\n"
+	    "# HELP sticky_quarantines Users put in quarantine: their requests "
+	    "kept killing workers.\n"
+	    "sticky_quarantines_total %llu\n", (long long)m->master_start,
+	    (unsigned long long)m->reloads,
+	    (unsigned long long)m->inflight_crashes,
+	    (unsigned long long)m->quarantines);
 	buf_puts(out, "# TYPE sticky_worker_pid gauge\n"
 	    "# HELP sticky_worker_pid Process id of the worker in this slot.\n");
 	for (unsigned i = 0; i < m->nworkers; i++)

@@ -50,6 +50,8 @@ struct worker_stats {
 	uint64_t status_503;
 	uint64_t recycles;       /* graceful exits for max_requests/max_rss */
 	uint64_t timeouts_killed; /* killed by request_timeout */
+	uint64_t poison_refused;  /* resent requests that had killed a worker */
+	uint64_t quarantine_refused; /* requests of quarantined users */
 	int32_t redis_up;
 	int64_t busy_since_ms; /* monotonic ms when the handler started; 0 idle */
 	char last_path[METRICS_PATH_MAX]; /* path of the current/last request */
@@ -59,6 +61,8 @@ struct metrics_shm {
 	int64_t master_start; /* unix seconds */
 	int32_t master_pid;
 	uint64_t reloads;
+	uint64_t inflight_crashes; /* worker deaths with a handler running */
+	uint64_t quarantines;      /* users put in quarantine */
 	uint32_t nworkers;
 	struct worker_stats w[]; /* nworkers slots */
 };

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "prefork.h"
+#include "quarantine.h"
 #include "route.h"
 #include "sock.h"
 #include "worker.h"
@@ -45,6 +46,7 @@ struct master {
 	const struct sticky_app_def *app;
 	void *shared;
 	struct metrics_shm *m;
+	struct quar_shm *quar; /* what was in flight when a worker died */
 	struct slot *slots;
 	unsigned n;
 	int stopping;
@@ -180,6 +182,7 @@ spawn(struct master *ms, unsigned i)
 		w.listen_fd = s->fd;
 		w.stats = &ms->m->w[i];
 		w.metrics = ms->m;
+		w.quar = ms->quar;
 		worker_main(&w);
 	}
 	s->pid = pid;
@@ -199,6 +202,32 @@ slot_of(struct master *ms, pid_t pid, unsigned *idx)
 			return &ms->slots[i];
 		}
 	return NULL;
+}
+
+/*
+ * A worker died with a handler running: remember its request and user,
+ * so a resend is refused and a user who keeps killing workers is stopped.
+ */
+static void
+note_inflight(struct master *ms, unsigned i, int64_t now)
+{
+	struct quar_policy pol = {
+		.crashes = ms->cfg->quarantine_crashes,
+		.window_ms = ms->cfg->quarantine_window_s * 1000,
+	};
+	int rc = quar_worker_died(ms->quar, i, now, &pol);
+
+	if (rc == 0)
+		return;
+	ms->m->inflight_crashes++;
+	log_warn("crashed_in_flight", "tag=%s path=\"%s\" action=\"resends of "
+	    "this request refused\"", ms->slots[i].tag, ms->m->w[i].last_path);
+	if (rc == 2) {
+		ms->m->quarantines++;
+		log_warn("user_quarantined", "tag=%s crashes=%ld window_s=%ld",
+		    ms->slots[i].tag, ms->cfg->quarantine_crashes,
+		    ms->cfg->quarantine_window_s);
+	}
 }
 
 static void
@@ -239,8 +268,11 @@ reap(struct master *ms)
 		else
 			log_info("worker_exited", "tag=%s pid=%ld status=0", s->tag,
 			    (long)pid);
-		if (crashed)
+		if (crashed) {
 			st->crashes++;
+			note_inflight(ms, i, now);
+		} else
+			quar_end(ms->quar, i);
 		if (ms->stopping)
 			continue;
 		/*
@@ -441,8 +473,9 @@ prefork_run(struct sticky_config *cfg, const struct sticky_app_def *app,
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((ms.slots = xcalloc(ms.n, sizeof(*ms.slots))) == NULL ||
-	    metrics_map(&ms.m, ms.n) != 0) {
+	    metrics_map(&ms.m, ms.n) != 0 || quar_map(&ms.quar, ms.n) != 0) {
 		log_err("startup_failed", "reason=out_of_memory");
+		metrics_unmap(ms.m);
 		xfree(ms.slots);
 		return 1;
 	}
@@ -519,6 +552,7 @@ out:
 	if (cfg->pid_file[0] != '\0')
 		unlink(cfg->pid_file);
 	metrics_unmap(ms.m);
+	quar_unmap(ms.quar);
 	xfree(ms.slots);
 	sticky_config_free(ms.owned_cfg);
 	return status;

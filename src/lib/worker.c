@@ -21,8 +21,11 @@
 #include "bytes.h"
 #include "checkpoint.h"
 #include "conn.h"
+#include "cookie.h"
 #include "envelope.h"
 #include "metrics.h"
+#include "quarantine.h"
+#include "redis.h"
 #include "request.h"
 #include "session.h"
 #include "store.h"
@@ -30,9 +33,30 @@
 
 #define RBUF_LEN 65536 /* bytes read from a connection at once */
 
-/* The only file-scope mutable state: what the signal handlers saw. */
+/* The only file-scope mutable state: what the signal handlers see. */
 static volatile sig_atomic_t sig_stop;
 static volatile sig_atomic_t sig_reopen;
+static struct quar_shm *crash_quar; /* where a fatal signal is noted */
+static unsigned crash_index;
+
+static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+static struct sigaction fatal_old[sizeof(fatal_signals) / sizeof(int)];
+
+/*
+ * A fatal signal: note in the shared table that the handler running now
+ * killed us, before the kernel closes the front-end's connection (which
+ * then resends the request elsewhere), then die as we would have.
+ */
+static void
+on_fatal(int sig)
+{
+	if (crash_quar != NULL)
+		quar_mark_died(crash_quar, crash_index);
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(int); i++)
+		if (fatal_signals[i] == sig)
+			sigaction(sig, &fatal_old[i], NULL);
+	raise(sig);
+}
 
 static void
 on_signal(int sig)
@@ -60,6 +84,10 @@ worker_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = on_fatal;
+	sa.sa_flags = SA_NODEFER;
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(int); i++)
+		sigaction(fatal_signals[i], &sa, &fatal_old[i]);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -189,6 +217,73 @@ settle_session(struct worker *w, struct sticky_req *req)
 	}
 }
 
+/* The session key the cookie names, hashed; 0 without a valid cookie. */
+static uint64_t
+user_hash(struct worker *w, struct sticky_req *req, struct sid *sid)
+{
+	const char *hdr, *val;
+	size_t vlen;
+
+	if ((hdr = sticky_req_param(req, "HTTP_COOKIE")) == NULL ||
+	    cookie_find(hdr, strlen(hdr), w->cfg->cookie_name, &val, &vlen) != 0 ||
+	    sid_parse(val, vlen, sid) != 0)
+		return 0;
+	return quar_hash(w->quar, sid->key, strlen(sid->key));
+}
+
+/*
+ * Before anything runs for this request: refuse it if it (by request id)
+ * or its user (by session key) kept killing workers; else note it as in
+ * flight, so that if it kills us the master knows what did.  1: refused.
+ */
+static int
+quarantined(struct worker *w, struct sticky_req *req)
+{
+	struct quar_policy pol = {
+		.crashes = w->cfg->quarantine_crashes,
+		.window_ms = w->cfg->quarantine_window_s * 1000,
+	};
+	const char *id = sticky_req_id(req);
+	uint64_t rh, uh;
+	struct session *s;
+	struct sid sid;
+	char sidbuf[16];
+
+	if (w->quar == NULL)
+		return 0;
+	rh = id != NULL ? quar_hash(w->quar, id, strlen(id)) : 0;
+	uh = user_hash(w, req, &sid);
+	switch (quar_check(w->quar, w->index, rh, uh, now_ms(), &pol)) {
+	case QUAR_POISON:
+		w->stats->poison_refused++;
+		log_warn("poison_refused", "reason=\"this request id was running "
+		    "when a worker died\"");
+		request_error(req, 500, "this request crashed a worker; it is not "
+		    "run again");
+		return 1;
+	case QUAR_USER:
+		w->stats->quarantine_refused++;
+		/* The state may be what crashes: nobody serves it from memory. */
+		if ((s = store_get(w->store, sid.key, now_ms())) != NULL)
+			session_forget(w, s);
+		if (quar_claim_aside(w->quar, uh)) {
+			int rc = ckpt_enabled(w) ?
+			    redis_set_aside(w->redis, sid.key) : STICKY_ENOENT;
+
+			log_warn("quarantine_set_aside", "sid=%s result=%s",
+			    log_sid(sid.key, sidbuf), rc == 0 ? "set_aside" :
+			    rc == STICKY_ENOENT ? "no_checkpoint" : sticky_strerror(rc));
+		}
+		log_warn("quarantine_refused", "sid=%s", log_sid(sid.key, sidbuf));
+		request_error(req, 503, "your requests repeatedly crashed the "
+		    "server; this session is suspended for now");
+		return 1;
+	default:
+		quar_begin(w->quar, w->index, rh, uh);
+		return 0;
+	}
+}
+
 static void
 answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 {
@@ -210,6 +305,8 @@ answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 		status_page(w, &req);
 		goto render;
 	}
+	if (quarantined(w, &req))
+		goto render;
 	if ((rc = session_resolve(w, &req)) == STICKY_EAGAIN) {
 		req.session_err = rc;
 		request_error(&req, 503, "session state temporarily unavailable");
@@ -236,6 +333,8 @@ answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 		goto render;
 	}
 	rc = w->app->handler(&req, w->app->appdata);
+	if (w->quar != NULL)
+		quar_end(w->quar, w->index); /* what follows is not the app's */
 	if (req.session_err == STICKY_EAGAIN && !req.wrote) {
 		request_error(&req, 503, "session state temporarily unavailable");
 		w->stats->status_503++;
@@ -245,6 +344,8 @@ answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 	}
 	settle_session(w, &req);
 render:
+	if (w->quar != NULL)
+		quar_end(w->quar, w->index);
 	w->stats->busy_since_ms = 0;
 	buf_init(&cgi);
 	if (request_render(&req, &cgi) != 0 ||
@@ -592,6 +693,8 @@ worker_main(struct worker *w)
 {
 	int rc, code = 0;
 
+	crash_quar = w->quar;
+	crash_index = w->index;
 	worker_signals();
 	log_set_worker(w->tag);
 	w->stats->pid = (int32_t)getpid();

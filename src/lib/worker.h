@@ -16,6 +16,7 @@
 
 struct conn;
 struct metrics_shm;
+struct quar_shm;
 struct worker_stats;
 struct redis;
 struct store;
@@ -30,6 +31,7 @@ struct worker {
 	int listen_fd;                     /* inherited from the master */
 	struct worker_stats *stats;        /* borrowed: our slot */
 	struct metrics_shm *metrics;       /* borrowed: for the status page */
+	struct quar_shm *quar;             /* borrowed: crashes in flight */
 	struct store *store;
 	struct redis *redis;               /* NULL without checkpoints */
 	uint32_t app_id;                   /* envelope app id */

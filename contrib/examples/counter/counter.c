@@ -8,7 +8,10 @@
  * module for stickyd(8).  The tests build it once more with
  * -DCOUNTER_TEST_SLEEP (tests/integration/apps/slowapp): /sleep?ms=N then
  * reads the count and sleeps N ms (at most 60000) inside the handler, as a
- * handler stuck on a slow backend would, for request_timeout.
+ * handler stuck on a slow backend would, for request_timeout; and with
+ * -DCOUNTER_TEST_CRASH a query string containing "crashme" makes the
+ * handler dereference NULL (SIGSEGV), as a bug triggered by one request
+ * would.  Neither is in the shipped binaries.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -102,6 +105,13 @@ counter_handle(struct sticky_req *req, void *appdata)
 	}
 	if ((c = sticky_session_state(req, &err)) == NULL)
 		return err;
+#ifdef COUNTER_TEST_CRASH
+	if (strstr(sticky_req_query(req), "crashme") != NULL) {
+		volatile int *volatile nowhere = NULL;
+
+		*nowhere = 1;
+	}
+#endif
 #ifdef COUNTER_TEST_SLEEP
 	if (strcmp(path, "/sleep") == 0)
 		test_sleep(req);
