@@ -144,6 +144,9 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 		if (idlen == 0 || idlen > REPLAY_MAX_ID || meta_len - off < idlen + 4)
 			return STICKY_ECORRUPT;
 		id = (const char *)m + off;
+		/* Ids are C strings when written: a NUL means corruption. */
+		if (memchr(id, '\0', idlen) != NULL)
+			return STICKY_ECORRUPT;
 		off += idlen;
 		outlen = get32(m + off);
 		off += 4;

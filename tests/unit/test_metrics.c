@@ -39,6 +39,7 @@ static const struct {
 	C(evictions), C(expired), C(replays), C(rehomed), C(bad_records),
 	C(bad_cookies), C(read_timeouts), C(abandoned), C(status_503),
 	C(restarts), C(crashes), C(recycles), C(timeouts_killed),
+	C(poison_refused), C(quarantine_refused),
 #undef C
 #undef G
 };
@@ -774,7 +775,9 @@ Test(metrics_openmetrics, well_formed)
 	cr_assert_geq(nf, (int)NFIELDS);
 	for (int i = 0; i < nf; i++) {
 		int master = strcmp(fam[i].name, "sticky_master_start_time_seconds") == 0 ||
-		    strcmp(fam[i].name, "sticky_reloads") == 0;
+		    strcmp(fam[i].name, "sticky_reloads") == 0 ||
+		    strcmp(fam[i].name, "sticky_inflight_crashes") == 0 ||
+		    strcmp(fam[i].name, "sticky_quarantines") == 0;
 
 		if (master) {
 			cr_assert_eq(fam[i].unlabelled, 1, "%s", fam[i].name);

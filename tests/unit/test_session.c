@@ -174,3 +174,18 @@ Test(payload, hostile_meta_is_refused)
 	    "meta longer than the payload");
 	session_destroy_cb(r, &w);
 }
+
+/* Found by fuzz_session: an id with a NUL decoded to a shorter id, so the
+ * session re-encoded to other bytes than Redis held. */
+Test(payload, id_with_nul_is_refused)
+{
+	struct session *r = session_alloc("CCCCCCCCCCCCCCCCCCCCCC");
+	/* app "12345678"; meta: count 1, idlen 3 "a\0b", outlen 0 */
+	unsigned char p[8 + 4 + 4 + 3 + 4] = "12345678";
+
+	p[8 + 3] = 1;
+	p[12 + 3] = 3;
+	p[16] = 'a'; p[17] = '\0'; p[18] = 'b';
+	cr_assert_eq(session_decode(&w, r, p, sizeof(p), 15, 1), STICKY_ECORRUPT);
+	session_destroy_cb(r, &w);
+}
