@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "allow.h"
 #include "cli.h"
 #include "config.h"
 #include "fcgi.h"
@@ -20,7 +21,7 @@
 
 static int
 fetch(const char *addr, const char *path, const char *query,
-    struct fcgi_response *resp)
+    const char *token, struct fcgi_response *resp)
 {
 	const struct fcgi_param params[] = {
 		{ "REQUEST_METHOD", "GET", 14, 3 },
@@ -29,7 +30,9 @@ fetch(const char *addr, const char *path, const char *query,
 		{ "QUERY_STRING", query, 12, strlen(query) },
 		{ "REMOTE_ADDR", "127.0.0.1", 11, 9 },
 		{ "SERVER_PROTOCOL", "HTTP/1.1", 15, 8 },
+		{ "HTTP_X_STICKY_STATUS_TOKEN", token, 26, strlen(token) },
 	};
+	size_t nparams = sizeof(params) / sizeof(params[0]) - (*token == '\0');
 	struct sticky_buf out;
 	unsigned char chunk[16384];
 	struct pollfd pfd;
@@ -41,7 +44,7 @@ fetch(const char *addr, const char *path, const char *query,
 		return fd;
 	buf_init(&out);
 	if (fcgi_write_begin(&out, 1, FCGI_RESPONDER, 0) != 0 ||
-	    fcgi_write_params(&out, 1, params, sizeof(params) / sizeof(params[0])) != 0 ||
+	    fcgi_write_params(&out, 1, params, nparams) != 0 ||
 	    fcgi_write_stdin(&out, 1, NULL, 0) != 0) {
 		rc = STICKY_ENOMEM;
 		goto out;
@@ -93,12 +96,37 @@ cmd_status(struct sticky_config *cfg, int argc, char *argv[])
 	    strcmp(fmt, "openmetrics") == 0 ? "openmetrics" : "";
 	struct fcgi_response resp;
 	const unsigned char *body;
+	char token[STATUS_TOKEN_MAX + 1] = "", err[512];
 	size_t len;
 	int status, rc;
 
+	/* The status socket, when there is one, answers for every worker. */
+	if (cfg->status_listen[0] != '\0' && want == NULL) {
+		fcgi_response_init(&resp);
+		rc = fetch(cfg->status_listen, cfg->status_path[0] != '\0' ?
+		    cfg->status_path : "/", query, "", &resp);
+		if (rc == 0 && fcgi_response_status(&resp, &status) == 0 &&
+		    status == 200) {
+			body = fcgi_response_body(&resp, &len);
+			fwrite(body, 1, len, stdout);
+			fcgi_response_cleanup(&resp);
+			return 0;
+		}
+		fprintf(stderr, "stickyctl: status socket %s: %s\n",
+		    cfg->status_listen, rc != 0 ? sticky_strerror(rc) :
+		    "status page refused");
+		fcgi_response_cleanup(&resp);
+		return 1;
+	}
 	if (cfg->status_path[0] == '\0') {
 		fprintf(stderr, "stickyctl: status_path is not set in the "
 		    "configuration\n");
+		return 1;
+	}
+	if (cfg->status_token_file[0] != '\0' &&
+	    allow_token_read(cfg->status_token_file, token, sizeof(token), err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "stickyctl: %s\n", err);
 		return 1;
 	}
 	/* Any live worker renders every worker's counters. */
@@ -110,7 +138,7 @@ cmd_status(struct sticky_config *cfg, int argc, char *argv[])
 		if (want != NULL && strcmp(want, tag) != 0)
 			continue;
 		fcgi_response_init(&resp);
-		rc = fetch(addr, cfg->status_path, query, &resp);
+		rc = fetch(addr, cfg->status_path, query, token, &resp);
 		if (rc == 0 && fcgi_response_status(&resp, &status) == 0 &&
 		    status == 200) {
 			body = fcgi_response_body(&resp, &len);

@@ -1,8 +1,13 @@
 /*
- * allow.c: the status page's address check (status_allow against
- * REMOTE_ADDR), apart from the worker so it can be tested alone.
+ * allow.c: the status page's access checks (status_allow against
+ * REMOTE_ADDR; the status token), apart from the worker so they can be
+ * tested alone.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <sticky/sticky.h>
 
 #include "allow.h"
 
@@ -32,4 +37,54 @@ allow_match(const char *list, const char *addr)
 		p = end + 1;
 	}
 	return 0;
+}
+
+int
+allow_token_read(const char *path, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	char line[STATUS_TOKEN_MAX + 3];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "status_token_file: cannot open '%s': %s",
+		    path, strerror(errno));
+		return STICKY_ECONFIG;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (line[i] <= ' ' || line[i] > '~')
+			n = 0;
+	if (n < STATUS_TOKEN_MIN || n > STATUS_TOKEN_MAX || n >= outlen) {
+		snprintf(err, errlen, "status_token_file: '%s' must hold one "
+		    "line of %d to %d visible ASCII characters", path,
+		    STATUS_TOKEN_MIN, STATUS_TOKEN_MAX);
+		memset(line, 0, sizeof(line));
+		return STICKY_ECONFIG;
+	}
+	memcpy(out, line, n + 1);
+	memset(line, 0, sizeof(line));
+	return 0;
+}
+
+int
+allow_token_match(const char *want, const char *got)
+{
+	size_t wl = strlen(want), gl, i;
+	volatile unsigned char diff = 0;
+
+	if (got == NULL)
+		return 0;
+	gl = strnlen(got, wl + 1);
+	diff |= (unsigned char)(gl != wl);
+	/* Read got no further than its end; always loop over want. */
+	for (i = 0; i < wl; i++)
+		diff |= (unsigned char)want[i] ^
+		    (unsigned char)(i < gl ? got[i] : 0);
+	return diff == 0 && wl > 0;
 }

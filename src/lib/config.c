@@ -186,6 +186,22 @@ static const struct key keys[] = {
 	  "empty: off." },
 	{ "status_allow", T_STR, F(status_allow), "127.0.0.1,::1", 0, 0, "Operations",
 	  "Comma-separated client addresses (REMOTE_ADDR) allowed the status page." },
+	{ "status_token_file", T_STR, F(status_token_file), "", 0, 0, "Operations",
+	  "File holding a secret (one line, 16-256 visible characters); when "
+	  "set, the status page on the worker sockets is answered only to "
+	  "requests carrying it in an X-Sticky-Status-Token header, whatever "
+	  "REMOTE_ADDR says.  Read at start and reload." },
+	{ "status_listen", T_STR, F(status_listen), "", 0, 0, "Operations",
+	  "A separate socket (unix:PATH) answering only the status page, to "
+	  "anyone who can connect: its permissions are the check.  Empty: off." },
+	{ "status_socket_mode", T_MODE, F(status_socket_mode), "0600", 0, 0777,
+	  "Operations", "Permission bits of the status_listen socket." },
+	{ "status_socket_owner", T_STR, F(status_socket_owner), "", 0, 0,
+	  "Operations", "Owner of the status_listen socket; empty keeps the "
+	  "creator." },
+	{ "status_socket_group", T_STR, F(status_socket_group), "", 0, 0,
+	  "Operations", "Group of the status_listen socket (e.g. monitoring); "
+	  "empty keeps the creator's." },
 	{ "max_requests", T_LONG, F(max_requests), "0", 0, LMAX, "Operations",
 	  "Recycle a worker gracefully after this many requests; 0: never." },
 	{ "max_rss", T_LONG, F(max_rss_mb), "0", 0, LMAX, "Operations",
@@ -481,6 +497,13 @@ config_validate(const struct sticky_config *cfg, char *err, size_t errlen)
 	if (cfg->routing == ROUTING_HASH && cfg->checkpoint == CKPT_OFF &&
 	    cfg->redis[0] != '\0') {
 		seterr(err, errlen, "routing = hash needs checkpoints");
+		return STICKY_ECONFIG;
+	}
+	if (cfg->status_listen[0] != '\0' &&
+	    (strncmp(cfg->status_listen, "unix:/", 6) != 0 ||
+	    strchr(cfg->status_listen, '%') != NULL)) {
+		seterr(err, errlen, "status_listen: '%s' must be unix:/ABSOLUTE/PATH "
+		    "(its permissions are what protects it)", cfg->status_listen);
 		return STICKY_ECONFIG;
 	}
 	enum log_level lvl;

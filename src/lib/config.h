@@ -71,6 +71,11 @@ struct sticky_config {
 	/* operations */
 	char *status_path; /* "" = off */
 	char *status_allow;
+	char *status_token_file; /* "" = address check (status_allow) */
+	char *status_listen;     /* "" = off; "unix:/path" */
+	long status_socket_mode;
+	char *status_socket_owner;
+	char *status_socket_group;
 	long max_requests;  /* recycle a worker after this many; 0 = never */
 	long max_rss_mb;    /* recycle a worker above this RSS; 0 = never */
 	long request_timeout_ms; /* kill a worker stuck in a handler; 0 = off */

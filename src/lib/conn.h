@@ -27,6 +27,7 @@ struct conn {
 	int keep_conn;         /* the front-end keeps the connection */
 	int peer_closed;
 	int started;           /* bytes of a request have arrived */
+	int status_only;       /* from status_listen: the status page only */
 };
 
 int conn_new(struct conn **out, int fd, const struct fcgi_limits *lim);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "allow.h"
 #include "config.h"
 #include "metrics.h"
 #include "prefork.h"
@@ -49,6 +50,9 @@ struct master {
 	struct quar_shm *quar; /* what was in flight when a worker died */
 	struct slot *slots;
 	unsigned n;
+	int status_fd;                 /* status_listen; -1: none */
+	char status_addr[ADDR_MAX];
+	char status_token[STATUS_TOKEN_MAX + 1]; /* "": none */
 	int stopping;
 	int reload_next; /* next slot to roll, -1: no reload under way */
 	prefork_reload_fn reload;
@@ -94,6 +98,55 @@ make_parent(const char *addr)
 		}
 }
 
+/* The status socket: its own owner and mode, accepted by every worker. */
+static int
+bind_status(struct master *ms)
+{
+	const struct sticky_config *cfg = ms->cfg;
+	char err[256];
+	uid_t uid;
+	gid_t gid;
+
+	if (cfg->status_listen[0] == '\0')
+		return 0;
+	if (lookup_ids(cfg->status_socket_owner, cfg->status_socket_group, &uid,
+	    &gid) != 0) {
+		log_err("config", "reason=\"status_socket_owner/status_socket_group: "
+		    "no such user or group\"");
+		return STICKY_ECONFIG;
+	}
+	if (cfg->status_socket_owner[0] == '\0')
+		uid = (uid_t)-1;
+	snprintf(ms->status_addr, sizeof(ms->status_addr), "%s", cfg->status_listen);
+	make_parent(ms->status_addr);
+	ms->status_fd = sock_listen(ms->status_addr, (int)cfg->backlog,
+	    cfg->status_socket_mode, uid, gid, err, sizeof(err));
+	if (ms->status_fd < 0) {
+		log_err("bind_failed", "what=status_listen reason=\"%s\"", err);
+		return ms->status_fd;
+	}
+	log_info("listening", "what=status addr=%s", ms->status_addr);
+	return 0;
+}
+
+/* The status token, if configured: read while we may (before the drop). */
+static int
+read_token(struct master *ms, const struct sticky_config *cfg)
+{
+	char err[512];
+
+	if (cfg->status_token_file[0] == '\0') {
+		ms->status_token[0] = '\0';
+		return 0;
+	}
+	if (allow_token_read(cfg->status_token_file, ms->status_token,
+	    sizeof(ms->status_token), err, sizeof(err)) != 0) {
+		log_err("config", "reason=\"%s\"", err);
+		return STICKY_ECONFIG;
+	}
+	return 0;
+}
+
 static int
 bind_all(struct master *ms)
 {
@@ -127,7 +180,7 @@ bind_all(struct master *ms)
 		snprintf(ms->m->w[i].tag, sizeof(ms->m->w[i].tag), "%s", s->tag);
 		log_info("listening", "tag=%s addr=%s", s->tag, s->addr);
 	}
-	return 0;
+	return bind_status(ms);
 }
 
 /* OpenBSD's way: groups, then gid, then uid, all three ids each. */
@@ -183,6 +236,8 @@ spawn(struct master *ms, unsigned i)
 		w.stats = &ms->m->w[i];
 		w.metrics = ms->m;
 		w.quar = ms->quar;
+		w.status_fd = ms->status_fd;
+		w.status_token = ms->status_token;
 		worker_main(&w);
 	}
 	s->pid = pid;
@@ -383,7 +438,24 @@ start_reload(struct master *ms)
 	    strcmp(ncfg->tag, ms->cfg->tag) != 0)
 		log_warn("reload_partial", "reason=\"workers, listen and tag "
 		    "need a restart\"");
+	if (strcmp(ncfg->status_listen, ms->cfg->status_listen) != 0)
+		log_warn("reload_partial", "reason=\"status_listen needs a "
+		    "restart\"");
+	/* Re-read (it may be rotated); unreadable now: keep the one we have. */
+	if (ncfg->status_token_file[0] != '\0') {
+		char tok[STATUS_TOKEN_MAX + 1], err[512];
+
+		if (allow_token_read(ncfg->status_token_file, tok, sizeof(tok), err,
+		    sizeof(err)) == 0)
+			memcpy(ms->status_token, tok, sizeof(tok));
+		else
+			log_warn("reload_partial", "reason=\"%s; keeping the "
+			    "previous status token\"", err);
+		memset(tok, 0, sizeof(tok));
+	} else
+		ms->status_token[0] = '\0';
 	ncfg->workers = ms->cfg->workers;
+	sticky_config_set(ncfg, "status_listen", ms->cfg->status_listen, NULL, 0);
 	sticky_config_set(ncfg, "listen", ms->cfg->listen, NULL, 0);
 	sticky_config_set(ncfg, "tag", ms->cfg->tag, NULL, 0);
 	sticky_config_free(ms->owned_cfg);
@@ -481,9 +553,10 @@ prefork_run(struct sticky_config *cfg, const struct sticky_app_def *app,
 	}
 	for (unsigned i = 0; i < ms.n; i++)
 		ms.slots[i].fd = -1;
+	ms.status_fd = -1;
 	ms.m->master_pid = (int32_t)getpid();
 	ms.m->master_start = (int64_t)time(NULL);
-	if ((rc = bind_all(&ms)) != 0) {
+	if ((rc = read_token(&ms, cfg)) != 0 || (rc = bind_all(&ms)) != 0) {
 		status = 1;
 		goto out;
 	}
@@ -549,6 +622,10 @@ out:
 			close(ms.slots[i].fd);
 			sock_unlink(ms.slots[i].addr);
 		}
+	if (ms.status_fd >= 0) {
+		close(ms.status_fd);
+		sock_unlink(ms.status_addr);
+	}
 	if (cfg->pid_file[0] != '\0')
 		unlink(cfg->pid_file);
 	metrics_unmap(ms.m);

@@ -94,18 +94,43 @@ worker_signals(void)
 
 /* ---- answering ---- */
 
+/*
+ * May this request read the status page?  On the status socket, yes: its
+ * permissions decided.  With a token configured, only with the token;
+ * REMOTE_ADDR is what the FastCGI peer claims, so it is not consulted.
+ * Else the address must be in status_allow.
+ */
+static int
+status_allowed(struct worker *w, struct sticky_req *req, int trusted)
+{
+	const char *ra;
+
+	if (trusted)
+		return 1;
+	if (w->status_token != NULL && w->status_token[0] != '\0') {
+		if (allow_token_match(w->status_token,
+		    sticky_req_param(req, "HTTP_X_STICKY_STATUS_TOKEN")))
+			return 1;
+		log_info("status_refused", "reason=\"no or wrong token\"");
+		request_error(req, 403, "status page: token required");
+		return 0;
+	}
+	ra = sticky_req_param(req, "REMOTE_ADDR");
+	if (ra != NULL && allow_match(w->cfg->status_allow, ra))
+		return 1;
+	request_error(req, 403, "status page: address not allowed");
+	return 0;
+}
+
 static void
-status_page(struct worker *w, struct sticky_req *req)
+status_page(struct worker *w, struct sticky_req *req, int trusted)
 {
 	const char *q = sticky_req_query(req);
-	const char *ra = sticky_req_param(req, "REMOTE_ADDR");
 	enum status_format f = STATUS_TEXT;
 	const char *ct = "text/plain; charset=utf-8";
 
-	if (ra == NULL || !allow_match(w->cfg->status_allow, ra)) {
-		request_error(req, 403, "status page: address not allowed");
+	if (!status_allowed(w, req, trusted))
 		return;
-	}
 	if (strstr(q, "json") != NULL) {
 		f = STATUS_JSON;
 		ct = "application/json";
@@ -300,9 +325,9 @@ answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 	snprintf(w->stats->last_path, sizeof(w->stats->last_path), "%s", path);
 	w->stats->busy_since_ms = now_ms();
 
-	if (w->cfg->status_path[0] != '\0' &&
-	    strcmp(path, w->cfg->status_path) == 0) {
-		status_page(w, &req);
+	if (c->status_only || (w->cfg->status_path[0] != '\0' &&
+	    strcmp(path, w->cfg->status_path) == 0)) {
+		status_page(w, &req, c->status_only);
 		goto render;
 	}
 	if (quarantined(w, &req))
@@ -381,11 +406,10 @@ add_conn(struct worker *w, int fd)
 }
 
 static void
-accept_all(struct worker *w)
+accept_all(struct worker *w, int lfd, int status_only)
 {
 	while (w->nconns < (size_t)w->cfg->max_connections) {
-		int fd = accept4(w->listen_fd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -393,7 +417,8 @@ accept_all(struct worker *w)
 				log_warn("accept_failed", "errno=%d", errno);
 			return;
 		}
-		add_conn(w, fd);
+		if (add_conn(w, fd) == 0)
+			w->conns[w->nconns - 1]->status_only = status_only;
 	}
 }
 
@@ -610,7 +635,7 @@ run(struct worker *w)
 	size_t max = (size_t)w->cfg->max_connections;
 	int64_t stop_deadline = 0, now;
 
-	pfd = xcalloc(max + 2, sizeof(*pfd));
+	pfd = xcalloc(max + 3, sizeof(*pfd));
 	w->conns = xcalloc(max, sizeof(*w->conns));
 	w->rbuf = xmalloc(RBUF_LEN);
 	if (pfd == NULL || w->conns == NULL || w->rbuf == NULL) {
@@ -618,7 +643,7 @@ run(struct worker *w)
 		_exit(1);
 	}
 	for (;;) {
-		size_t n = 0, first_conn;
+		size_t n = 0, first_conn, status_at = 0;
 		int accepting, watch_fd;
 		int64_t reopen_ms = 1000;
 
@@ -648,6 +673,13 @@ run(struct worker *w)
 			pfd[n].fd = w->listen_fd;
 			pfd[n].events = POLLIN;
 			n++;
+			if (w->status_fd >= 0) {
+				status_at = n;
+				pfd[n].fd = w->status_fd;
+				pfd[n].events = POLLIN;
+				pfd[n].revents = 0;
+				n++;
+			}
 		}
 		/* Takeover announcements from other workers, via Redis. */
 		if ((watch_fd = ckpt_watch_fd(w, &reopen_ms)) >= 0) {
@@ -677,7 +709,9 @@ run(struct worker *w)
 			if (pfd[first_conn + i].revents != 0)
 				service(w, w->conns[i], pfd[first_conn + i].revents);
 		if (accepting && (pfd[0].revents & POLLIN))
-			accept_all(w);
+			accept_all(w, w->listen_fd, 0);
+		if (accepting && status_at != 0 && (pfd[status_at].revents & POLLIN))
+			accept_all(w, w->status_fd, 1);
 		reap_conns(w, now_ms());
 	}
 	for (size_t i = 0; i < w->nconns; i++)
@@ -723,6 +757,8 @@ worker_main(struct worker *w)
 	run(w);
 	/* The successor takes the socket: close ours, save everything. */
 	close(w->listen_fd);
+	if (w->status_fd >= 0)
+		close(w->status_fd);
 	int64_t unused;
 
 	ckpt_flush(w, 1, &unused);

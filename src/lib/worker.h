@@ -29,6 +29,8 @@ struct worker {
 	unsigned index;
 	char tag[SID_TAG_MAX + 1];
 	int listen_fd;                     /* inherited from the master */
+	int status_fd;                     /* status_listen; -1: none */
+	const char *status_token;          /* "": status_allow decides */
 	struct worker_stats *stats;        /* borrowed: our slot */
 	struct metrics_shm *metrics;       /* borrowed: for the status page */
 	struct quar_shm *quar;             /* borrowed: crashes in flight */

@@ -192,3 +192,81 @@ Test(allow, long_inputs)
 	cr_assert_eq(allow_match(list, "10.0.0.200"), 0);
 	cr_assert_eq(allow_match(addr, addr), 1);
 }
+
+/* ---- the status token (allow_token_read, allow_token_match) ---- */
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <sticky/sticky.h>
+
+static char *
+token_file(const char *content)
+{
+	static char path[64];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/sticky-token-XXXXXX");
+	cr_assert((fd = mkstemp(path)) >= 0);
+	cr_assert((f = fdopen(fd, "w")) != NULL);
+	fputs(content, f);
+	fclose(f);
+	return path;
+}
+
+Test(token, match_is_exact)
+{
+	const char *t = "0123456789abcdef0123";
+
+	cr_assert_eq(allow_token_match(t, "0123456789abcdef0123"), 1);
+	cr_assert_eq(allow_token_match(t, "0123456789abcdef012"), 0, "prefix");
+	cr_assert_eq(allow_token_match(t, "0123456789abcdef01234"), 0, "longer");
+	cr_assert_eq(allow_token_match(t, "0123456789abcdef0124"), 0);
+	cr_assert_eq(allow_token_match(t, ""), 0);
+	cr_assert_eq(allow_token_match(t, NULL), 0);
+	cr_assert_eq(allow_token_match("", ""), 0, "no token: nothing matches");
+}
+
+Test(token, read_first_line)
+{
+	char tok[STATUS_TOKEN_MAX + 1], err[256];
+	char *p = token_file("s3cr3t-s3cr3t-s3cr3t\nsecond line\n");
+
+	cr_assert_eq(allow_token_read(p, tok, sizeof(tok), err, sizeof(err)), 0);
+	cr_assert_str_eq(tok, "s3cr3t-s3cr3t-s3cr3t");
+	unlink(p);
+	p = token_file("crlf-crlf-crlf-crlf\r\n");
+	cr_assert_eq(allow_token_read(p, tok, sizeof(tok), err, sizeof(err)), 0);
+	cr_assert_str_eq(tok, "crlf-crlf-crlf-crlf");
+	unlink(p);
+}
+
+Test(token, bad_files_refused_without_leaking)
+{
+	char tok[STATUS_TOKEN_MAX + 1], err[256], big[STATUS_TOKEN_MAX + 10];
+	char *p;
+
+	cr_assert_eq(allow_token_read("/nonexistent/token", tok, sizeof(tok), err,
+	    sizeof(err)), STICKY_ECONFIG);
+	cr_assert(strstr(err, "cannot open") != NULL, "%s", err);
+	p = token_file("short\n");
+	cr_assert_eq(allow_token_read(p, tok, sizeof(tok), err, sizeof(err)),
+	    STICKY_ECONFIG);
+	cr_assert(strstr(err, "short") == NULL, "the token is not in: %s", err);
+	unlink(p);
+	p = token_file("has a space in it, long enough\n");
+	cr_assert_eq(allow_token_read(p, tok, sizeof(tok), err, sizeof(err)),
+	    STICKY_ECONFIG);
+	unlink(p);
+	p = token_file("");
+	cr_assert_eq(allow_token_read(p, tok, sizeof(tok), err, sizeof(err)),
+	    STICKY_ECONFIG);
+	unlink(p);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	p = token_file(big);
+	cr_assert_eq(allow_token_read(p, tok, sizeof(tok), err, sizeof(err)),
+	    STICKY_ECONFIG, "longer than STATUS_TOKEN_MAX");
+	unlink(p);
+}

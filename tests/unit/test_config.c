@@ -176,3 +176,21 @@ Test(config, the_example_parses_back_to_the_defaults)
 	unlink(p);
 	buf_cleanup(&out);
 }
+
+Test(config, status_listen_is_an_absolute_unix_socket)
+{
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), 0, "%s", err);
+	sticky_config_set(cfg, "status_listen", "127.0.0.1:9100", NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), STICKY_ECONFIG,
+	    "TCP has no permissions to check");
+	cr_assert(strstr(err, "status_listen") != NULL, "%s", err);
+	sticky_config_set(cfg, "status_listen", "unix:rel.sock", NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), STICKY_ECONFIG);
+	sticky_config_set(cfg, "status_listen", "unix:/run/sticky/%t.sock", NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), STICKY_ECONFIG,
+	    "one socket, no pattern");
+	sticky_config_set(cfg, "status_listen", "unix:/run/sticky/status.sock",
+	    NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg->status_socket_mode, 0600);
+}
