@@ -241,6 +241,18 @@ quar_check(const struct quar_shm *q, unsigned self, uint64_t req,
 }
 
 int
+quar_running_twin(const struct quar_shm *q, unsigned self, uint64_t req)
+{
+	if (req == 0)
+		return 0;
+	for (unsigned j = 0; j < q->nworkers; j++)
+		if (j != self && LOAD(&q->w[j].state) == QUAR_RUNNING &&
+		    LOAD(&q->w[j].req) == req)
+			return 1;
+	return 0;
+}
+
+int
 quar_claim_aside(struct quar_shm *q, uint64_t user)
 {
 	struct quar_user *u = user_find(q, user);

@@ -93,6 +93,15 @@ int quar_worker_died(struct quar_shm *q, unsigned idx, int64_t now,
 enum quar_verdict quar_check(const struct quar_shm *q, unsigned self,
     uint64_t req, uint64_t user, int64_t now, const struct quar_policy *p);
 
+/*
+ * 1 if another slot is running this request id now.  A front-end resends
+ * a request when its worker's connection drops: if that worker is dying
+ * (a fatal signal the handler could not note, under ASan or on stack
+ * overflow), the master records it within milliseconds of the exit, so
+ * the caller waits a little for the verdict before running a twin.
+ */
+int quar_running_twin(const struct quar_shm *q, unsigned self, uint64_t req);
+
 /* 1 for the one caller who should set this user's checkpoint aside. */
 int quar_claim_aside(struct quar_shm *q, uint64_t user);
 

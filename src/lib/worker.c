@@ -32,6 +32,7 @@
 #include "worker.h"
 
 #define RBUF_LEN 65536 /* bytes read from a connection at once */
+#define ALTSTACK_LEN 65536 /* the fatal-signal handler's stack */
 
 /* The only file-scope mutable state: what the signal handlers see. */
 static volatile sig_atomic_t sig_stop;
@@ -71,6 +72,7 @@ static void
 worker_signals(void)
 {
 	struct sigaction sa;
+	stack_t alt;
 	sigset_t none;
 
 	memset(&sa, 0, sizeof(sa));
@@ -84,8 +86,15 @@ worker_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+	/* Its own stack, so a stack overflow is noted too. */
+	if ((alt.ss_sp = xmalloc(ALTSTACK_LEN)) != NULL) {
+		alt.ss_size = ALTSTACK_LEN;
+		alt.ss_flags = 0;
+		if (sigaltstack(&alt, NULL) == 0)
+			sa.sa_flags |= SA_ONSTACK;
+	}
 	sa.sa_handler = on_fatal;
-	sa.sa_flags = SA_NODEFER;
+	sa.sa_flags |= SA_NODEFER;
 	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(int); i++)
 		sigaction(fatal_signals[i], &sa, &fatal_old[i]);
 	sigemptyset(&none);
@@ -242,6 +251,10 @@ settle_session(struct worker *w, struct sticky_req *req)
 	}
 }
 
+/* How long a request waits for the verdict on a twin running elsewhere. */
+#define TWIN_WAIT_STEP_MS 5
+#define TWIN_WAIT_STEPS 60 /* 300 ms */
+
 /* The session key the cookie names, hashed; 0 without a valid cookie. */
 static uint64_t
 user_hash(struct worker *w, struct sticky_req *req, struct sid *sid)
@@ -269,6 +282,8 @@ quarantined(struct worker *w, struct sticky_req *req)
 		.window_ms = w->cfg->quarantine_window_s * 1000,
 	};
 	const char *id = sticky_req_id(req);
+	struct timespec step = { 0, TWIN_WAIT_STEP_MS * 1000000L };
+	enum quar_verdict v;
 	uint64_t rh, uh;
 	struct session *s;
 	struct sid sid;
@@ -278,7 +293,14 @@ quarantined(struct worker *w, struct sticky_req *req)
 		return 0;
 	rh = id != NULL ? quar_hash(w->quar, id, strlen(id)) : 0;
 	uh = user_hash(w, req, &sid);
-	switch (quar_check(w->quar, w->index, rh, uh, now_ms(), &pol)) {
+	v = quar_check(w->quar, w->index, rh, uh, now_ms(), &pol);
+	/* A twin still running elsewhere may be a worker dying: wait for it. */
+	for (int i = 0; i < TWIN_WAIT_STEPS && v == QUAR_OK &&
+	    quar_running_twin(w->quar, w->index, rh); i++) {
+		nanosleep(&step, NULL);
+		v = quar_check(w->quar, w->index, rh, uh, now_ms(), &pol);
+	}
+	switch (v) {
 	case QUAR_POISON:
 		w->stats->poison_refused++;
 		log_warn("poison_refused", "reason=\"this request id was running "

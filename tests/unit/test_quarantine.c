@@ -98,6 +98,10 @@ Test(quarantine, unrecorded_death_counts)
 	quar_begin(q, 2, r, u);
 	/* Running elsewhere is not a death: a concurrent twin runs. */
 	cr_assert_eq(quar_check(q, 0, r, u, 10, &pol), QUAR_OK);
+	cr_assert_eq(quar_running_twin(q, 0, r), 1, "the caller waits for it");
+	cr_assert_eq(quar_running_twin(q, 2, r), 0, "not its own slot");
+	cr_assert_eq(quar_running_twin(q, 0, h(q, "other")), 0);
+	cr_assert_eq(quar_running_twin(q, 0, 0), 0, "no id: no twin");
 	quar_mark_died(q, 2); /* the fatal-signal handler, before the reap */
 	cr_assert_eq(quar_check(q, 0, r, u, 10, &pol), QUAR_POISON);
 	cr_assert_eq(quar_check(q, 2, r, u, 10, &pol), QUAR_OK,
