@@ -264,13 +264,17 @@ slot_of(struct master *ms, pid_t pid, unsigned *idx)
  * so a resend is refused and a user who keeps killing workers is stopped.
  */
 static void
-note_inflight(struct master *ms, unsigned i, int64_t now)
+note_inflight(struct master *ms, unsigned i, int64_t now, int status)
 {
 	struct quar_policy pol = {
 		.crashes = ms->cfg->quarantine_crashes,
 		.window_ms = ms->cfg->quarantine_window_s * 1000,
 	};
-	int rc = quar_worker_died(ms->quar, i, now, &pol);
+	/* SIGKILL/SIGTERM from outside (an operator, the OOM killer) does not
+	 * blame the request; a request_timeout kill marked the slot first. */
+	int guilty = WIFSIGNALED(status) ? WTERMSIG(status) != SIGKILL &&
+	    WTERMSIG(status) != SIGTERM : 1;
+	int rc = quar_worker_died(ms->quar, i, now, &pol, guilty);
 
 	if (rc == 0)
 		return;
@@ -325,7 +329,7 @@ reap(struct master *ms)
 			    (long)pid);
 		if (crashed) {
 			st->crashes++;
-			note_inflight(ms, i, now);
+			note_inflight(ms, i, now, status);
 		} else
 			quar_end(ms->quar, i);
 		if (ms->stopping)
@@ -380,6 +384,7 @@ check_timeouts(struct master *ms, int64_t now)
 			    st->last_path);
 			st->timeouts_killed++;
 			st->busy_since_ms = 0;
+			quar_mark_died(ms->quar, i); /* the request is to blame */
 			kill(ms->slots[i].pid, SIGKILL);
 		}
 	}

@@ -163,15 +163,18 @@ within(int64_t then, int64_t now, const struct quar_policy *p)
 
 int
 quar_worker_died(struct quar_shm *q, unsigned idx, int64_t now,
-    const struct quar_policy *p)
+    const struct quar_policy *p, int guilty)
 {
 	struct quar_slot *s = &q->w[idx];
 	struct quar_user *u, *oldest;
 	uint64_t req, user;
+	uint32_t state = LOAD(&s->state);
 	int rc = 1;
 
-	if (LOAD(&s->state) == QUAR_IDLE)
+	if (state == QUAR_IDLE || (state == QUAR_RUNNING && !guilty)) {
+		STORE(&s->state, QUAR_IDLE);
 		return 0;
+	}
 	req = LOAD(&s->req);
 	user = LOAD(&s->user);
 	STORE(&q->crashes, LOAD(&q->crashes) + 1);

@@ -79,11 +79,15 @@ void quar_mark_died(struct quar_shm *q, unsigned idx);
 
 /*
  * The master, after a worker exited abnormally: record what it was
- * running, if anything.  Returns 0 (nothing in flight), 1 (recorded) or
- * 2 (recorded, and the user has just entered quarantine).
+ * running, if anything.  guilty: the death says the handler did it (a
+ * crash signal, a non-zero exit); else (SIGKILL, SIGTERM from outside)
+ * only a slot marked QUAR_DIED (by the fatal-signal handler, or by the
+ * master before a request_timeout kill) is recorded.  Returns 0 (nothing
+ * recorded), 1 (recorded) or 2 (recorded, and the user has just entered
+ * quarantine).  The slot is idle afterwards.
  */
 int quar_worker_died(struct quar_shm *q, unsigned idx, int64_t now,
-    const struct quar_policy *p);
+    const struct quar_policy *p, int guilty);
 
 /*
  * A worker, before resolving the session and running the handler: is this

@@ -38,12 +38,22 @@ Test(quarantine, request_refused_after_death_only)
 	/* A handler that returned leaves nothing behind. */
 	quar_begin(q, 0, r, u);
 	quar_end(q, 0);
-	cr_assert_eq(quar_worker_died(q, 0, 1000, &pol), 0);
+	cr_assert_eq(quar_worker_died(q, 0, 1000, &pol, 1), 0);
 	cr_assert_eq(quar_check(q, 1, r, u, 1000, &pol), QUAR_OK);
+	/* Killed from outside (SIGKILL) while running: not the request's fault. */
+	quar_begin(q, 0, r, u);
+	cr_assert_eq(quar_worker_died(q, 0, 1000, &pol, 0), 0);
+	cr_assert_eq(q->w[0].state, QUAR_IDLE);
+	cr_assert_eq(quar_check(q, 1, r, u, 1000, &pol), QUAR_OK);
+	/* ... unless it was marked first (a request_timeout kill). */
+	quar_begin(q, 0, h(q, "req-slow"), 0);
+	quar_mark_died(q, 0);
+	cr_assert_eq(quar_worker_died(q, 0, 1000, &pol, 0), 1);
+	cr_assert_eq(quar_check(q, 1, h(q, "req-slow"), 0, 1000, &pol), QUAR_POISON);
 	/* One that was running when its worker died is remembered. */
 	quar_begin(q, 0, r, u);
-	cr_assert_eq(quar_worker_died(q, 0, 1000, &pol), 1);
-	cr_assert_eq(q->crashes, 1);
+	cr_assert_eq(quar_worker_died(q, 0, 1000, &pol, 1), 1);
+	cr_assert_eq(q->crashes, 2, "the timeout kill and this one");
 	cr_assert_eq(q->w[0].state, QUAR_IDLE, "the slot is free for the successor");
 	cr_assert_eq(quar_check(q, 1, r, 0, 1001, &pol), QUAR_POISON);
 	cr_assert_eq(quar_check(q, 0, r, 0, 1001, &pol), QUAR_POISON);
@@ -63,10 +73,10 @@ Test(quarantine, user_quarantined_after_n_crashes_in_window)
 	u = h(q, "AAAAAAAAAAAAAAAAAAAAAA");
 	other = h(q, "BBBBBBBBBBBBBBBBBBBBBB");
 	quar_begin(q, 0, 0, u); /* no request id */
-	cr_assert_eq(quar_worker_died(q, 0, 1000, &pol), 1);
+	cr_assert_eq(quar_worker_died(q, 0, 1000, &pol, 1), 1);
 	cr_assert_eq(quar_check(q, 1, 0, u, 1500, &pol), QUAR_OK);
 	quar_begin(q, 1, 0, u);
-	cr_assert_eq(quar_worker_died(q, 1, 2000, &pol), 2, "second crash: quarantine");
+	cr_assert_eq(quar_worker_died(q, 1, 2000, &pol, 1), 2, "second crash: quarantine");
 	cr_assert_eq(q->quarantines, 1);
 	cr_assert_eq(quar_check(q, 0, 0, u, 2001, &pol), QUAR_USER);
 	cr_assert_eq(quar_check(q, 0, 0, other, 2001, &pol), QUAR_OK);
@@ -77,9 +87,9 @@ Test(quarantine, user_quarantined_after_n_crashes_in_window)
 	cr_assert_eq(quar_active(q, 2000 + 10000, &pol), 0);
 	/* Crashes further apart than the window do not add up. */
 	quar_begin(q, 0, 0, other);
-	quar_worker_died(q, 0, 1000, &pol);
+	quar_worker_died(q, 0, 1000, &pol, 1);
 	quar_begin(q, 0, 0, other);
-	cr_assert_eq(quar_worker_died(q, 0, 1000 + 10000, &pol), 1);
+	cr_assert_eq(quar_worker_died(q, 0, 1000 + 10000, &pol, 1), 1);
 	cr_assert_eq(quar_check(q, 1, 0, other, 11001, &pol), QUAR_OK);
 	/* crashes = 0: never quarantined. */
 	struct quar_policy off = { .crashes = 0, .window_ms = 10000 };
@@ -108,7 +118,7 @@ Test(quarantine, unrecorded_death_counts)
 	    "a slot's own note is its current request");
 	/* With one recorded crash, a pending one reaches the threshold. */
 	quar_begin(q, 1, 0, u);
-	cr_assert_eq(quar_worker_died(q, 1, 10, &pol), 1);
+	cr_assert_eq(quar_worker_died(q, 1, 10, &pol, 1), 1);
 	cr_assert_eq(quar_check(q, 0, 0, u, 11, &pol), QUAR_USER);
 	/* mark_died only marks a running slot. */
 	quar_end(q, 1);
@@ -126,16 +136,16 @@ Test(quarantine, set_aside_claimed_once_per_quarantine)
 	u = h(q, "DDDDDDDDDDDDDDDDDDDDDD");
 	cr_assert_eq(quar_claim_aside(q, u), 0, "unknown user");
 	quar_begin(q, 0, 0, u);
-	quar_worker_died(q, 0, 100, &pol);
+	quar_worker_died(q, 0, 100, &pol, 1);
 	quar_begin(q, 0, 0, u);
-	quar_worker_died(q, 0, 200, &pol);
+	quar_worker_died(q, 0, 200, &pol, 1);
 	cr_assert_eq(quar_claim_aside(q, u), 1);
 	cr_assert_eq(quar_claim_aside(q, u), 0);
 	/* A new quarantine (after the window) sets aside again. */
 	quar_begin(q, 0, 0, u);
-	quar_worker_died(q, 0, 200 + 20000, &pol);
+	quar_worker_died(q, 0, 200 + 20000, &pol, 1);
 	quar_begin(q, 0, 0, u);
-	quar_worker_died(q, 0, 200 + 20001, &pol);
+	quar_worker_died(q, 0, 200 + 20001, &pol, 1);
 	cr_assert_eq(quar_claim_aside(q, u), 1);
 	quar_unmap(q);
 }
@@ -149,12 +159,12 @@ Test(quarantine, full_tables_reuse_the_oldest)
 	for (int i = 0; i < QUAR_USERS + 10; i++) {
 		snprintf(id, sizeof(id), "user-%d", i);
 		quar_begin(q, 0, h(q, id), h(q, id));
-		quar_worker_died(q, 0, 1000 + i, &pol);
+		quar_worker_died(q, 0, 1000 + i, &pol, 1);
 	}
 	snprintf(id, sizeof(id), "user-%d", QUAR_USERS + 9);
 	cr_assert_eq(quar_check(q, 0, 0, h(q, id), 2000, &pol), QUAR_OK);
 	quar_begin(q, 0, 0, h(q, id));
-	quar_worker_died(q, 0, 1500, &pol);
+	quar_worker_died(q, 0, 1500, &pol, 1);
 	cr_assert_eq(quar_check(q, 0, 0, h(q, id), 2000, &pol), QUAR_USER,
 	    "the newest entries survive");
 	/* The request ring keeps the last QUAR_REQS ids. */
@@ -201,6 +211,6 @@ Test(quarantine, shared_across_fork)
 	cr_assert(pid > 0);
 	waitpid(pid, &status, 0);
 	cr_assert_eq(quar_check(q, 0, r, 0, 5, &pol), QUAR_POISON);
-	cr_assert_eq(quar_worker_died(q, 1, 5, &pol), 1);
+	cr_assert_eq(quar_worker_died(q, 1, 5, &pol, 1), 1);
 	quar_unmap(q);
 }
