@@ -9,13 +9,15 @@
 . "$top_srcdir/tests/lib/procs.sh"
 t_setup
 # A background job of a script ignores SIGINT; start the demo with the
-# default disposition, as a terminal would, so Ctrl-C can be sent.  The
+# default disposition, as a terminal would, in its own process group, so
+# Ctrl-C can be sent as a terminal sends it: to the whole group.  The
 # port is picked free but may be taken before lighttpd binds it: then the
 # demo exits at start and is started again on another port (5 tries).
 for try in 1 2 3 4 5; do
 	PORT=$(free_port)
 	DEMO_PORT=$PORT DEMO_SETUP=0 DEMO_BUILD=$top_builddir python3 -c '
 import os, signal, sys
+os.setsid()
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execvp("bash", ["bash", sys.argv[1]])' "$top_srcdir/contrib/demo/run-demo.sh" >"$T/demo.out" 2>&1 &
 	DEMO=$!
@@ -65,11 +67,12 @@ check "after kill -9 of $W the count continues (6, got $COUNT from $W)" [ "$COUN
 
 PIDS=$(pgrep -f "$DT" | tr '\n' ' ')
 check "the demo runs its processes from its temp dir ($PIDS)" [ -n "$PIDS" ]
-kill -INT $DEMO
+kill -INT -- -$DEMO # Ctrl-C: the demo and every process in its group
 for _ in $(seq 1 200); do kill -0 $DEMO 2>/dev/null || break; sleep 0.05; done
 wait $DEMO; rc=$?
 t_untrack $DEMO
-check "Ctrl-C stops the demo (exit $rc)" [ "$rc" = 0 ]
+check "Ctrl-C stops the demo quietly (exit $rc)" \
+	eval '[ "$rc" = 0 ] && ! grep -q "a process exited" "$T/demo.out"'
 left=""
 for p in $PIDS; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
 check "every process it started is gone (${left:-none left})" [ -z "$left" ]

@@ -137,8 +137,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: fcgi-load -a ADDR[,ADDR...] [-u USERS] [-n REQUESTS | "
-	    "-d SECONDS]\n"
+	    "usage: fcgi-load -a ADDR[,ADDR...] [-u USERS] [--cookies FILE] "
+	    "[-n REQUESTS | -d SECONDS]\n"
 	    "                 [-c CONCURRENCY] [-r RATE] [-k] [-t TIMEOUT_MS] "
 	    "[--uri PATH]\n"
 	    "                 [--cookie NAME] [--tags T0,T1,...] "
