@@ -441,7 +441,7 @@ slot_finish(struct load *L, struct slot *s, int kind, int64_t now)
 static int
 slot_retry(struct load *L, struct slot *s, int64_t now)
 {
-	if (!s->reused || s->retried || s->resp.hdr_have != 0 ||
+	if (!s->reused || s->retried || !fcgi_frame_idle(&s->resp.fr) ||
 	    s->resp.out.len != 0 || s->resp.done)
 		return 0;
 	close(s->fd);
