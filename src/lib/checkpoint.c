@@ -133,7 +133,7 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 	}
 	if ((rc = envelope_decode(blob.data, blob.len, w->app_id, &env, &why)) != 0)
 		goto refuse;
-	if ((s = session_alloc(key)) == NULL) {
+	if ((s = store_session_alloc(key)) == NULL) {
 		rc = STICKY_ENOMEM;
 		goto out;
 	}
@@ -172,7 +172,7 @@ out:
 	if (s != NULL) {
 		if (s->state != NULL && w->app->codec.destroy != NULL)
 			w->app->codec.destroy(s->state, w->app->appdata);
-		session_release(s);
+		store_session_release(s);
 	}
 	buf_cleanup(&blob);
 	return rc;
