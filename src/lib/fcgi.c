@@ -42,6 +42,8 @@ fcgi_frame_next(struct fcgi_frame *f, const void *data, size_t len,
 		take = FCGI_HEADER_LEN - f->hdr_have;
 		if (take > len - *off)
 			take = len - *off;
+		if (take == 0)
+			return FCGI_FRAME_MORE; /* data may be NULL */
 		memcpy(f->hdr + f->hdr_have, d + *off, take);
 		f->hdr_have += take;
 		*off += take;

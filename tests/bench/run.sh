@@ -325,13 +325,21 @@ if [ "$E2E" = 1 ] && command -v nginx >/dev/null && command -v wrk >/dev/null; t
 		done
 		echo "}"
 	} >"$fe/nginx.conf"
+	# e2e_confs: each backend's recipe on a free port (picked again on each
+	# try: a port may be taken before nginx binds it).
+	e2e_confs() {
+		local name
+		for name in $E2E_CONFIGS; do
+			FE_PORTS[$name]=$(free_port)
+			# The recipe sticky generates, used as-is for every backend.
+			"$STICKYCTL" -o "listen=unix:${SRV_DIR[$name]}/%t.sock" -o workers=$WORKERS \
+				-o cookie_name=STICKYSID routes nginx --bind 127.0.0.1 \
+				--port "${FE_PORTS[$name]}" --name "b_${name//-/_}" --timeout 5 \
+				>"$fe/$name.conf" || { note "stickyctl routes failed"; exit 1; }
+		done
+	}
+	e2e_confs
 	for name in $E2E_CONFIGS; do
-		FE_PORTS[$name]=$(free_port)
-		# The recipe sticky generates, used as-is for every backend.
-		"$STICKYCTL" -o "listen=unix:${SRV_DIR[$name]}/%t.sock" -o workers=$WORKERS \
-			-o cookie_name=STICKYSID routes nginx --bind 127.0.0.1 \
-			--port "${FE_PORTS[$name]}" --name "b_${name//-/_}" --timeout 5 \
-			>"$fe/$name.conf" || { note "stickyctl routes failed"; exit 1; }
 		# the configuration's pool of written sessions (none for hello)
 		: >"$fe/$name.pool"
 		[ -s "${SRV_DIR[$name]}/pool" ] && cp "${SRV_DIR[$name]}/pool" "$fe/$name.pool"
@@ -351,12 +359,23 @@ function request()
 	return wrk.format("GET", "/", { ["Cookie"] = "STICKYSID=" .. pool[math.random(#pool)] })
 end
 EOF
-	$RUN nginx -p "$fe" -c "$fe/nginx.conf" -g 'daemon off;' >"$fe/stderr.log" 2>&1 &
-	FE_PID=$!
-	t_track $FE_PID
-	fe_ok=1
-	for name in $E2E_CONFIGS; do
-		wait_port "${FE_PORTS[$name]}" 200 || { fe_ok=0; note "nginx did not start"; cat "$fe/stderr.log" "$fe/error.log" >&2; }
+	# nginx exits when a port was taken meanwhile: new ports, again (5 tries).
+	for try in 1 2 3 4 5; do
+		$RUN nginx -p "$fe" -c "$fe/nginx.conf" -g 'daemon off;' >"$fe/stderr.log" 2>&1 &
+		FE_PID=$!
+		t_track $FE_PID
+		fe_ok=1
+		for name in $E2E_CONFIGS; do
+			wait_port "${FE_PORTS[$name]}" 200 || { fe_ok=0; break; }
+		done
+		kill -0 "$FE_PID" 2>/dev/null || fe_ok=0
+		[ $fe_ok = 1 ] && break
+		kill -TERM "$FE_PID" 2>/dev/null
+		wait "$FE_PID" 2>/dev/null
+		t_untrack "$FE_PID"
+		note "nginx did not start (try $try):"
+		cat "$fe/stderr.log" "$fe/error.log" 2>/dev/null | tail -3 >&2
+		e2e_confs
 	done
 	if [ $fe_ok = 1 ]; then
 		read -r -a EC <<<"$E2E_CONFIGS"
