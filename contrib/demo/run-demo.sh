@@ -60,9 +60,21 @@ cat <<MSG
 
   Ctrl-C stops everything.
 MSG
-trap 'echo; echo "demo: stopping"; exit 0' INT TERM
-while kill -0 "$STICKY_PID" 2>/dev/null && kill -0 "$FE_PID" 2>/dev/null; do
-	sleep 1
+# Ctrl-C reaches the whole foreground process group: redis, the workers
+# and lighttpd stop on it too, maybe before this loop notices the signal.
+# So a stop is quiet (exit 0) whenever SIGINT or SIGTERM arrived, even
+# just after a process was seen gone; "wait" returns at once on a trapped
+# signal, where a foreground sleep would finish first.
+stop=""
+trap 'stop=1' INT TERM
+while [ -z "$stop" ] && kill -0 "$STICKY_PID" 2>/dev/null && kill -0 "$FE_PID" 2>/dev/null; do
+	sleep 1 &
+	wait $! 2>/dev/null
 done
+if [ -z "$stop" ]; then
+	sleep 0.5 &
+	wait $! 2>/dev/null # a Ctrl-C that killed the process first arrives here
+fi
+[ -n "$stop" ] && exit 0
 echo "demo: a process exited; stopping" >&2
 exit 1

@@ -483,7 +483,7 @@ gen_nginx(struct sticky_buf *b, const struct recipe *r)
 		{ "REQUEST_ID", "$request_id" },
 	};
 	const char *cn = r->cfg->cookie_name;
-	char addr[300], opts[64];
+	char addr[300];
 	int rc = 0;
 
 	if (!name_ok(cn)) {
@@ -493,7 +493,6 @@ gen_nginx(struct sticky_buf *b, const struct recipe *r)
 		return 1;
 	}
 	listen_addr(r, addr, sizeof(addr), "");
-	snprintf(opts, sizeof(opts), " max_fails=1 fail_timeout=5s");
 	rc |= header(b, r, r->hash ? "nginx (hash $cookie consistent)" :
 	    "nginx (map $cookie to an upstream per worker)");
 	rc |= buf_printf(b,
@@ -514,9 +513,22 @@ gen_nginx(struct sticky_buf *b, const struct recipe *r)
 		    "# workers (consistent: adding one moves few users); a request\n"
 		    "# without a session is placed by $request_id, i.e. at random.\n"
 		    "# The worker that creates a session checkpoints it before its\n"
-		    "# first answer, so the hash owner can restore it.  If a worker\n"
-		    "# fails, its users move to the next one and come back after\n"
-		    "# fail_timeout (the state follows them through Redis).\n");
+		    "# first answer, so the hash owner can restore it.  A request\n"
+		    "# its worker fails goes to the next one, which restores the\n"
+		    "# session from Redis; the next request goes back to the owner.\n");
+	/*
+	 * max_fails=0 everywhere.  nginx counts an error and a timeout alike
+	 * as a failure, and max_fails=1 took a worker out for fail_timeout
+	 * on every crash: in hash mode, with one worker SIGKILLed a second,
+	 * all of them at once ("no live upstreams", 502 for 13% of the
+	 * requests).  The master keeps each socket through a respawn, so a
+	 * crashed worker is back within milliseconds and requests queue on
+	 * its socket meanwhile; only the request in flight fails, and it is
+	 * resent.  The price is a hung worker: each request to it waits
+	 * fastcgi_read_timeout before it goes on (tag: then re-homed, so
+	 * once per user; hash: each of its users' requests, until the
+	 * master's request_timeout kills the stuck worker).
+	 */
 	/*
 	 * fastcgi_keep_conn works with sticky workers (measured: no error
 	 * when a worker is SIGKILLed under load) but gained only 5% (21.5k
@@ -528,16 +540,20 @@ gen_nginx(struct sticky_buf *b, const struct recipe *r)
 	rc |= buf_puts(b,
 	    "# Retried on another worker after an error or a timeout, POST too\n"
 	    "# (non_idempotent): the workers answer a resent request from their\n"
-	    "# replay record of REQUEST_ID, so it is applied once.  Backups are\n"
-	    "# never marked down (max_fails=0): a crashed worker is back on the\n"
-	    "# same socket within milliseconds.\n"
+	    "# replay record of REQUEST_ID, so it is applied once.  No worker is\n"
+	    "# ever marked down (max_fails=0): a crashed worker is back on the\n"
+	    "# same socket within milliseconds, and requests wait there meanwhile;\n"
+	    "# with max_fails, a few crashes in a row took every worker out at\n"
+	    "# once (502).  A hung worker costs each request sent to it\n"
+	    "# fastcgi_read_timeout before it goes on (the master's\n"
+	    "# request_timeout bounds a stuck handler).\n"
 	    "# fastcgi_keep_conn stays off: the gain is small (5%) and every\n"
 	    "# upstream block would keep idle connections to every worker.\n\n");
 	if (!r->hash) {
 		for (size_t i = 0; i < r->n; i++) {
 			rc |= buf_printf(b, "upstream %s_%s {\n", r->name,
 			    r->m[i].tag);
-			rc |= nginx_server(b, &r->m[i], opts);
+			rc |= nginx_server(b, &r->m[i], " max_fails=0");
 			for (size_t j = 0; j < r->n; j++)
 				if (j != i)
 					rc |= nginx_server(b, &r->m[j],
@@ -546,7 +562,7 @@ gen_nginx(struct sticky_buf *b, const struct recipe *r)
 		}
 		rc |= buf_printf(b, "upstream %s_new {\n", r->name);
 		for (size_t i = 0; i < r->n; i++)
-			rc |= nginx_server(b, &r->m[i], opts);
+			rc |= nginx_server(b, &r->m[i], " max_fails=0");
 		rc |= buf_printf(b, "}\n\nmap $cookie_%s $%s_upstream {\n"
 		    "    default %s_new;\n", cn, r->name, r->name);
 		for (size_t i = 0; i < r->n; i++)
@@ -560,7 +576,7 @@ gen_nginx(struct sticky_buf *b, const struct recipe *r)
 		    "}\n\nupstream %s {\n    hash $%s_key consistent;\n",
 		    cn, r->name, r->name, r->name, r->name, r->name);
 		for (size_t i = 0; i < r->n; i++)
-			rc |= nginx_server(b, &r->m[i], opts);
+			rc |= nginx_server(b, &r->m[i], " max_fails=0");
 		rc |= buf_puts(b, "}\n");
 	}
 	rc |= buf_printf(b, "\nserver {\n    listen %s;\n\n"

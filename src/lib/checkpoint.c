@@ -133,7 +133,7 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 	}
 	if ((rc = envelope_decode(blob.data, blob.len, w->app_id, &env, &why)) != 0)
 		goto refuse;
-	if ((s = session_alloc(key)) == NULL) {
+	if ((s = store_session_alloc(key)) == NULL) {
 		rc = STICKY_ENOMEM;
 		goto out;
 	}
@@ -172,7 +172,7 @@ out:
 	if (s != NULL) {
 		if (s->state != NULL && w->app->codec.destroy != NULL)
 			w->app->codec.destroy(s->state, w->app->appdata);
-		session_release(s);
+		store_session_release(s);
 	}
 	buf_cleanup(&blob);
 	return rc;
@@ -245,7 +245,7 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	env.app_id = w->app_id;
 	env.schema = app->codec.schema_version;
 	env.epoch = s->epoch;
-	nruns = -1;
+	nruns = DELTA_REWRITE_WHOLE;
 	if (!full && s->in_redis && s->written.len > 0)
 		nruns = delta_pages(s->written.data, s->written.len,
 		    p->payload.data, p->payload.len, (size_t)w->cfg->checkpoint_page,
@@ -263,7 +263,7 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	rw->hdr = p->hdr;
 	rw->payload = p->payload.data;
 	rw->payload_len = p->payload.len;
-	if (nruns >= 0) {
+	if (nruns != DELTA_REWRITE_WHOLE) {
 		rw->prev_hdr = s->written_hdr;
 		rw->runs = p->runs;
 		rw->nruns = (size_t)nruns;
@@ -308,6 +308,9 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 		log_warn("fenced", "sid=%s epoch=%llu action=drop_local_copy",
 		    log_sid(s->key, sidbuf), (unsigned long long)s->epoch);
 		return STICKY_EFENCED;
+	case REDIS_DELTA_REFUSED: /* twice: not written, try again later */
+		w->stats->ckpt_failed++;
+		return STICKY_EAGAIN;
 	default:
 		w->stats->ckpt_failed++;
 		return rw->result;
@@ -349,13 +352,13 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 
 		for (i = 0; i < n; i++)
 			if (rw[i].key != NULL && (round == 0 ||
-			    rw[i].result == STICKY_EAGAIN))
+			    rw[i].result == REDIS_DELTA_REFUSED))
 				nb++;
 		if (nb == 0)
 			break;
 		if (round == 1) {
 			for (i = 0; i < n; i++)
-				if (rw[i].key != NULL && rw[i].result == STICKY_EAGAIN) {
+				if (rw[i].key != NULL && rw[i].result == REDIS_DELTA_REFUSED) {
 					rw[i].prev_hdr = NULL;
 					rw[i].runs = NULL;
 					rw[i].nruns = 0;
@@ -373,7 +376,7 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 		nb = 0;
 		for (i = 0; i < n; i++)
 			if (rw[i].key != NULL && (round == 0 ||
-			    rw[i].result == STICKY_EAGAIN)) {
+			    rw[i].result == REDIS_DELTA_REFUSED)) {
 				send[nb] = rw[i];
 				map[nb++] = i;
 			}
@@ -394,7 +397,7 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 			xfree(p[i].page_crc);
 			continue;
 		}
-		if (rw[i].result == STICKY_EAGAIN) /* refused twice: odd */
+		if (rw[i].result == REDIS_DELTA_REFUSED) /* refused twice: odd */
 			nresync++;
 		results[i] = settle(w, &p[i], &rw[i]);
 		buf_cleanup(&p[i].payload);

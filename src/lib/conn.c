@@ -82,6 +82,21 @@ conn_parse(struct conn *c, struct fcgi_request *req)
 }
 
 int
+conn_respond(struct conn *c, uint16_t id, const void *cgi, size_t len)
+{
+	size_t start = c->out.len;
+
+	if (fcgi_write_stream(&c->out, FCGI_STDOUT, id, cgi, len) != 0 ||
+	    fcgi_write_end(&c->out, id, 0, FCGI_REQUEST_COMPLETE) != 0) {
+		c->out.len = start; /* nothing half-queued */
+		if (c->out.data != NULL)
+			c->out.data[start] = '\0';
+		return STICKY_ENOMEM;
+	}
+	return 0;
+}
+
+int
 conn_flush(struct conn *c)
 {
 	ssize_t n;

@@ -45,6 +45,13 @@ int conn_read(struct conn *c, unsigned char *scratch, size_t len);
  * Protocol replies are queued in c->out.
  */
 int conn_parse(struct conn *c, struct fcgi_request *req);
+/*
+ * Queue the answer to request id: the CGI response (status line, headers,
+ * body) as the STDOUT stream, its end and END_REQUEST (complete).  The one
+ * place a worker's responses become records; everything or nothing is
+ * queued (STICKY_ENOMEM).
+ */
+int conn_respond(struct conn *c, uint16_t id, const void *cgi, size_t len);
 /* Send queued output: 0 all sent, 1 more to send, STICKY_ESYS on error. */
 int conn_flush(struct conn *c);
 

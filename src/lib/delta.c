@@ -22,15 +22,15 @@ delta_pages(const unsigned char *prev, size_t prevlen,
 	int open = 0; /* the page before this one is in runs[nruns - 1] */
 
 	if (page == 0)
-		return -1;
+		return DELTA_REWRITE_WHOLE;
 	/* Redis cannot shorten a string in place. */
 	if (curlen < prevlen)
-		return -1;
+		return DELTA_REWRITE_WHOLE;
 	if (curlen == 0)
 		return 0;
 	/* Nothing written yet: all of cur is new. */
 	if (prevlen == 0)
-		return -1;
+		return DELTA_REWRITE_WHOLE;
 	if (maxruns > INT_MAX)
 		maxruns = INT_MAX;
 
@@ -44,13 +44,13 @@ delta_pages(const unsigned char *prev, size_t prevlen,
 		}
 		changed += n;
 		if (changed > curlen / 2)
-			return -1;
+			return DELTA_REWRITE_WHOLE;
 		if (open) {
 			runs[nruns - 1].len += n;
 			continue;
 		}
 		if (nruns == maxruns)
-			return -1;
+			return DELTA_REWRITE_WHOLE;
 		runs[nruns].off = off;
 		runs[nruns].len = n;
 		nruns++;

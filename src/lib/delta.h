@@ -9,6 +9,14 @@
 
 #define DELTA_PAGE 4096
 
+/*
+ * delta_pages()'s answer when no delta should be sent.  Its own name: it
+ * is not an error, and -1 is also STICKY_ENOMEM.
+ */
+enum delta_result {
+	DELTA_REWRITE_WHOLE = -1
+};
+
 struct delta_run {
 	size_t off; /* byte offset, a multiple of the page size */
 	size_t len; /* bytes, coalesced over adjacent changed pages */
@@ -17,7 +25,8 @@ struct delta_run {
 /*
  * Fill runs[] with the changed ranges of cur against prev (both the full
  * payload); bytes past prevlen count as changed.  Returns the number of
- * runs (0: identical), or -1 when a whole rewrite is needed or cheaper:
+ * runs (0: identical), or DELTA_REWRITE_WHOLE when a whole rewrite is
+ * needed or cheaper:
  * curlen < prevlen (Redis cannot shorten a string in place), more than
  * maxruns runs, or more than half of cur changed.
  */

@@ -31,6 +31,54 @@ fcgi_type_name(unsigned t)
 	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown type";
 }
 
+enum fcgi_frame_event
+fcgi_frame_next(struct fcgi_frame *f, const void *data, size_t len,
+    size_t *off, const unsigned char **chunk, size_t *n)
+{
+	const unsigned char *d = data, *h = f->hdr;
+	size_t take;
+
+	if (f->hdr_have < FCGI_HEADER_LEN) {
+		take = FCGI_HEADER_LEN - f->hdr_have;
+		if (take > len - *off)
+			take = len - *off;
+		if (take == 0)
+			return FCGI_FRAME_MORE; /* data may be NULL */
+		memcpy(f->hdr + f->hdr_have, d + *off, take);
+		f->hdr_have += take;
+		*off += take;
+		if (f->hdr_have < FCGI_HEADER_LEN)
+			return FCGI_FRAME_MORE;
+		f->version = h[0];
+		f->type = h[1];
+		f->id = (unsigned)h[2] << 8 | h[3];
+		f->clen = f->content_left = (size_t)h[4] << 8 | h[5];
+		f->padding_left = h[6];
+		return FCGI_FRAME_HEADER;
+	}
+	if (f->content_left > 0) {
+		if (*off == len)
+			return FCGI_FRAME_MORE;
+		take = f->content_left < len - *off ? f->content_left :
+		    len - *off;
+		*chunk = d + *off;
+		*n = take;
+		*off += take;
+		f->content_left -= take;
+		return FCGI_FRAME_CONTENT;
+	}
+	if (f->padding_left > 0) {
+		take = f->padding_left < len - *off ? f->padding_left :
+		    len - *off;
+		*off += take;
+		f->padding_left -= take;
+		if (f->padding_left > 0)
+			return FCGI_FRAME_MORE;
+	}
+	f->hdr_have = 0;
+	return FCGI_FRAME_END;
+}
+
 /* Truncate back to len: writers leave `out` as it was when they fail. */
 static void
 buf_truncate(struct sticky_buf *b, size_t len)
@@ -147,7 +195,7 @@ fcgi_parser_cleanup(struct fcgi_parser *p)
 int
 fcgi_parser_idle(const struct fcgi_parser *p)
 {
-	return p->state == PS_IDLE && p->hdr_have == 0;
+	return p->state == PS_IDLE && fcgi_frame_idle(&p->fr);
 }
 
 unsigned
@@ -457,16 +505,14 @@ begin_request(struct fcgi_parser *p, struct sticky_buf *reply)
 static int
 record_begin(struct fcgi_parser *p)
 {
-	const unsigned char *h = p->hdr;
 	unsigned id;
 
-	if (h[0] != FCGI_VERSION_1)
+	if (p->fr.version != FCGI_VERSION_1)
 		return parser_fail(p, STICKY_EPROTO,
-		    "record version %u, want 1", h[0]);
-	p->type = h[1];
-	p->rec_id = id = (unsigned)h[2] << 8 | h[3];
-	p->clen = p->content_left = (size_t)h[4] << 8 | h[5];
-	p->padding_left = h[6];
+		    "record version %u, want 1", p->fr.version);
+	p->type = p->fr.type;
+	p->rec_id = id = p->fr.id;
+	p->clen = p->fr.clen;
 	p->skip = 0;
 	p->small_have = 0;
 
@@ -639,50 +685,33 @@ int
 fcgi_parser_feed(struct fcgi_parser *p, const void *data, size_t len,
     size_t *used, struct sticky_buf *reply)
 {
-	const unsigned char *d = data;
-	size_t off = 0, take;
-	int rc;
+	const unsigned char *chunk = NULL;
+	size_t off = 0, n = 0;
+	enum fcgi_frame_event ev;
+	int rc = 0;
 
 	*used = 0;
 	if (p->err != 0)
 		return p->err;
 	if (p->state == PS_READY)
 		return FCGI_REQUEST_READY;
-	while (off < len) {
-		if (p->hdr_have < FCGI_HEADER_LEN) {
-			take = FCGI_HEADER_LEN - p->hdr_have;
-			if (take > len - off)
-				take = len - off;
-			memcpy(p->hdr + p->hdr_have, d + off, take);
-			p->hdr_have += take;
-			off += take;
-			if (p->hdr_have < FCGI_HEADER_LEN)
-				break;
-			if ((rc = record_begin(p)) != 0)
-				goto fail;
+	while ((ev = fcgi_frame_next(&p->fr, data, len, &off, &chunk, &n)) !=
+	    FCGI_FRAME_MORE) {
+		switch (ev) {
+		case FCGI_FRAME_HEADER:
+			rc = record_begin(p);
+			break;
+		case FCGI_FRAME_CONTENT:
+			if ((rc = record_content(p, chunk, n)) != 0)
+				off -= n; /* not consumed */
+			break;
+		default:
+			rc = record_end(p, reply);
+			break;
 		}
-		if (p->content_left > 0) {
-			take = p->content_left < len - off ? p->content_left :
-			    len - off;
-			if ((rc = record_content(p, d + off, take)) != 0)
-				goto fail;
-			off += take;
-			p->content_left -= take;
-			if (p->content_left > 0)
-				break;
-		}
-		if (p->padding_left > 0) {
-			take = p->padding_left < len - off ? p->padding_left :
-			    len - off;
-			off += take;
-			p->padding_left -= take;
-			if (p->padding_left > 0)
-				break;
-		}
-		p->hdr_have = 0;
-		if ((rc = record_end(p, reply)) != 0)
+		if (rc != 0)
 			goto fail;
-		if (p->state == PS_READY)
+		if (ev == FCGI_FRAME_END && p->state == PS_READY)
 			break;
 	}
 	*used = off;

@@ -51,6 +51,41 @@ enum fcgi_proto_status {
 /* A record type's name, for error messages. */
 const char *fcgi_type_name(unsigned type);
 
+/*
+ * ---- the record framer, both directions ----
+ * Collects the 8-byte header, hands out the content as it arrives and
+ * skips the padding; the reader (server parser, client response, raw dump)
+ * decides what a record means.  Call fcgi_frame_next() until it returns
+ * FCGI_FRAME_MORE (every byte of data consumed, *off == len):
+ *   FCGI_FRAME_HEADER   a header is complete: version, type, id, clen set
+ *   FCGI_FRAME_CONTENT  *chunk, *n: the next piece of the content
+ *   FCGI_FRAME_END      content and padding consumed; next record follows
+ * *off advances past what each call consumed.
+ */
+struct fcgi_frame {
+	unsigned version;
+	unsigned type;
+	unsigned id;
+	size_t clen;         /* content length of the record */
+	size_t content_left; /* still to come */
+	size_t padding_left;
+	/* private */
+	unsigned char hdr[FCGI_HEADER_LEN];
+	size_t hdr_have; /* FCGI_HEADER_LEN while inside content and padding */
+};
+
+enum fcgi_frame_event {
+	FCGI_FRAME_MORE = 0,
+	FCGI_FRAME_HEADER,
+	FCGI_FRAME_CONTENT,
+	FCGI_FRAME_END
+};
+
+/* 1 between records (no partial header, content or padding). */
+#define fcgi_frame_idle(f) ((f)->hdr_have == 0)
+enum fcgi_frame_event fcgi_frame_next(struct fcgi_frame *f, const void *data,
+    size_t len, size_t *off, const unsigned char **chunk, size_t *n);
+
 struct fcgi_limits {
 	size_t max_params;  /* bytes of the whole PARAMS stream */
 	size_t max_nparams; /* number of name-value pairs */
@@ -96,13 +131,10 @@ struct fcgi_parser {
 	int body_too_big;      /* after STICKY_ETOOBIG: 1 body (413), 0 params (431) */
 	char why[128];         /* reason of the last error, for logs */
 	/* private below: the record being read */
-	unsigned char hdr[FCGI_HEADER_LEN];
-	size_t hdr_have;        /* 8 while inside a record's content/padding */
-	unsigned type;
+	struct fcgi_frame fr;
+	unsigned type;          /* fr's, for short */
 	unsigned rec_id;
-	size_t clen;            /* content length of the record */
-	size_t content_left;
-	size_t padding_left;
+	size_t clen;
 	int skip;               /* content is discarded (refused id, DATA, ...) */
 	unsigned char small[8]; /* BEGIN_REQUEST body */
 	size_t small_have;
@@ -191,13 +223,10 @@ struct fcgi_response {
 	uint8_t proto_status;
 	char why[96];          /* reason of STICKY_EPROTO/ETOOBIG */
 	/* private */
-	unsigned char hdr[FCGI_HEADER_LEN];
-	size_t hdr_have;
-	unsigned type;
+	struct fcgi_frame fr;
+	unsigned type;         /* fr's, for short */
 	unsigned id;           /* of the first record; all must carry it */
 	size_t clen;
-	size_t content_left;
-	size_t padding_left;
 	unsigned char end[8];
 	size_t end_have;
 	int out_closed, err_closed; /* empty STDOUT/STDERR record seen */

@@ -46,16 +46,14 @@ fcgi_response_cleanup(struct fcgi_response *r)
 static int
 resp_record_begin(struct fcgi_response *r)
 {
-	const unsigned char *h = r->hdr;
-	unsigned id = (unsigned)h[2] << 8 | h[3];
+	unsigned id = r->fr.id;
 	struct sticky_buf *s;
 
-	if (h[0] != FCGI_VERSION_1)
+	if (r->fr.version != FCGI_VERSION_1)
 		return resp_fail(r, STICKY_EPROTO, "record version %u, want 1",
-		    h[0]);
-	r->type = h[1];
-	r->clen = r->content_left = (size_t)h[4] << 8 | h[5];
-	r->padding_left = h[6];
+		    r->fr.version);
+	r->type = r->fr.type;
+	r->clen = r->fr.clen;
 	r->end_have = 0;
 	if (id == 0)
 		return resp_fail(r, STICKY_EPROTO,
@@ -122,56 +120,34 @@ resp_record_end(struct fcgi_response *r)
 int
 fcgi_response_feed(struct fcgi_response *r, const void *data, size_t len)
 {
-	const unsigned char *d = data;
-	size_t off = 0, take;
+	const unsigned char *chunk = NULL;
+	size_t off = 0, n = 0;
+	enum fcgi_frame_event ev;
 	int rc;
 
 	if (r->error != 0)
 		return r->error;
-	while (off < len) {
-		if (r->done)
+	for (;;) {
+		if (r->done && off < len)
 			return resp_fail(r, STICKY_EPROTO,
 			    "%zu bytes after END_REQUEST", len - off);
-		if (r->hdr_have < FCGI_HEADER_LEN) {
-			take = FCGI_HEADER_LEN - r->hdr_have;
-			if (take > len - off)
-				take = len - off;
-			memcpy(r->hdr + r->hdr_have, d + off, take);
-			r->hdr_have += take;
-			off += take;
-			if (r->hdr_have < FCGI_HEADER_LEN)
-				break;
+		ev = fcgi_frame_next(&r->fr, data, len, &off, &chunk, &n);
+		if (ev == FCGI_FRAME_MORE)
+			return 0;
+		if (ev == FCGI_FRAME_HEADER) {
 			if ((rc = resp_record_begin(r)) != 0)
 				return rc;
-		}
-		if (r->content_left > 0) {
-			take = r->content_left < len - off ? r->content_left :
-			    len - off;
+		} else if (ev == FCGI_FRAME_CONTENT) {
 			if (r->type == FCGI_END_REQUEST) {
-				memcpy(r->end + r->end_have, d + off, take);
-				r->end_have += take;
+				memcpy(r->end + r->end_have, chunk, n);
+				r->end_have += n;
 			} else if (buf_append(r->type == FCGI_STDOUT ? &r->out :
-			    &r->err, d + off, take) != 0)
+			    &r->err, chunk, n) != 0)
 				return resp_fail(r, STICKY_ENOMEM,
 				    "out of memory");
-			off += take;
-			r->content_left -= take;
-			if (r->content_left > 0)
-				break;
-		}
-		if (r->padding_left > 0) {
-			take = r->padding_left < len - off ? r->padding_left :
-			    len - off;
-			off += take;
-			r->padding_left -= take;
-			if (r->padding_left > 0)
-				break;
-		}
-		r->hdr_have = 0;
-		if ((rc = resp_record_end(r)) != 0)
+		} else if ((rc = resp_record_end(r)) != 0)
 			return rc;
 	}
-	return 0;
 }
 
 /*

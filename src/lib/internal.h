@@ -58,7 +58,7 @@ const char *log_sid(const char *sid, char out[16]);
 #define log_info(ev, ...) log_msg(LOG_LVL_INFO, ev, __VA_ARGS__)
 #define log_debug(ev, ...) log_msg(LOG_LVL_DEBUG, ev, __VA_ARGS__)
 
-/* Monotonic clock in milliseconds and microseconds. */
+/* clock.c: the monotonic clock in milliseconds and microseconds. */
 int64_t now_ms(void);
 int64_t now_us(void);
 

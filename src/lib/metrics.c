@@ -4,6 +4,7 @@
  * that crashes leaves its counters behind for its successor and for the
  * status page, which any worker can render.
  */
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -115,6 +116,18 @@ sum_up(const struct metrics_shm *m, struct totals *t)
 	}
 }
 
+/* Unix time as ISO 8601 UTC (2026-12-07T06:30:00Z); "-" for none. */
+static void
+iso_utc(int64_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, len, "-");
+}
+
 static int
 render_text(const struct metrics_shm *m, struct sticky_buf *out)
 {
@@ -139,10 +152,12 @@ render_text(const struct metrics_shm *m, struct sticky_buf *out)
 		    (unsigned long long)(t.restore_us_total / t.restore_hits));
 	for (unsigned i = 0; i < m->nworkers; i++) {
 		const struct worker_stats *w = &m->w[i];
+		char started[32];
 
-		buf_printf(out, "\nworker %s pid %d %s, started %lld, up %llds, "
+		iso_utc(w->start_time, started, sizeof(started));
+		buf_printf(out, "\nworker %s pid %d %s, started %s, up %llds, "
 		    "redis %s, loss window %lldms\n", w->tag, w->pid,
-		    w->up ? "up" : "down", (long long)w->start_time,
+		    w->up ? "up" : "down", started,
 		    w->up ? (long long)(now - w->start_time) : 0LL,
 		    w->redis_up ? "up" : "down", (long long)w->oldest_dirty_ms);
 		for (size_t c = 0; c < NCOUNTERS; c++)

@@ -95,12 +95,20 @@ struct redis_write {
 	size_t payload_len;
 	const struct delta_run *runs; /* delta: payload ranges to send */
 	size_t nruns;
-	int result; /* out: 0 written, STICKY_EFENCED, STICKY_EAGAIN (delta
-	               refused: Redis does not hold prev_hdr, or the payload
-	               shrank; write in full), STICKY_EREDIS, STICKY_EINVAL
+	int result; /* out: 0 written, STICKY_EFENCED, REDIS_DELTA_REFUSED
+	               (Redis does not hold prev_hdr, or the payload shrank:
+	               write in full), STICKY_EREDIS, STICKY_EINVAL
 	               (not sent: hdr lengths != payload_len, runs unsorted,
 	               outside the payload or not covering its growth),
 	               STICKY_ENOMEM */
+};
+
+/*
+ * A write result that is not an error (so not a STICKY_E* code, all of
+ * which are negative): the delta cannot apply, send the payload whole.
+ */
+enum redis_write_result {
+	REDIS_DELTA_REFUSED = 16
 };
 
 /*

@@ -16,7 +16,10 @@
 /* Lua numbers are doubles: epochs and lengths above 2^53 would not compare. */
 #define MAX_LUA_INT ((uint64_t)1 << 53)
 
-/* A pending reply in write_batch() and the result it will get. */
+/*
+ * A pending reply in write_batch() and the result it will get; positive,
+ * like REDIS_DELTA_REFUSED (redis.h), and distinct from it.
+ */
 #define RES_PENDING 1
 #define RES_RETRY 2
 
@@ -274,8 +277,8 @@ out:
 /*
  * Checks a write before it is sent: lengths agree with the headers, runs
  * are sorted, inside the payload and cover every byte past the old end
- * (SETRANGE would zero-fill a gap).  STICKY_EAGAIN for a delta that would
- * shrink the checkpoint: only a full write can.
+ * (SETRANGE would zero-fill a gap).  REDIS_DELTA_REFUSED for a delta that
+ * would shrink the checkpoint: only a full write can.
  */
 static int
 write_check(const struct redis_write *w, uint64_t *prev_total)
@@ -295,7 +298,7 @@ write_check(const struct redis_write *w, uint64_t *prev_total)
 	    hdr_total(w->prev_hdr, prev_total) != 0)
 		return STICKY_EINVAL;
 	if (total < *prev_total)
-		return STICKY_EAGAIN;
+		return REDIS_DELTA_REFUSED;
 	covered = *prev_total;
 	for (size_t i = 0; i < w->nruns; i++) {
 		const struct delta_run *d = &w->runs[i];
@@ -449,7 +452,7 @@ batch_read(struct redis *r, struct redis_write *ws, size_t n)
 		else if (v == 0)
 			ws[i].result = STICKY_EFENCED;
 		else if (v == -1)
-			ws[i].result = STICKY_EAGAIN;
+			ws[i].result = REDIS_DELTA_REFUSED;
 		else
 			ws[i].result = rd_bad_reply(r, "write", rep);
 		freeReplyObject(rep);
@@ -489,7 +492,7 @@ redis_write_batch(struct redis *r, struct redis_write *ws, size_t n)
 out:
 	/* Unanswered: the connection failed before their replies came. */
 	for (i = 0; i < n; i++)
-		if (ws[i].result > 0)
+		if (ws[i].result == RES_PENDING || ws[i].result == RES_RETRY)
 			ws[i].result = STICKY_EREDIS;
 	return rc;
 }

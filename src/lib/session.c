@@ -27,7 +27,7 @@ session_destroy_cb(struct session *s, void *arg)
 
 	if (s->state != NULL && w->app->codec.destroy != NULL)
 		w->app->codec.destroy(s->state, w->app->appdata);
-	session_release(s);
+	store_session_release(s);
 }
 
 void
@@ -385,14 +385,14 @@ sticky_session_state(struct sticky_req *req, int *err)
 		return NULL;
 	}
 	if ((rc = sid_generate(&sid, w->tag)) != 0 ||
-	    (s = session_alloc(sid.key)) == NULL) {
+	    (s = store_session_alloc(sid.key)) == NULL) {
 		if (err != NULL)
 			*err = rc != 0 ? rc : STICKY_ENOMEM;
 		return NULL;
 	}
 	if (w->app->codec.create == NULL ||
 	    (s->state = w->app->codec.create(w->app->appdata)) == NULL) {
-		session_release(s);
+		store_session_release(s);
 		if (err != NULL)
 			*err = STICKY_ENOMEM;
 		return NULL;

@@ -66,7 +66,7 @@ store_free(struct store *st)
 		if (st->destroy != NULL)
 			st->destroy(s, st->arg);
 		else
-			session_release(s);
+			store_session_release(s);
 	}
 	xfree(st->buckets);
 	xfree(st);
@@ -276,7 +276,7 @@ store_foreach(struct store *st, void (*cb)(struct session *, void *),
 }
 
 struct session *
-session_alloc(const char *key)
+store_session_alloc(const char *key)
 {
 	struct session *s;
 
@@ -289,7 +289,7 @@ session_alloc(const char *key)
 }
 
 void
-session_release(struct session *s)
+store_session_release(struct session *s)
 {
 	if (s == NULL)
 		return;

@@ -83,8 +83,8 @@ void store_foreach(struct store *st, void (*cb)(struct session *, void *),
     void *arg);
 
 /* A zeroed session with its key; for the store's users and tests. */
-struct session *session_alloc(const char *key);
+struct session *store_session_alloc(const char *key);
 /* Free a session's own memory (not its state: that is the codec's). */
-void session_release(struct session *s);
+void store_session_release(struct session *s);
 
 #endif /* STICKY_STORE_H */

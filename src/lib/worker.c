@@ -396,8 +396,7 @@ render:
 	w->stats->busy_since_ms = 0;
 	buf_init(&cgi);
 	if (request_render(&req, &cgi) != 0 ||
-	    fcgi_write_stream(&c->out, FCGI_STDOUT, fr->id, cgi.data, cgi.len) != 0 ||
-	    fcgi_write_end(&c->out, fr->id, 0, FCGI_REQUEST_COMPLETE) != 0) {
+	    conn_respond(c, fr->id, cgi.data, cgi.len) != 0) {
 		log_err("render_failed", "reason=out_of_memory");
 		c->state = CONN_DONE;
 	} else
@@ -504,10 +503,7 @@ service(struct worker *w, struct conn *c, short revents)
 				buf_printf(&cgi, "Status: 431 Request Header Fields "
 				    "Too Large\r\nContent-Type: text/plain\r\n\r\n"
 				    "431 request headers too large\n");
-			fcgi_write_stream(&c->out, FCGI_STDOUT, (uint16_t)id,
-			    cgi.data, cgi.len);
-			fcgi_write_end(&c->out, (uint16_t)id, 0,
-			    FCGI_REQUEST_COMPLETE);
+			conn_respond(c, (uint16_t)id, cgi.data, cgi.len);
 			buf_cleanup(&cgi);
 			c->keep_conn = 0;
 			c->state = CONN_WRITING;

@@ -105,6 +105,12 @@ def main():
     md.append("## sticky benchmark: %s mode%s" % (
         meta.get("mode", "?"), ", pinned to CPU 0" if pinned else ""))
     md.append("")
+    if meta.get("baselines") == "0":
+        md.append("**Baselines skipped:** hello world (libfcgi) and Redis per "
+                  "request (libfcgi+hiredis) are not built, as libfcgi-dev was "
+                  "not found when configure ran; their rows and ratios are "
+                  "missing (n/a). Install it and re-run configure to get them.")
+        md.append("")
     md.append("Machine busy with other work: %s%% before the run, %s%% after "
               "(load average %s before); req/s and p99 move with it, CPU per "
               "request much less." % (meta.get("busy_before", "?"),

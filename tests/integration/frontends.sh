@@ -115,42 +115,64 @@ fe_write_haproxy() {
 	} >"$d/global.cfg"
 }
 
+# fe_owns_port PID PORT: PID itself listens on 127.0.0.1:PORT (not some
+# other process that took the port first).
+fe_owns_port() {
+	ss -ltnpH "sport = :$2" 2>/dev/null | grep -q "pid=$1,"
+}
+
 # fe_start NAME [stickyctl routes options]
+# The port is picked free, but another process may take it before the
+# front-end binds it: then the front-end exits and the whole start is
+# retried on another port (up to 5 times).  Ready once the front-end's
+# own process listens on it.
 fe_start() {
-	local name=$1 d
+	local name=$1 d try
 	shift
 	d="$T/$name"
 	FE_NAME=$name
 	FE_DIR=$d
-	FE_PORT=${FE_PORT_FIXED:-$(free_port)}
 	mkdir -p "$d"
 	[ "$(id -u)" = 0 ] && chown www-data "$d" 2>/dev/null
 	local ext=conf
 	[ "$name" = haproxy ] && ext=cfg
-	if ! fe_routes "$name" --bind 127.0.0.1 --port "$FE_PORT" \
-		--timeout "$FE_TIMEOUT" "$@" >"$d/sticky.$ext"; then
-		t_log "stickyctl routes $name failed"
-		return 1
-	fi
-	"fe_write_$name" "$d"
-	case $name in
-	apache)
-		apache2 -f "$d/httpd.conf" -DFOREGROUND >"$d/stderr.log" 2>&1 & ;;
-	lighttpd)
-		lighttpd -D -f "$d/lighttpd.conf" >"$d/stderr.log" 2>&1 & ;;
-	nginx)
-		nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' >"$d/stderr.log" 2>&1 & ;;
-	haproxy)
-		haproxy -db -f "$d/global.cfg" -f "$d/sticky.cfg" >"$d/stderr.log" 2>&1 & ;;
-	esac
-	FE_PID=$!
-	t_track "$FE_PID"
-	if ! wait_port "$FE_PORT" 200; then
-		t_log "$name did not start:"
-		cat "$d/stderr.log" "$d/error.log" 2>/dev/null | tail -20 >&2
-		return 1
-	fi
-	return 0
+	for try in 1 2 3 4 5; do
+		FE_PORT=${FE_PORT_FIXED:-$(free_port)}
+		if ! fe_routes "$name" --bind 127.0.0.1 --port "$FE_PORT" \
+			--timeout "$FE_TIMEOUT" "$@" >"$d/sticky.$ext"; then
+			t_log "stickyctl routes $name failed"
+			return 1
+		fi
+		"fe_write_$name" "$d"
+		case $name in
+		apache)
+			apache2 -f "$d/httpd.conf" -DFOREGROUND >"$d/stderr.log" 2>&1 & ;;
+		lighttpd)
+			lighttpd -D -f "$d/lighttpd.conf" >"$d/stderr.log" 2>&1 & ;;
+		nginx)
+			nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' >"$d/stderr.log" 2>&1 & ;;
+		haproxy)
+			haproxy -db -f "$d/global.cfg" -f "$d/sticky.cfg" >"$d/stderr.log" 2>&1 & ;;
+		esac
+		FE_PID=$!
+		t_track "$FE_PID"
+		for _ in $(seq 1 400); do
+			kill -0 "$FE_PID" 2>/dev/null || break
+			fe_owns_port "$FE_PID" "$FE_PORT" && wait_port "$FE_PORT" 40 && return 0
+			sleep 0.05
+		done
+		if kill -0 "$FE_PID" 2>/dev/null; then
+			break # alive but not listening: not a lost race
+		fi
+		wait "$FE_PID" 2>/dev/null
+		t_untrack "$FE_PID"
+		t_log "$name exited at start (port $FE_PORT taken?), try $try:"
+		cat "$d/stderr.log" "$d/error.log" 2>/dev/null | tail -5 >&2
+		[ -n "${FE_PORT_FIXED:-}" ] && break
+	done
+	t_log "$name did not start:"
+	cat "$d/stderr.log" "$d/error.log" 2>/dev/null | tail -20 >&2
+	return 1
 }
 
 fe_stop() {
@@ -236,9 +258,10 @@ $R_WORKER"
 fe_failover() {
 	local mode=$1 jar="$T/user.jar" owner=$STICKY_OWNER opid last=20 i bad
 	local new fenced0 limit
-	# Longer than checkpoint_interval (100 ms): the owner's last change
-	# is in Redis, as it would be for any user not mid-request.
-	sleep 0.3
+	# The owner's last change is in Redis, as it would be for any user
+	# not mid-request (async: written after checkpoint_interval).
+	fe_wait_clean -o "listen=unix:$T/%t.sock" -o "workers=$STICKY_WORKERS" ||
+		t_log "$FE_NAME: the workers still hold unflushed changes"
 	opid=$(worker_pid "$owner")
 	fenced0=$(log_count fenced)
 	fe_sigstop "$opid"
@@ -442,23 +465,33 @@ fe_restart_sticky() {
 # resend (another host's worker takes the user over) or pinned (the
 # front-end answers 503 while the worker is gone: documented limit).
 fe_two_hosts() {
-	local mode=$1 port="" i p jar="$T/web2.jar" web2pid pids tag last bad
-	for i in $(seq 1 20); do
-		p=$(free_port)
-		if python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1])))' "$((p + 1))" 2>/dev/null; then
-			port=$p
-			break
-		fi
+	local mode=$1 port="" i jar="$T/web2.jar" web2pid="" pids tag last bad try
+	# web2's workers listen on PORT and PORT+1: picked free, they may be
+	# taken before web2 binds them; then its master exits (bind_failed)
+	# and web2 is started again on other ports (up to 5 times).
+	for try in 1 2 3 4 5; do
+		port=$(free_port)
+		printf 'workers = 2\nlisten = 127.0.0.1:%s\ntag = web2-w%%i\ncookie_name = %s\n' \
+			"$port" "$COOKIE" >"$T/web2.conf"
+		: >"$T/web2.log"
+		"$EXAMPLES/counter/counter" -c "$T/web2.conf" -r "unix:$REDIS_SOCK" \
+			-o worker_header=X-Sticky-Worker -o status_path=/sticky-status \
+			>>"$T/web2.log" 2>&1 &
+		web2pid=$!
+		t_track "$web2pid"
+		for _ in $(seq 1 400); do
+			kill -0 "$web2pid" 2>/dev/null || break
+			[ "$(grep -c 'event=worker_started' "$T/web2.log")" -ge 2 ] && break
+			sleep 0.05
+		done
+		kill -0 "$web2pid" 2>/dev/null && break
+		wait "$web2pid" 2>/dev/null
+		t_untrack "$web2pid"
+		t_log "$FE_NAME: two hosts: web2 exited at start, try $try: $(grep -o 'event=bind_failed.*' "$T/web2.log")"
+		web2pid=""
 	done
-	[ -n "$port" ] || { fail "$FE_NAME: two hosts: no two free ports"; return 1; }
-	printf 'workers = 2\nlisten = 127.0.0.1:%s\ntag = web2-w%%i\ncookie_name = %s\n' \
-		"$port" "$COOKIE" >"$T/web2.conf"
-	"$EXAMPLES/counter/counter" -c "$T/web2.conf" -r "unix:$REDIS_SOCK" \
-		-o worker_header=X-Sticky-Worker -o status_path=/sticky-status \
-		>>"$T/web2.log" 2>&1 &
-	web2pid=$!
-	t_track "$web2pid"
-	wait_port "$port" && wait_port "$((port + 1))" ||
+	[ -n "$web2pid" ] && fe_owns_port "$web2pid" "$port" &&
+		fe_owns_port "$web2pid" "$((port + 1))" && wait_port "$port" && wait_port "$((port + 1))" ||
 		{ fail "$FE_NAME: two hosts: web2 did not start"; return 1; }
 	fe_stop
 	fe_start "$FE_NAME" --also "$T/web2.conf" ||
@@ -475,7 +508,8 @@ fe_two_hosts() {
 	check "$FE_NAME: two hosts: a user stays on $tag over TCP (count $R_COUNT)" \
 		test "$R_CODE" = 200 -a "$R_WORKER" = "$tag" -a "$R_COUNT" = 5
 	last=5
-	sleep 0.3 # the last change is checkpointed (async, 100 ms)
+	# The last change is checkpointed (async, after checkpoint_interval).
+	fe_wait_clean -c "$T/web2.conf" || t_log "$FE_NAME: web2 still holds unflushed changes"
 	pids=$("$STICKYCTL" -c "$T/web2.conf" -o status_path=/sticky-status status json web2-w0 2>/dev/null |
 		python3 -c 'import json,sys; print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))')
 	kill -KILL "$web2pid" $pids 2>/dev/null
@@ -509,6 +543,19 @@ fe_two_hosts() {
 fe_one_host() {
 	fe_stop
 	fe_start "$FE_NAME" || fail "$FE_NAME: restart with the one-host recipe"
+}
+
+# fe_wait_clean STICKYCTL-OPTIONS: until no worker of that instance holds
+# an unflushed change (bounded, 10 s).
+fe_wait_clean() {
+	local n
+	for _ in $(seq 1 200); do
+		n=$("$STICKYCTL" "$@" -o status_path=/sticky-status status json 2>/dev/null |
+			python3 -c 'import json,sys; print(sum(w["dirty"] for w in json.load(sys.stdin)["workers"]))' 2>/dev/null)
+		[ "$n" = 0 ] && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # Counters of the workers' log, for before/after comparisons.

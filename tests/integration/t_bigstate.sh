@@ -37,14 +37,14 @@ for size in 65536 1048576; do
 		[ $((i % 10)) = 0 ] && sleep 0.05 # let async writes land
 	done
 	check "$size: 60 requests counted" [ "$(count_of)" = 60 ]
-	sleep 0.3
+	wait_clean || t_log "$size: w0 still holds unflushed changes"
 	check "$size: the checkpoint verifies" CTL verify "$SID"
 	written=$(status_field w0 ckpt_written); sent=$(status_field w0 ckpt_bytes)
 	t_log "$size: $written checkpoints, $sent bytes sent ($((sent / written)) per checkpoint)"
 	check "$size: deltas: average bytes per checkpoint ($((sent / written))) < a quarter of the state" \
 		[ $((sent / written)) -lt $((size / 4)) ]
 	BEFORE=$(echo "$BODY" | sed -n 's/.*count=\([0-9]*\).*/\1/p')
-	kill -KILL "$(worker_pid w0)"; sleep 0.3
+	kill -KILL "$(worker_pid w0)" # the next request waits for the respawn
 	get w0 /peek "$SID"
 	check "$size: restored after SIGKILL with its exact count ($BEFORE)" [ "$(count_of)" = "$BEFORE" ]
 	check "$size: and its size" grep -q "bytes=$size" <<<"$BODY"

@@ -15,7 +15,7 @@ check "nothing written yet (interval 10 min)" [ "$(redis-cli -s "$REDIS_SOCK" --
 # A request in flight: half of it now, the rest after SIGTERM.
 "$FCGI_REQ" -T 1500 -i -c "STICKYSID=$A" "unix:$T/w0.sock" / >"$T/inflight" 2>&1 &
 SLOW=$!
-sleep 0.5
+wait_accepted "$T/w0.sock" "$(worker_pid w0)" || t_log "w0 did not accept the slow request"
 kill -TERM "$STICKY_PID"
 wait $SLOW
 check "the request in flight at SIGTERM was answered" grep -q 'count=5' "$T/inflight"

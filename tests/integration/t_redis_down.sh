@@ -21,7 +21,7 @@ for mode in sync async; do
 	# Users with known counts before the outage.
 	get w0 / ""; A=$SETCOOKIE; for i in 2 3; do get w0 / "$A"; done
 	get w1 / ""; B=$SETCOOKIE; for i in 2 3 4; do get w1 / "$B"; done
-	sleep 0.3
+	wait_clean
 	"$FCGI_LOAD" -a "unix:$T/w0.sock,unix:$T/w1.sock" -u 20 -c 4 -d 5 \
 		--check-counter --tsv >"$T/load-$mode.tsv" 2>/dev/null &
 	LOAD=$!; t_track $LOAD
@@ -45,7 +45,7 @@ for mode in sync async; do
 	check "$mode: no worker crashed" bash -c "! grep -q event=worker_died '$T/sticky.log'"
 	check "$mode: no counter went backwards during the outage (lost=$(field "$T/load-$mode.tsv" lost))" [ "$(field "$T/load-$mode.tsv" lost)" = 0 ]
 	check "$mode: the workers noticed redis down and up" grep -q 'event=redis_up' "$T/sticky.log"
-	sleep 0.5 # one flush interval and a backoff
+	wait_clean # one flush interval and a backoff (bounded wait)
 	check "$mode: every dirty session was written after recovery" eval '[ "$(status_field w0 dirty)" = 0 ] && [ "$(status_field w1 dirty)" = 0 ]'
 	# Crash every worker: users must come back from redis.
 	get w1 /peek "$B"; BEFORE=$(count_of)

@@ -150,7 +150,10 @@ check "stickyctl status prints the text page" [ $? = 0 ]
 check "text: master line with pid, reloads, workers up, loss window" \
 	grep -qE "^master pid $STICKY_PID, up [0-9]+s, reloads 0, workers 2/2 up, redis 2/2 up, loss window [0-9]+ms$" "$T/text"
 check "text: a totals block and one block per worker" \
-	bash -c "grep -qx totals '$T/text' && grep -qE '^worker w0 pid [0-9]+ up, started [0-9]+' '$T/text' && grep -qE '^worker w1 pid [0-9]+ up' '$T/text'"
+	bash -c "grep -qx totals '$T/text' && grep -qE '^worker w0 pid [0-9]+ up, started [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z, up [0-9]+s' '$T/text' && grep -qE '^worker w1 pid [0-9]+ up' '$T/text'"
+ST0=$(js w1 'w["w0"]["start_time"]')
+check "text: w0 started at its JSON start_time ($ST0), as ISO 8601 UTC" \
+	grep -q "^worker w0 pid [0-9]* up, started $(date -u -d "@$ST0" +%Y-%m-%dT%H:%M:%SZ), " "$T/text"
 for f in requests sessions bytes dirty ckpt_written ckpt_failed ckpt_fenced \
 	restore_hits restore_misses evictions restarts crashes recycles timeouts_killed; do
 	grep -qE "^  $f +[0-9]+$" "$T/text" || { fail "text: field $f"; continue; }

@@ -25,7 +25,7 @@ t0=$(date +%s%N)
 kill -KILL "$PID0"
 # Time to the first answer of the respawned worker.
 back=""
-for _ in $(seq 1 200); do
+for _ in $(seq 1 1000); do
 	if "$FCGI_REQ" -t 1000 "unix:$T/w0.sock" /peek >/dev/null 2>&1; then
 		back=$((($(date +%s%N) - t0) / 1000000)); break
 	fi
@@ -36,7 +36,10 @@ t_untrack $LOAD
 t_log "load: $(cat "$T/load.tsv")"
 t_log "SIGKILL to first answer: ${back:-never} ms"
 field() { tr '\t' '\n' <"$T/load.tsv" | sed -n "s/^$1=//p"; }
-check "the respawned worker answers within a second (${back:-never} ms)" eval '[ -n "$back" ] && [ "$back" -lt 1000 ]'
+# Respawned at once (no backoff: it had answered requests); the time is
+# printed, the bound is loose as the machine may be busy.
+check "the respawned worker answers (${back:-never} ms; no respawn backoff)" \
+	eval '[ -n "$back" ] && [ "$back" -lt 5000 ] && ! grep -q "event=respawn_backoff tag=w0" "$T/sticky.log"'
 check "zero refused connections during the kill ($(field connect))" [ "$(field connect)" = 0 ]
 check "load completed requests ($(field ok) ok)" [ "$(field ok)" -gt 100 ]
 NEWPID=$(worker_pid w0)

@@ -191,3 +191,26 @@ status_field() {
 
 # worker_pid TAG
 worker_pid() { status_field "$1" pid; }
+
+# wait_accepted SOCKET PID: until process PID has accepted a connection on
+# the unix socket SOCKET (bounded, 10 s): a request is in its hands, not
+# just queued.
+wait_accepted() {
+	for _ in $(seq 1 200); do
+		ss -xpH src "$1" 2>/dev/null | grep -q "pid=$2," && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_clean: until no worker holds an unflushed change (bounded, 10 s).
+wait_clean() {
+	for _ in $(seq 1 200); do
+		[ "$("$STICKYCTL" -o "listen=unix:$T/%t.sock" -o "workers=${STICKY_WORKERS:-2}" \
+			-o status_path=/sticky-status status json 2>/dev/null |
+			python3 -c 'import json,sys; print(sum(w["dirty"] for w in json.load(sys.stdin)["workers"]))' 2>/dev/null)" = 0 ] &&
+			return 0
+		sleep 0.05
+	done
+	return 1
+}

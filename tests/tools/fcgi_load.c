@@ -137,8 +137,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: fcgi-load -a ADDR[,ADDR...] [-u USERS] [-n REQUESTS | "
-	    "-d SECONDS]\n"
+	    "usage: fcgi-load -a ADDR[,ADDR...] [-u USERS] [--cookies FILE] "
+	    "[-n REQUESTS | -d SECONDS]\n"
 	    "                 [-c CONCURRENCY] [-r RATE] [-k] [-t TIMEOUT_MS] "
 	    "[--uri PATH]\n"
 	    "                 [--cookie NAME] [--tags T0,T1,...] "
@@ -441,7 +441,7 @@ slot_finish(struct load *L, struct slot *s, int kind, int64_t now)
 static int
 slot_retry(struct load *L, struct slot *s, int64_t now)
 {
-	if (!s->reused || s->retried || s->resp.hdr_have != 0 ||
+	if (!s->reused || s->retried || !fcgi_frame_idle(&s->resp.fr) ||
 	    s->resp.out.len != 0 || s->resp.done)
 		return 0;
 	close(s->fd);

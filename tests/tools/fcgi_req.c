@@ -71,17 +71,6 @@ read_file(const char *path, struct sticky_buf *out)
 	return 0;
 }
 
-static const char *
-record_type(unsigned t)
-{
-	static const char *const names[] = { "TYPE0", "BEGIN_REQUEST",
-		"ABORT_REQUEST", "END_REQUEST", "PARAMS", "STDIN", "STDOUT",
-		"STDERR", "DATA", "GET_VALUES", "GET_VALUES_RESULT",
-		"UNKNOWN_TYPE" };
-
-	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "UNKNOWN";
-}
-
 /* Printable text of at most max bytes of d, up to the first line end. */
 static void
 print_line(const unsigned char *d, size_t len, size_t max)
@@ -97,8 +86,10 @@ static void
 print_raw(const struct sticky_buf *b)
 {
 	const unsigned char *d = b->data;
-	size_t off = 0, i, clen, plen, k, nl, vl;
-	unsigned type, id;
+	const unsigned char *chunk;
+	struct fcgi_frame fr;
+	size_t off = 0, i, clen, k, nl, vl, n;
+	unsigned type;
 
 	printf("received: %zu bytes\n", b->len);
 	if (b->len > 0) {
@@ -107,16 +98,17 @@ print_raw(const struct sticky_buf *b)
 			printf(" %02x", d[i]);
 		printf("%s\n", b->len > 64 ? " ..." : "");
 	}
-	while (off + FCGI_HEADER_LEN <= b->len) {
-		type = d[off + 1];
-		id = (unsigned)d[off + 2] << 8 | d[off + 3];
-		clen = (size_t)d[off + 4] << 8 | d[off + 5];
-		plen = d[off + 6];
-		if (d[off] != FCGI_VERSION_1 ||
-		    off + FCGI_HEADER_LEN + clen + plen > b->len)
+	/* Whole records only: a truncated last one is not printed. */
+	memset(&fr, 0, sizeof(fr));
+	while (fcgi_frame_next(&fr, d, b->len, &off, &chunk, &n) ==
+	    FCGI_FRAME_HEADER) {
+		type = fr.type;
+		clen = fr.clen;
+		if (fr.version != FCGI_VERSION_1 ||
+		    clen + fr.padding_left > b->len - off)
 			break;
-		off += FCGI_HEADER_LEN;
-		printf("record: %s id=%u len=%zu", record_type(type), id, clen);
+		printf("record: %s id=%u len=%zu", fcgi_type_name(type), fr.id,
+		    clen);
 		if (type == FCGI_END_REQUEST && clen == 8)
 			printf(" app_status=%lu protocol_status=%u",
 			    (unsigned long)d[off] << 24 |
@@ -141,7 +133,10 @@ print_raw(const struct sticky_buf *b)
 			}
 		}
 		printf("\n");
-		off += clen + plen;
+		/* The rest of the record: its content and padding. */
+		while (fcgi_frame_next(&fr, d, b->len, &off, &chunk, &n) ==
+		    FCGI_FRAME_CONTENT)
+			;
 	}
 	if (off < b->len)
 		printf("trailing: %zu bytes\n", b->len - off);

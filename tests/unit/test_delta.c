@@ -43,11 +43,11 @@ Test(delta, full_rewrite_cases)
 {
 	struct delta_run r[MAXRUNS];
 
-	cr_assert_eq(delta_pages(a, 160, b, 160, 0, r, MAXRUNS), -1);
-	cr_assert_eq(delta_pages(a, 160, b, 159, 16, r, MAXRUNS), -1);
-	cr_assert_eq(delta_pages(a, 1, b, 0, 16, r, MAXRUNS), -1);
-	cr_assert_eq(delta_pages(a, 0, b, 1, 16, r, MAXRUNS), -1);
-	cr_assert_eq(delta_pages(NULL, 0, b, 160, 16, r, MAXRUNS), -1);
+	cr_assert_eq(delta_pages(a, 160, b, 160, 0, r, MAXRUNS), DELTA_REWRITE_WHOLE);
+	cr_assert_eq(delta_pages(a, 160, b, 159, 16, r, MAXRUNS), DELTA_REWRITE_WHOLE);
+	cr_assert_eq(delta_pages(a, 1, b, 0, 16, r, MAXRUNS), DELTA_REWRITE_WHOLE);
+	cr_assert_eq(delta_pages(a, 0, b, 1, 16, r, MAXRUNS), DELTA_REWRITE_WHOLE);
+	cr_assert_eq(delta_pages(NULL, 0, b, 160, 16, r, MAXRUNS), DELTA_REWRITE_WHOLE);
 }
 
 Test(delta, single_and_coalesced_runs)
@@ -114,13 +114,13 @@ Test(delta, maxruns_limit)
 	memset(r, 0xee, sizeof(r));
 	cr_assert_eq(delta_pages(a, 160, b, 160, 16, r, 3), 3);
 	cr_assert_eq(r[2].off, 64);
-	cr_assert_eq(delta_pages(a, 160, b, 160, 16, r, 2), -1);
+	cr_assert_eq(delta_pages(a, 160, b, 160, 16, r, 2), DELTA_REWRITE_WHOLE);
 	/* Nothing written past maxruns. */
 	memset(r, 0xee, sizeof(r));
-	cr_assert_eq(delta_pages(a, 160, b, 160, 16, r, 1), -1);
+	cr_assert_eq(delta_pages(a, 160, b, 160, 16, r, 1), DELTA_REWRITE_WHOLE);
 	for (int i = 1; i < 4; i++)
 		cr_assert_eq(r[i].off, (size_t)0xeeeeeeeeeeeeeeeeULL);
-	cr_assert_eq(delta_pages(a, 160, b, 160, 16, NULL, 0), -1);
+	cr_assert_eq(delta_pages(a, 160, b, 160, 16, NULL, 0), DELTA_REWRITE_WHOLE);
 }
 
 Test(delta, half_changed_is_the_limit)
@@ -132,7 +132,7 @@ Test(delta, half_changed_is_the_limit)
 		b[p * 16] ^= 1;
 	cr_assert_eq(delta_pages(a, 160, b, 160, 16, r, MAXRUNS), 5);
 	b[16] ^= 1; /* 6 pages */
-	cr_assert_eq(delta_pages(a, 160, b, 160, 16, r, MAXRUNS), -1);
+	cr_assert_eq(delta_pages(a, 160, b, 160, 16, r, MAXRUNS), DELTA_REWRITE_WHOLE);
 	/* 75 is half of 150: pages 0..3 (64) + the 6-byte tail = 70. */
 	setup_pages();
 	for (int p = 0; p < 4; p++)
@@ -140,7 +140,7 @@ Test(delta, half_changed_is_the_limit)
 	b[149] ^= 1;
 	cr_assert_eq(delta_pages(a, 150, b, 150, 16, r, MAXRUNS), 2);
 	b[64] ^= 1; /* 86 */
-	cr_assert_eq(delta_pages(a, 150, b, 150, 16, r, MAXRUNS), -1);
+	cr_assert_eq(delta_pages(a, 150, b, 150, 16, r, MAXRUNS), DELTA_REWRITE_WHOLE);
 }
 
 static uint64_t
@@ -161,7 +161,7 @@ model(const unsigned char *p, size_t plen, const unsigned char *c,
 	int prev_changed = 0;
 
 	if (clen < plen || (plen == 0 && clen > 0))
-		return -1;
+		return DELTA_REWRITE_WHOLE;
 	for (size_t off = 0; off < clen; off += page) {
 		size_t n = clen - off < page ? clen - off : page;
 		int ch = 0;
@@ -175,7 +175,7 @@ model(const unsigned char *p, size_t plen, const unsigned char *c,
 				out[nruns - 1].len += n;
 			} else {
 				if (nruns == maxruns)
-					return -1;
+					return DELTA_REWRITE_WHOLE;
 				out[nruns].off = off;
 				out[nruns].len = n;
 				nruns++;
@@ -184,7 +184,7 @@ model(const unsigned char *p, size_t plen, const unsigned char *c,
 		prev_changed = ch;
 	}
 	if (changed > clen / 2)
-		return -1;
+		return DELTA_REWRITE_WHOLE;
 	return (int)nruns;
 }
 

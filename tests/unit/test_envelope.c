@@ -1,5 +1,5 @@
 /*
- * test_envelope.c: the checkpoint envelope and CRC32C (envelope.c).
+ * test_envelope.c: the checkpoint envelope (envelope.c) and CRC32C (crc32c.c).
  *
  * Limits: the hardware CRC path is compared with the software one only on
  * CPUs with SSE4.2 (elsewhere both calls run the software path and the test

@@ -1092,6 +1092,73 @@ build_response(struct sticky_buf *b, uint16_t id, const char *out)
 	cr_assert_eq(fcgi_write_end(b, id, 3, FCGI_REQUEST_COMPLETE), 0);
 }
 
+/*
+ * The framer the parser, the response reader and fcgi-req share: fed one
+ * byte at a time or all at once, the same events in the same order, the
+ * same content, and idle only between records.
+ */
+static void
+frame_walk(const struct sticky_buf *in, size_t step, struct sticky_buf *log)
+{
+	struct fcgi_frame fr;
+	const unsigned char *chunk;
+	size_t off = 0, end, n;
+	enum fcgi_frame_event ev;
+
+	memset(&fr, 0, sizeof(fr));
+	for (end = step < in->len ? step : in->len;; end += step) {
+		if (end > in->len)
+			end = in->len;
+		while ((ev = fcgi_frame_next(&fr, in->data, end, &off, &chunk,
+		    &n)) != FCGI_FRAME_MORE) {
+			if (ev == FCGI_FRAME_HEADER) {
+				cr_assert(!fcgi_frame_idle(&fr));
+				buf_printf(log, "[%s %u %zu]", fcgi_type_name(fr.type),
+				    fr.id, fr.clen);
+			} else if (ev == FCGI_FRAME_CONTENT)
+				buf_append(log, chunk, n);
+			else {
+				cr_assert(fcgi_frame_idle(&fr));
+				buf_puts(log, "[end]");
+			}
+		}
+		cr_assert_eq(off, end, "every byte given is consumed");
+		if (end == in->len)
+			break;
+	}
+}
+
+Test(fcgi_frame, same_events_whatever_the_split)
+{
+	struct sticky_buf in, all, one, three;
+	const char *want = "[STDOUT 7 5]hello[end][STDERR 7 0][end]"
+	    "[STDOUT 7 0][end][END_REQUEST 7 8]";
+
+	buf_init(&in);
+	buf_init(&all);
+	buf_init(&one);
+	buf_init(&three);
+	cr_assert_eq(fcgi_write_record(&in, FCGI_STDOUT, 7, "hello", 5), 0);
+	cr_assert_eq(fcgi_write_record(&in, FCGI_STDERR, 7, NULL, 0), 0);
+	cr_assert_eq(fcgi_write_end(&in, 7, 0, FCGI_REQUEST_COMPLETE), 0);
+	frame_walk(&in, in.len, &all);
+	frame_walk(&in, 1, &one);
+	frame_walk(&in, 3, &three);
+	/* fcgi_write_end adds an empty STDOUT, then END_REQUEST's 8 bytes. */
+	cr_assert_eq(all.len, strlen(want) + 8 + strlen("[end]"), "%s",
+	    (char *)all.data);
+	cr_assert(memcmp(all.data, want, strlen(want)) == 0, "%s",
+	    (char *)all.data);
+	cr_assert_eq(one.len, all.len);
+	cr_assert(memcmp(one.data, all.data, all.len) == 0);
+	cr_assert_eq(three.len, all.len);
+	cr_assert(memcmp(three.data, all.data, all.len) == 0);
+	buf_cleanup(&in);
+	buf_cleanup(&all);
+	buf_cleanup(&one);
+	buf_cleanup(&three);
+}
+
 Test(fcgi_response, parse_byte_by_byte)
 {
 	struct fcgi_response r;

@@ -243,19 +243,24 @@ Test(metrics_text, per_worker_sections)
 	char *s = render(STATUS_TEXT);
 	char *w0 = section(s, "\nworker w0 ", "\nworker web2-w_1 ");
 	char *w1 = section(s, "\nworker web2-w_1 ", NULL);
-	long long started, up, lw;
+	long long up, lw;
 	int pid;
-	char state[8], redis[8];
-	const char *w1_head = "\nworker web2-w_1 pid 5001 down, started 1700000000, "
+	char state[8], redis[8], started[32], want[32];
+	time_t t0 = (time_t)(now - W0_AGE);
+	struct tm tm;
+	/* 1700000000 in the shared counters: shown as a date, in UTC. */
+	const char *w1_head = "\nworker web2-w_1 pid 5001 down, started 2023-11-14T22:13:20Z, "
 	    "up 0s, redis down, loss window 1500ms\n";
 
 	cr_assert_eq(count(s, "\nworker "), 2, "one section per worker");
-	cr_assert_eq(sscanf(w0, "\nworker w0 pid %d %7[a-z], started %lld, up %llds, "
-	    "redis %7[a-z], loss window %lldms\n", &pid, state, &started, &up, redis,
+	cr_assert_eq(sscanf(w0, "\nworker w0 pid %d %7[a-z], started %31[^,], up %llds, "
+	    "redis %7[a-z], loss window %lldms\n", &pid, state, started, &up, redis,
 	    &lw), 6, "%s", w0);
 	cr_assert_eq(pid, 5000);
 	cr_assert_str_eq(state, "up");
-	cr_assert_eq(started, now - W0_AGE);
+	cr_assert_not_null(gmtime_r(&t0, &tm));
+	strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cr_assert_str_eq(started, want, "start time as ISO 8601 UTC");
 	cr_assert(up >= W0_AGE && up <= W0_AGE + 5, "uptime %lld", up);
 	cr_assert_str_eq(redis, "up");
 	cr_assert_eq(lw, 250);

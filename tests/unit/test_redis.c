@@ -681,13 +681,13 @@ Test(redis, delta_refused_when_redis_holds_another_header)
 	cr_assert_eq(redis_claim(r, "d", "w1", &e), 0);
 	cr_assert_eq(put(r, "d", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(put(r, "d", 1, h2, other, q, sizeof(q), &run, 1),
-	    STICKY_EAGAIN);
+	    REDIS_DELTA_REFUSED);
 	assert_value(kname("d", "s"), h1, sizeof(h1), p, sizeof(p));
 	/* The right header but Redis holds more bytes than it says. */
 	cr_assert_eq(raw_int("APPEND", kname("d", "s"), "x"),
 	    ENV_HDR_LEN + sizeof(p) + 1);
 	cr_assert_eq(put(r, "d", 1, h2, h1, q, sizeof(q), &run, 1),
-	    STICKY_EAGAIN);
+	    REDIS_DELTA_REFUSED);
 	/* A full write resyncs, and the delta works again. */
 	cr_assert_eq(put(r, "d", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(put(r, "d", 1, h2, h1, q, sizeof(q),
@@ -710,11 +710,11 @@ Test(redis, delta_refused_when_key_or_record_missing)
 	/* Owner record, no checkpoint. */
 	cr_assert_eq(redis_claim(r, "m", "w1", &e), 0);
 	cr_assert_eq(put(r, "m", 1, h2, h1, p, sizeof(p), &run, 1),
-	    STICKY_EAGAIN);
+	    REDIS_DELTA_REFUSED);
 	cr_assert_eq(raw_int("EXISTS", kname("m", "s"), NULL), 0);
 	/* Neither (Redis lost its data): a delta creates nothing ... */
 	cr_assert_eq(put(r, "gone", 5, h2, h1, p, sizeof(p), &run, 1),
-	    STICKY_EAGAIN);
+	    REDIS_DELTA_REFUSED);
 	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 1);
 	/* ... and a full write recreates the record with the writer's epoch. */
 	cr_assert_eq(put(r, "gone", 5, h1, NULL, p, sizeof(p), NULL, 0), 0);
@@ -758,7 +758,7 @@ Test(redis, bad_writes_rejected_before_sending)
 	cr_assert_eq(put(r, "v", 1, h2, h1, p, sizeof(p), NULL, 1),
 	    STICKY_EINVAL);
 	/* A delta cannot shrink: write in full. */
-	cr_assert_eq(put(r, "v", 1, hs, h1, p, 100, NULL, 0), STICKY_EAGAIN);
+	cr_assert_eq(put(r, "v", 1, hs, h1, p, 100, NULL, 0), REDIS_DELTA_REFUSED);
 	/* Bad keys, owners, epochs. */
 	cr_assert_eq(put(r, "a{b", 1, h1, NULL, p, 4096, NULL, 0), STICKY_EINVAL);
 	cr_assert_eq(put(r, "", 1, h1, NULL, p, 4096, NULL, 0), STICKY_EINVAL);
@@ -1374,7 +1374,7 @@ Test(redis, allocation_failures_are_clean)
 		w.runs = &run;
 		w.nruns = 1;
 		cr_assert_eq(redis_write_batch(r, &w, 1), 0);
-		OK_OR_NOMEM(w.result, rc == 0 || rc == STICKY_EAGAIN);
+		OK_OR_NOMEM(w.result, rc == 0 || rc == REDIS_DELTA_REFUSED);
 		OK_OR_NOMEM(redis_takeover(r, key, "w2", &e, &b),
 		    rc == 0 || rc == STICKY_ENOENT);
 		OK_OR_NOMEM(redis_owner(r, key, &e, owner, sizeof(owner)),

@@ -121,7 +121,7 @@ Test(request, render_has_status_headers_and_body)
 Test(request, render_issues_the_session_cookie_with_our_tag)
 {
 	struct sticky_buf out;
-	struct session *s = session_alloc("AAAAAAAAAAAAAAAAAAAAAA");
+	struct session *s = store_session_alloc("AAAAAAAAAAAAAAAAAAAAAA");
 
 	buf_init(&out);
 	sticky_config_set(&cfg, "cookie_secure", "on", NULL, 0);
@@ -137,7 +137,7 @@ Test(request, render_issues_the_session_cookie_with_our_tag)
 	cr_assert(strstr(c, "SameSite=Strict") != NULL);
 	cr_assert(strstr(c, "Path=/") != NULL);
 	cr_assert(strstr((char *)out.data, "Cache-Control: no-store") != NULL);
-	session_release(s);
+	store_session_release(s);
 	buf_cleanup(&out);
 }
 

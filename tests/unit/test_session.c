@@ -65,7 +65,7 @@ TestSuite(payload, .init = setup, .fini = teardown);
 static struct session *
 mk(void)
 {
-	struct session *s = session_alloc("AAAAAAAAAAAAAAAAAAAAAA");
+	struct session *s = store_session_alloc("AAAAAAAAAAAAAAAAAAAAAA");
 
 	s->state = malloc(8);
 	memcpy(s->state, "12345678", 8);
@@ -85,7 +85,7 @@ add(struct session *s, const char *id, const char *resp)
 
 Test(payload, app_bytes_first_replay_log_last_round_trip)
 {
-	struct session *s = mk(), *r = session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
+	struct session *s = mk(), *r = store_session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
 	struct sticky_buf p;
 	uint32_t meta;
 
@@ -107,7 +107,7 @@ Test(payload, app_bytes_first_replay_log_last_round_trip)
 
 Test(payload, the_ring_keeps_the_newest_and_survives_a_restore_in_order)
 {
-	struct session *s = mk(), *r = session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
+	struct session *s = mk(), *r = store_session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
 	struct sticky_buf p;
 	uint32_t meta;
 
@@ -132,7 +132,7 @@ Test(payload, the_ring_keeps_the_newest_and_survives_a_restore_in_order)
 
 Test(payload, never_shrinks_so_deltas_stay_possible)
 {
-	struct session *s = mk(), *r = session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
+	struct session *s = mk(), *r = store_session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
 	struct sticky_buf p1, p2;
 	uint32_t m1, m2;
 
@@ -152,7 +152,7 @@ Test(payload, never_shrinks_so_deltas_stay_possible)
 	cr_assert_not_null(session_replay_find(r, "z"));
 	/* Anything but zeros there is corruption. */
 	p2.data[p2.len - 1] = 7;
-	struct session *r2 = session_alloc("CCCCCCCCCCCCCCCCCCCCCC");
+	struct session *r2 = store_session_alloc("CCCCCCCCCCCCCCCCCCCCCC");
 	cr_assert_eq(session_decode(&w, r2, p2.data, p2.len, m2, 1), STICKY_ECORRUPT);
 	buf_cleanup(&p1);
 	buf_cleanup(&p2);
@@ -163,7 +163,7 @@ Test(payload, never_shrinks_so_deltas_stay_possible)
 
 Test(payload, hostile_meta_is_refused)
 {
-	struct session *r = session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
+	struct session *r = store_session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
 	unsigned char p[8 + 12] = "12345678";
 
 	/* count 1, idlen 0x7fffffff: far past the end. */

@@ -673,8 +673,30 @@ Test(sock_unix, error_buffer_is_optional_and_bounded)
 	    (uid_t)-1, (gid_t)-1, NULL, 0), STICKY_ESYS);
 }
 
+/*
+ * A host:port address names no file: sock_unlink leaves alone a socket
+ * whose relative path happens to be spelt the same, and so does "".  The
+ * same path given as unix: is removed (the control).
+ */
 Test(sock_unix, unlink_ignores_inet_addresses)
 {
+	char dir[64], addr[128], cwd[512];
+	struct stat st;
+	int lfd;
+
+	mktmpdir(dir, sizeof(dir));
+	snprintf(addr, sizeof(addr), "unix:%s/127.0.0.1:9000", dir);
+	lfd = listen_on(addr);
+	cr_assert_geq(lfd, 0, "%s", err);
+	close(lfd);
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	cr_assert_eq(chdir(dir), 0);
 	sock_unlink("127.0.0.1:9000");
 	sock_unlink("");
+	cr_assert_eq(lstat("127.0.0.1:9000", &st), 0, "an inet address removed a file");
+	cr_assert(S_ISSOCK(st.st_mode));
+	sock_unlink("unix:127.0.0.1:9000");
+	cr_assert_eq(lstat("127.0.0.1:9000", &st), -1, "the unix: form is removed");
+	cr_assert_eq(chdir(cwd), 0);
+	rmtree(dir, "127.0.0.1:9000");
 }

@@ -20,7 +20,7 @@ static void
 count_destroy(struct session *s, void *arg)
 {
 	destroyed++;
-	session_release(s);
+	store_session_release(s);
 }
 
 static void
@@ -37,7 +37,7 @@ Test(store, insert_get_remove)
 
 	cr_assert_eq(store_new(&st, count_destroy, NULL), 0);
 	mkkey(key, 1);
-	s = session_alloc(key);
+	s = store_session_alloc(key);
 	s->bytes = 100;
 	cr_assert_eq(store_insert(st, s, 5), 0);
 	cr_assert_eq(store_insert(st, s, 5), STICKY_EINVAL, "no duplicates");
@@ -53,7 +53,7 @@ Test(store, insert_get_remove)
 	cr_assert_eq(store_count(st), 0);
 	cr_assert_eq(store_bytes(st), 0);
 	cr_assert_null(store_lru(st));
-	session_release(s);
+	store_session_release(s);
 	store_free(st);
 }
 
@@ -66,7 +66,7 @@ Test(store, lru_order_follows_use)
 	store_new(&st, count_destroy, NULL);
 	for (int i = 0; i < 3; i++) {
 		mkkey(key, i);
-		s[i] = session_alloc(key);
+		s[i] = store_session_alloc(key);
 		store_insert(st, s[i], i);
 	}
 	cr_assert_eq(store_lru(st), s[0]);
@@ -90,7 +90,7 @@ Test(store, grows_and_finds_everything)
 	store_new(&st, count_destroy, NULL);
 	for (int i = 0; i < n; i++) {
 		mkkey(key, i);
-		cr_assert_eq(store_insert(st, session_alloc(key), i), 0);
+		cr_assert_eq(store_insert(st, store_session_alloc(key), i), 0);
 	}
 	cr_assert_eq(store_count(st), (size_t)n);
 	for (int i = 0; i < n; i += 7) {
@@ -103,7 +103,7 @@ Test(store, grows_and_finds_everything)
 		mkkey(key, i);
 		struct session *s = store_peek(st, key);
 		store_remove(st, s);
-		session_release(s);
+		store_session_release(s);
 	}
 	cr_assert_eq(store_count(st), (size_t)n / 2);
 	mkkey(key, 2);
@@ -166,7 +166,7 @@ add(struct fixture *f, int i, size_t bytes, int64_t now)
 	struct session *s;
 
 	mkkey(key, i);
-	s = session_alloc(key);
+	s = store_session_alloc(key);
 	s->state = malloc(1);
 	s->bytes = bytes;
 	cr_assert_eq(store_insert(f->w.store, s, now), 0);

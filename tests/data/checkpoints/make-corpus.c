@@ -7,7 +7,7 @@
  * CRC cases carries a correct header CRC, so each one reaches the check it
  * is named after.  Rebuild the corpus from the top of the tree with:
  *
- *   gcc -std=c11 -D_GNU_SOURCE -Iinclude -Isrc/lib src/lib/envelope.c \
+ *   gcc -std=c11 -D_GNU_SOURCE -Iinclude -Isrc/lib src/lib/envelope.c src/lib/crc32c.c \
  *       tests/data/checkpoints/make-corpus.c -o /tmp/make-corpus &&
  *   /tmp/make-corpus tests/data/checkpoints
  *
