@@ -97,7 +97,7 @@ decode_with(const uint8_t *p, size_t len, const struct envelope *e, long slots)
 	int rc;
 
 	cfg.replay_slots = slots;
-	if ((s = session_alloc("AAAAAAAAAAAAAAAAAAAAAA")) == NULL)
+	if ((s = store_session_alloc("AAAAAAAAAAAAAAAAAAAAAA")) == NULL)
 		return;
 	rc = session_decode(&w, s, p, len, e->meta_len, e->schema);
 	if (rc == 0) {

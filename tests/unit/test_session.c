@@ -179,7 +179,7 @@ Test(payload, hostile_meta_is_refused)
  * session re-encoded to other bytes than Redis held. */
 Test(payload, id_with_nul_is_refused)
 {
-	struct session *r = session_alloc("CCCCCCCCCCCCCCCCCCCCCC");
+	struct session *r = store_session_alloc("CCCCCCCCCCCCCCCCCCCCCC");
 	/* app "12345678"; meta: count 1, idlen 3 "a\0b", outlen 0 */
 	unsigned char p[8 + 4 + 4 + 3 + 4] = "12345678";
 
