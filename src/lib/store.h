@@ -60,7 +60,7 @@ struct session *store_get(struct store *st, const char *key, int64_t now);
 struct session *store_peek(const struct store *st, const char *key);
 /* Insert a session whose key is set (must not be present). */
 int store_insert(struct store *st, struct session *s, int64_t now);
-/* Unlink without freeing. */
+/* Unlink without freeing; a dirty session stays marked (see store_insert). */
 void store_remove(struct store *st, struct session *s);
 /* Change the accounted size of s. */
 void store_set_bytes(struct store *st, struct session *s, size_t bytes);

@@ -238,3 +238,68 @@ Test(sweep, within_limits_nothing_moves)
 	cr_assert_eq(f.w.stats->evictions, 0);
 	fixture_fini(&f);
 }
+
+/* ---- a session put back after a failed restore keeps its changes ---- */
+
+Test(store, remove_then_insert_keeps_a_dirty_session_dirty)
+{
+	struct store *st;
+	char key[SID_KEY_LEN + 1];
+	struct session *s;
+
+	cr_assert_eq(store_new(&st, count_destroy, NULL), 0);
+	mkkey(key, 1);
+	s = session_alloc(key);
+	cr_assert_eq(store_insert(st, s, 1000), 0);
+	store_dirty(st, s, 1234);
+	store_remove(st, s);
+	cr_assert_eq(store_dirty_count(st), 0, "off the dirty list");
+	cr_assert_null(store_dirty_oldest(st));
+	cr_assert_eq(store_insert(st, s, 2000), 0);
+	cr_assert_eq(store_dirty_count(st), 1, "queued again");
+	cr_assert_eq(store_dirty_oldest(st), s);
+	cr_assert_eq(s->dirty_since_ms, 1234, "with the time of its first change");
+	store_free(st);
+}
+
+#include "checkpoint.h"
+#include "request.h"
+
+Test(resolve, a_restore_that_fails_puts_the_session_back_still_dirty)
+{
+	struct fixture f;
+	struct fcgi_request fr;
+	struct sticky_req req;
+	struct fcgi_param p = { "HTTP_COOKIE",
+		"STICKYSID=AAAAAAAAAAAAAAAAAAAAAA.w9", 11, 35 };
+	struct session *s;
+
+	fixture_init(&f, 100, 1 << 30, 0);
+	/* Checkpoints on, Redis unreachable: every restore fails. */
+	sticky_config_set(&f.cfg, "redis", "unix:/nonexistent/redis.sock", NULL, 0);
+	f.cfg.redis_connect_timeout_ms = 10;
+	strcpy(f.w.tag, "w0");
+	cr_assert_eq(ckpt_open(&f.w), 0);
+	cr_assert(ckpt_enabled(&f.w));
+	s = session_alloc("AAAAAAAAAAAAAAAAAAAAAA");
+	s->state = malloc(1);
+	s->bytes = 10;
+	cr_assert_eq(store_insert(f.w.store, s, 1000), 0);
+	store_dirty(f.w.store, s, 1500); /* an unsaved change */
+
+	/* The cookie names another worker: take it over from Redis (fails). */
+	fcgi_request_init(&fr);
+	fr.params = &p;
+	fr.nparams = 1;
+	request_init(&req, &f.w, &fr);
+	cr_assert_eq(session_resolve(&f.w, &req), 0);
+	cr_assert_eq(req.sess, s, "served from the copy it kept");
+	cr_assert_eq(store_dirty_count(f.w.store), 1, "still to be written");
+	cr_assert_eq(s->dirty_since_ms, 1500);
+	request_cleanup(&req);
+	fr.params = NULL;
+	fr.nparams = 0;
+	fcgi_request_cleanup(&fr);
+	ckpt_close(&f.w);
+	fixture_fini(&f);
+}
