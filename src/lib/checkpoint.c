@@ -135,10 +135,12 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 		goto refuse;
 	if ((s = session_alloc(key)) == NULL) {
 		rc = STICKY_ENOMEM;
-		goto out;
+		goto nomem;
 	}
 	if ((rc = session_decode(w, s, blob.data + ENV_HDR_LEN,
 	    blob.len - ENV_HDR_LEN, env.meta_len, env.schema)) != 0) {
+		if (rc == STICKY_ENOMEM)
+			goto nomem;
 		why = rc == STICKY_EVERSION ? "schema refused by codec" :
 		    "codec could not decode";
 		goto refuse;
@@ -158,6 +160,13 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 	*out = s;
 	s = NULL;
 	rc = 0;
+	goto out;
+nomem:
+	/* Nothing wrong with the checkpoint: left as it is, retry later. */
+	w->stats->restore_failed++;
+	log_warn("restore_failed", "sid=%s reason=out_of_memory",
+	    log_sid(key, sidbuf));
+	rc = STICKY_EAGAIN;
 	goto out;
 refuse:
 	/* Kept aside for inspection, never deleted; the user starts afresh. */

@@ -156,8 +156,11 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 			struct replay_entry *e = &s->replay[s->nreplay];
 
 			if ((e->id = xstrndup(id, idlen)) == NULL ||
-			    (rc = buf_append(&e->out, m + off, outlen)) != 0)
+			    (rc = buf_append(&e->out, m + off, outlen)) != 0) {
+				xfree(e->id); /* not counted: never compared */
+				e->id = NULL;
 				return STICKY_ENOMEM;
+			}
 			s->nreplay++;
 			s->replay_next = s->nreplay % slots;
 		}
@@ -178,7 +181,7 @@ const struct sticky_buf *
 session_replay_find(const struct session *s, const char *id)
 {
 	for (size_t i = 0; i < s->nreplay; i++)
-		if (strcmp(s->replay[i].id, id) == 0)
+		if (s->replay[i].id != NULL && strcmp(s->replay[i].id, id) == 0)
 			return &s->replay[i].out;
 	return NULL;
 }
@@ -189,6 +192,8 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 {
 	size_t slots = (size_t)w->cfg->replay_slots;
 	struct replay_entry *e;
+	struct sticky_buf nb;
+	char *copy;
 	int rc;
 
 	if (slots == 0 || strlen(id) > REPLAY_MAX_ID ||
@@ -196,19 +201,26 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 		return 0;
 	if ((rc = replay_alloc(w, s)) != 0)
 		return rc;
-	e = &s->replay[s->replay_next];
-	if (s->nreplay == slots) {
-		xfree(e->id); /* the ring is full: overwrite the oldest */
-		buf_reset(&e->out);
-	} else
-		s->nreplay++;
-	e->id = xstrdup(id);
-	if (e->id == NULL || (rc = buf_append(&e->out, response->data,
-	    response->len)) != 0) {
-		xfree(e->id);
-		e->id = xstrdup("-");
+	/*
+	 * Everything the entry needs is allocated before the ring changes:
+	 * out of memory leaves the ring as it was, never an entry without
+	 * an id (or with a truncated response).
+	 */
+	buf_init(&nb);
+	if ((copy = xstrdup(id)) == NULL ||
+	    buf_append(&nb, response->data, response->len) != 0) {
+		xfree(copy);
+		buf_cleanup(&nb);
 		return STICKY_ENOMEM;
 	}
+	e = &s->replay[s->replay_next];
+	if (s->nreplay == slots)
+		xfree(e->id); /* the ring is full: overwrite the oldest */
+	else
+		s->nreplay++;
+	buf_cleanup(&e->out);
+	e->id = copy;
+	e->out = nb;
 	s->replay_next = (s->replay_next + 1) % slots;
 	return 0;
 }
