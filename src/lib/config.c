@@ -115,6 +115,11 @@ static const struct key keys[] = {
 	{ "worker_header", T_STR, F(worker_header), "", 0, 0, "Requests",
 	  "Response header naming the worker's route tag (e.g. X-Sticky-Worker); "
 	  "empty: off." },
+	{ "max_pending_output", T_LONG, F(max_pending_output), "65536", 4096,
+	  1073741824, "Requests", "Bytes of output a connection may have "
+	  "unsent before the worker stops reading it (until it drains): a peer "
+	  "that never reads cannot grow a worker's memory.  Counted as "
+	  "output_stalls." },
 
 	/* sessions */
 	{ "cookie_name", T_STR, F(cookie_name), "STICKYSID", 0, 0, "Sessions",

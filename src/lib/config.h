@@ -39,6 +39,7 @@ struct sticky_config {
 	long max_params;
 	long max_nparams;
 	char *worker_header; /* "" = off */
+	long max_pending_output; /* stop reading a connection above this */
 
 	/* sessions */
 	char *cookie_name;

@@ -444,6 +444,27 @@ accept_all(struct worker *w, int lfd, int status_only)
 	}
 }
 
+/*
+ * Too much unsent output: a peer that sends records earning a reply and
+ * never reads would grow c->out without bound.  Such a connection is not
+ * read (nor parsed) until its output drains; at most max_pending_output
+ * plus what one read produces is held.
+ */
+static int
+out_full(struct worker *w, struct conn *c)
+{
+	if (c->out.len <= (size_t)w->cfg->max_pending_output) {
+		c->stalled = 0;
+		return 0;
+	}
+	if (!c->stalled) {
+		c->stalled = 1;
+		w->stats->output_stalls++;
+		log_debug("output_stall", "pending=%zu", c->out.len);
+	}
+	return 1;
+}
+
 /* Drive one connection after poll said it is ready. */
 static void
 service(struct worker *w, struct conn *c, short revents)
@@ -451,13 +472,14 @@ service(struct worker *w, struct conn *c, short revents)
 	struct fcgi_request fr;
 	int rc;
 
-	if (c->state == CONN_READING && (revents & (POLLIN | POLLHUP | POLLERR))) {
+	if (c->state == CONN_READING && !out_full(w, c) &&
+	    (revents & (POLLIN | POLLHUP | POLLERR))) {
 		if (conn_read(c, w->rbuf, RBUF_LEN) != 0) {
 			c->state = CONN_DONE;
 			return;
 		}
 	}
-	while (c->state == CONN_READING) {
+	while (c->state == CONN_READING && !out_full(w, c)) {
 		fcgi_request_init(&fr);
 		rc = conn_parse(c, &fr);
 		if (rc == FCGI_REQUEST_READY && (revents & POLLHUP)) {
@@ -712,9 +734,16 @@ run(struct worker *w)
 		}
 		first_conn = n;
 		for (size_t i = 0; i < w->nconns; i++, n++) {
-			pfd[n].fd = w->conns[i]->fd;
-			pfd[n].events = w->conns[i]->state == CONN_WRITING ?
-			    POLLOUT : POLLIN;
+			struct conn *c = w->conns[i];
+
+			pfd[n].fd = c->fd;
+			/* Reading: also drain queued replies; not while full. */
+			if (c->state == CONN_WRITING)
+				pfd[n].events = POLLOUT;
+			else if (out_full(w, c))
+				pfd[n].events = POLLOUT;
+			else
+				pfd[n].events = POLLIN | (c->out.len > 0 ? POLLOUT : 0);
 			pfd[n].revents = 0;
 		}
 		if (poll(pfd, n, poll_timeout(w, now, reopen_ms)) == -1 &&

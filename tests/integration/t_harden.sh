@@ -9,7 +9,8 @@
 # 3. A FastCGI peer that sends records earning a reply and never reads
 #    cannot grow a worker's memory: past a cap on its pending output the
 #    worker stops reading it (counted as output_stalls), and other users
-#    are still served.
+#    are still served.  (Without the cap: 64 MiB sent in ~1 s, the worker
+#    +128 MiB RSS.)
 . "$top_srcdir/tests/lib/procs.sh"
 t_setup
 start_redis || { fail "redis starts"; t_done; exit 1; }
@@ -80,5 +81,42 @@ ended $P; rc=$?; t_untrack $P
 check "a symlinked log_file: the daemon refuses to start (exit $rc)" [ "$rc" -ne 0 ]
 check "with a clear error" grep -q 'event=log_file_refused .*reason="is a symbolic link"' "$T/log.out"
 check "the link's target is untouched" eval '[ "$(cat "$T/target")" = precious ]'
+
+# ---- 3. a peer that never reads cannot grow a worker's memory ----
+start_sticky counter -w 1 -o read_timeout=60000 || { fail "daemon starts"; t_done; exit 1; }
+W0=$(worker_pid w0)
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/"$1"/status; }
+RSS0=$(rss_kb "$W0")
+# Management records of an unknown type each earn a 16-byte UNKNOWN_TYPE
+# reply; the peer sends up to 64 MiB of them (or for 4 s) and never reads.
+python3 - "$T/w0.sock" "$T/hostile.sent" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(0.2)
+rec = bytes([1, 50, 0, 0, 0, 0, 0, 0]) * 8192  # 64 KiB of records
+sent, t0 = 0, time.monotonic()
+while sent < 64 << 20 and time.monotonic() - t0 < 4:
+    try:
+        sent += s.send(rec)
+    except socket.timeout:
+        pass
+open(sys.argv[2], "w").write("%d\n" % sent)
+time.sleep(60)  # hold the connection, never read
+PY
+HOSTILE=$!; t_track $HOSTILE
+wait_for "$T/hostile.sent" 200
+SENT=$(cat "$T/hostile.sent" 2>/dev/null)
+RSS1=$(rss_kb "$W0")
+t_log "hostile peer sent ${SENT:-?} bytes; worker RSS ${RSS0} -> ${RSS1} KiB"
+check "the worker stopped reading it (sent $((${SENT:-0} / 1024)) KiB of 64 MiB)" \
+	[ "${SENT:-0}" -lt $((16 << 20)) ]
+check "worker RSS stays bounded (${RSS0} -> ${RSS1} KiB, under +8 MiB)" \
+	[ "$RSS1" -lt $((RSS0 + 8192)) ]
+get w0 / ""
+check "another user is served meanwhile" [ "$STATUS" = 200 ]
+check "the stall is counted (output_stalls)" eval '[ "$(status_field w0 output_stalls)" -ge 1 ]'
+kill "$HOSTILE" 2>/dev/null; wait "$HOSTILE" 2>/dev/null; t_untrack $HOSTILE
+stop_sticky
 
 t_done
