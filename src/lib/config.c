@@ -224,8 +224,9 @@ static const struct key keys[] = {
 	  "Write the master's pid here." },
 	{ "fault_die_after_checkpoint", T_BOOL, F(fault_die_after_checkpoint), "off",
 	  0, 1, "Testing", "Fault injection for tests: a worker exits after a "
-	  "sync checkpoint is acknowledged and before it answers.  Never in "
-	  "production." },
+	  "sync checkpoint is acknowledged and before it answers.  Only in "
+	  "builds configured with --enable-fault-injection (elsewhere on is "
+	  "refused).  Never in production." },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -354,6 +355,13 @@ sticky_config_set(struct sticky_config *cfg, const char *key,
 			seterr(err, errlen, "%s: '%s' is not on or off", key, value);
 			return STICKY_ECONFIG;
 		}
+#ifndef STICKY_FAULT_INJECTION
+		if (b && k->off == F(fault_die_after_checkpoint)) {
+			seterr(err, errlen, "%s: this build has no fault injection "
+			    "(./configure --enable-fault-injection)", key);
+			return STICKY_ECONFIG;
+		}
+#endif
 		*(int *)(base + k->off) = b;
 		return 0;
 	case T_STR:

@@ -188,7 +188,11 @@ replay_response(struct sticky_req *req, const struct sticky_buf *rec)
 	return 0;
 }
 
-/* Test-only fault: die after the checkpoint is acknowledged (config gated). */
+#ifdef STICKY_FAULT_INJECTION
+/*
+ * Test-only fault: die after the checkpoint is acknowledged (config gated).
+ * Compiled in only with ./configure --enable-fault-injection.
+ */
 static int
 fault_requested(struct worker *w, struct sticky_req *req)
 {
@@ -199,6 +203,7 @@ fault_requested(struct worker *w, struct sticky_req *req)
 	f = sticky_req_param(req, "HTTP_X_STICKY_FAULT");
 	return f != NULL && strcmp(f, "die-after-checkpoint") == 0;
 }
+#endif
 
 /* After the handler: account, remember for replays, checkpoint (sync). */
 static void
@@ -245,10 +250,12 @@ settle_session(struct worker *w, struct sticky_req *req)
 		w->stats->status_503++;
 		return;
 	}
+#ifdef STICKY_FAULT_INJECTION
 	if (res == 0 && fault_requested(w, req)) {
 		log_warn("fault_injected", "what=die-after-checkpoint");
 		_exit(3);
 	}
+#endif
 }
 
 /* How long a request waits for the verdict on a twin running elsewhere. */

@@ -194,3 +194,20 @@ Test(config, status_listen_is_an_absolute_unix_socket)
 	cr_assert_eq(config_validate(cfg, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(cfg->status_socket_mode, 0600);
 }
+
+/* The fault switch exists only in builds configured for it. */
+Test(config, fault_switch_only_with_enable_fault_injection)
+{
+	cr_assert_eq(sticky_config_set(cfg, "fault_die_after_checkpoint", "off",
+	    err, sizeof(err)), 0, "off is always accepted");
+#ifdef STICKY_FAULT_INJECTION
+	cr_assert_eq(sticky_config_set(cfg, "fault_die_after_checkpoint", "on",
+	    err, sizeof(err)), 0, "%s", err);
+	cr_assert(cfg->fault_die_after_checkpoint);
+#else
+	cr_assert_eq(sticky_config_set(cfg, "fault_die_after_checkpoint", "on",
+	    err, sizeof(err)), STICKY_ECONFIG);
+	cr_assert(strstr(err, "--enable-fault-injection") != NULL, "%s", err);
+	cr_assert(!cfg->fault_die_after_checkpoint);
+#endif
+}
