@@ -133,7 +133,7 @@ sticky_main(int argc, char *argv[], const struct sticky_app_def *def)
 {
 	struct origin o = { NULL, NULL, 0 };
 	struct sticky_config *cfg;
-	char err[512], kv[600];
+	char err[512];
 	int c, check = 0, status;
 	const char *prog = argc > 0 ? argv[0] : "sticky";
 
@@ -178,8 +178,12 @@ sticky_main(int argc, char *argv[], const struct sticky_app_def *def)
 			return 2;
 		}
 		if (key != NULL) {
-			snprintf(kv, sizeof(kv), "%s=%s", key, optarg);
-			o.overrides[o.noverrides] = xstrdup(kv);
+			/* Sized to fit: a long value is checked, never cut. */
+			size_t n = strlen(key) + strlen(optarg) + 2;
+
+			if ((o.overrides[o.noverrides] = xmalloc(n)) != NULL)
+				snprintf(o.overrides[o.noverrides], n, "%s=%s",
+				    key, optarg);
 		} else
 			o.overrides[o.noverrides] = xstrdup(optarg);
 		if (o.overrides[o.noverrides] == NULL)

@@ -13,11 +13,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "checkpoint.h"
 #include "conffile.h"
 #include "config.h"
 #include "internal.h"
+#include "redis.h"
 #include "route.h"
 #include "sid.h"
+#include "sock.h"
+
+#define SUN_PATH_MAX 107 /* sizeof(sockaddr_un.sun_path) - 1 */
+#define REDIS_PREFIX_MAX 256 /* as redis.c checks */
 
 enum key_type { T_LONG, T_BOOL, T_STR, T_MODE, T_ENUM };
 
@@ -170,7 +176,7 @@ static const struct key keys[] = {
 	{ "checkpoint_interval", T_LONG, F(checkpoint_interval_ms), "100", 1, 3600000,
 	  "Checkpoints", "Milliseconds between flushes in async mode: the most "
 	  "a crash can lose." },
-	{ "checkpoint_ttl", T_LONG, F(checkpoint_ttl_s), "86400", 0, LMAX,
+	{ "checkpoint_ttl", T_LONG, F(checkpoint_ttl_s), "86400", 0, 2147483647L,
 	  "Checkpoints", "Seconds a checkpoint lives in Redis after its last "
 	  "write; 0: forever." },
 	{ "checkpoint_page", T_LONG, F(checkpoint_page), "4096", 64, 1048576,
@@ -453,6 +459,59 @@ config_cleanup(struct sticky_config *cfg)
 	cfg->napp = 0;
 }
 
+/*
+ * What the master and the workers would refuse at start, checked here so
+ * that -n says it (and a reload keeps the running configuration) instead
+ * of workers crash-looping on it.
+ */
+static int
+validate_start(const struct sticky_config *cfg, char *err, size_t errlen)
+{
+	char tag[SID_TAG_MAX + 1], addr[SOCK_ADDR_MAX];
+	struct redis_opts o;
+	struct redis *r;
+	size_t n;
+
+	for (long i = 0; i < cfg->workers; i++) {
+		route_tag(cfg->tag, (unsigned)i, tag, sizeof(tag));
+		if (sock_expand(cfg->listen, (unsigned)i, tag, addr,
+		    sizeof(addr)) != 0) {
+			seterr(err, errlen, "listen: '%.64s%s' does not make a "
+			    "valid address of at most %d bytes for worker %ld",
+			    cfg->listen, strlen(cfg->listen) > 64 ? "..." : "",
+			    SOCK_ADDR_MAX - 1, i);
+			return STICKY_ECONFIG;
+		}
+		if (strncmp(addr, "unix:", 5) == 0 &&
+		    (n = strlen(addr + 5)) > SUN_PATH_MAX) {
+			seterr(err, errlen, "listen: the socket path of worker "
+			    "%ld is %zu bytes, at most %d", i, n, SUN_PATH_MAX);
+			return STICKY_ECONFIG;
+		}
+	}
+	if (cfg->redis[0] == '\0' || cfg->checkpoint == CKPT_OFF)
+		return 0;
+	if ((n = strlen(cfg->redis_prefix)) > REDIS_PREFIX_MAX) {
+		seterr(err, errlen, "redis_prefix: %zu bytes, at most %d", n,
+		    REDIS_PREFIX_MAX);
+		return STICKY_ECONFIG;
+	}
+	if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0') {
+		seterr(err, errlen, "redis_user needs redis_password");
+		return STICKY_ECONFIG;
+	}
+	/* Whatever else the Redis client refuses (the address). */
+	ckpt_redis_opts(cfg, &o);
+	if (redis_new(&r, &o) != 0) {
+		seterr(err, errlen, "redis: '%.64s%s' is not HOST:PORT or "
+		    "unix:PATH (at most %d bytes)", cfg->redis,
+		    strlen(cfg->redis) > 64 ? "..." : "", SUN_PATH_MAX);
+		return STICKY_ECONFIG;
+	}
+	redis_free(r);
+	return 0;
+}
+
 int
 config_validate(const struct sticky_config *cfg, char *err, size_t errlen)
 {
@@ -525,7 +584,7 @@ config_validate(const struct sticky_config *cfg, char *err, size_t errlen)
 		    "debug", cfg->log_level);
 		return STICKY_ECONFIG;
 	}
-	return 0;
+	return validate_start(cfg, err, errlen);
 }
 
 size_t

@@ -27,7 +27,7 @@
 #include "sock.h"
 #include "worker.h"
 
-#define ADDR_MAX 256
+#define ADDR_MAX SOCK_ADDR_MAX
 
 struct slot {
 	char tag[SID_TAG_MAX + 1];

@@ -341,10 +341,13 @@ saved(struct worker *w, struct session *s)
 void
 session_sweep(struct worker *w, int64_t now)
 {
-	int64_t idle_ms = w->cfg->idle_timeout_s * 1000;
+	int64_t idle_ms;
 	struct session *s, *newer;
 	int budget = 256; /* bounded work per call */
 
+	/* Checked: idle_timeout may be up to LONG_MAX seconds (never, then). */
+	if (__builtin_mul_overflow(w->cfg->idle_timeout_s, 1000, &idle_ms))
+		idle_ms = INT64_MAX;
 	for (s = store_lru(w->store); s != NULL && budget-- > 0; s = newer) {
 		int idle = idle_ms > 0 && now - s->last_used_ms >= idle_ms;
 		int r;

@@ -4,6 +4,7 @@
  * (session_sweep, without checkpoints: what may be dropped is dropped).
  */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,5 +302,22 @@ Test(resolve, a_restore_that_fails_puts_the_session_back_still_dirty)
 	fr.nparams = 0;
 	fcgi_request_cleanup(&fr);
 	ckpt_close(&f.w);
+	fixture_fini(&f);
+}
+
+/* idle_timeout up to LONG_MAX seconds: no overflow (UBSan), never expires. */
+Test(sweep, idle_timeout_near_long_max_never_expires)
+{
+	struct fixture f;
+
+	/* x 1000 wraps to 384 ms: a session idle for 10 s would go. */
+	fixture_init(&f, 100, 1 << 30, 18446744073709552L);
+	add(&f, 1, 10, 1000);
+	session_sweep(&f.w, 11000);
+	cr_assert_eq(store_count(f.w.store), 1);
+	f.cfg.idle_timeout_s = LONG_MAX;
+	session_sweep(&f.w, INT64_MAX / 2);
+	cr_assert_eq(store_count(f.w.store), 1);
+	cr_assert_eq(f.w.stats->expired, 0);
 	fixture_fini(&f);
 }
