@@ -151,6 +151,7 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 	memcpy(s->written_hdr, blob.data, ENV_HDR_LEN);
 	buf_consume(&blob, ENV_HDR_LEN);
 	keep_base(w, s, &blob); /* Redis holds exactly these bytes */
+	s->bytes = session_footprint(w, s); /* counted from the start */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0)
 		goto out;
 	w->stats->restore_hits++;
@@ -306,6 +307,7 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 		s->page_crc = p->page_crc;
 		s->npage_crc = p->npage_crc;
 		p->page_crc = NULL;
+		session_account(w, s); /* the delta base changed */
 		memcpy(s->written_hdr, p->hdr, ENV_HDR_LEN);
 		s->in_redis = 1;
 		store_clean(w->store, s);

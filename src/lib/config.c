@@ -147,13 +147,19 @@ static const struct key keys[] = {
 	  "Sessions held in one worker's memory; the least recently used is "
 	  "checkpointed and dropped beyond it." },
 	{ "max_bytes", T_LONG, F(max_bytes), "1073741824", 1024, LMAX, "Sessions",
-	  "Bytes of state held in one worker's memory, as the codec reports." },
+	  "Bytes of sessions held in one worker's memory: their state as the "
+	  "codec reports it, their replay logs and the copies kept for delta "
+	  "checkpoints." },
 	{ "idle_timeout", T_LONG, F(idle_timeout_s), "1800", 0, LMAX, "Sessions",
 	  "Seconds after which an unused session leaves memory (checkpointed "
 	  "first); 0: never." },
 	{ "replay_slots", T_LONG, F(replay_slots), "8", 0, 64, "Sessions",
 	  "Responses to state-changing requests remembered per session by "
 	  "request id, so a request the front-end resends is not applied twice." },
+	{ "replay_max_bytes", T_LONG, F(replay_max_bytes), "131072", 0,
+	  67108864, "Sessions", "Bytes of remembered responses (and their "
+	  "request ids) per session; the oldest go first beyond it, and a "
+	  "larger response is not remembered.  Counted in max_bytes." },
 
 	/* checkpoints */
 	{ "redis", T_STR, F(redis), "", 0, 0, "Checkpoints",

@@ -38,11 +38,24 @@ session_forget(struct worker *w, struct session *s)
 }
 
 static size_t
-state_size(struct worker *w, struct session *s)
+state_size(struct worker *w, const struct session *s)
 {
 	if (w->app->codec.size != NULL && s->state != NULL)
 		return w->app->codec.size(s->state, w->app->appdata);
 	return s->written_len > 0 ? s->written_len : 64;
+}
+
+size_t
+session_footprint(struct worker *w, const struct session *s)
+{
+	return state_size(w, s) + s->replay_bytes + s->written.cap +
+	    s->npage_crc * sizeof(*s->page_crc);
+}
+
+void
+session_account(struct worker *w, struct session *s)
+{
+	store_set_bytes(w->store, s, session_footprint(w, s));
 }
 
 /*
@@ -114,6 +127,21 @@ replay_alloc(struct worker *w, struct session *s)
 	return 0;
 }
 
+/* Forget the oldest remembered response (entries are oldest first). */
+static void
+replay_drop_oldest(struct session *s)
+{
+	struct replay_entry *e = &s->replay[0];
+
+	s->replay_bytes -= strlen(e->id) + e->out.len;
+	xfree(e->id);
+	buf_cleanup(&e->out);
+	memmove(e, e + 1, (s->nreplay - 1) * sizeof(*e));
+	s->nreplay--;
+	s->replay[s->nreplay].id = NULL;
+	buf_init(&s->replay[s->nreplay].out);
+}
+
 int
 session_decode(struct worker *w, struct session *s, const unsigned char *p,
     size_t len, uint32_t meta_len, uint32_t schema)
@@ -162,10 +190,16 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 				return STICKY_ENOMEM;
 			}
 			s->nreplay++;
-			s->replay_next = s->nreplay % slots;
+			s->replay_bytes += idlen + outlen;
 		}
 		off += outlen;
 	}
+	/* Within this worker's byte budget: the newest are kept. */
+	while (s->nreplay > 0 &&
+	    s->replay_bytes > (size_t)w->cfg->replay_max_bytes)
+		replay_drop_oldest(s);
+	if (slots > 0)
+		s->replay_next = s->nreplay % slots;
 	/* What follows the entries is padding (see session_encode): zeros. */
 	for (; off < meta_len; off++)
 		if (m[off] != 0)
@@ -193,11 +227,14 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 	size_t slots = (size_t)w->cfg->replay_slots;
 	struct replay_entry *e;
 	struct sticky_buf nb;
+	size_t need;
 	char *copy;
 	int rc;
 
+	need = strlen(id) + response->len;
 	if (slots == 0 || strlen(id) > REPLAY_MAX_ID ||
-	    response->len > REPLAY_MAX_RESPONSE)
+	    response->len > REPLAY_MAX_RESPONSE ||
+	    need > (size_t)w->cfg->replay_max_bytes)
 		return 0;
 	if ((rc = replay_alloc(w, s)) != 0)
 		return rc;
@@ -213,15 +250,19 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 		buf_cleanup(&nb);
 		return STICKY_ENOMEM;
 	}
-	e = &s->replay[s->replay_next];
-	if (s->nreplay == slots)
-		xfree(e->id); /* the ring is full: overwrite the oldest */
-	else
-		s->nreplay++;
+	/*
+	 * Oldest first, newest last: the oldest go while the log is full in
+	 * entries or in bytes (replay_max_bytes, counted in max_bytes).
+	 */
+	while (s->nreplay > 0 && (s->nreplay == slots ||
+	    s->replay_bytes + need > (size_t)w->cfg->replay_max_bytes))
+		replay_drop_oldest(s);
+	e = &s->replay[s->nreplay++];
 	buf_cleanup(&e->out);
 	e->id = copy;
 	e->out = nb;
-	s->replay_next = (s->replay_next + 1) % slots;
+	s->replay_bytes += need;
+	s->replay_next = s->nreplay % slots; /* full: 0, the oldest */
 	return 0;
 }
 
@@ -414,7 +455,7 @@ sticky_session_state(struct sticky_req *req, int *err)
 	}
 	s->epoch = 1;
 	s->gen = w->stall_gen;
-	s->bytes = state_size(w, s);
+	s->bytes = session_footprint(w, s);
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		if (err != NULL)
@@ -487,6 +528,7 @@ sticky_session_rotate(struct sticky_req *req)
 	xfree(s->page_crc);
 	s->page_crc = NULL;
 	s->npage_crc = 0;
+	s->bytes = session_footprint(w, s);
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		req->sess = NULL;

@@ -217,15 +217,13 @@ settle_session(struct worker *w, struct sticky_req *req)
 	if (s == NULL)
 		return;
 	if (req->sess_dirty) {
-		if (w->app->codec.size != NULL)
-			store_set_bytes(w->store, s,
-			    w->app->codec.size(s->state, w->app->appdata));
 		if (id != NULL) {
 			buf_init(&rec);
 			if (record_response(req, &rec) == 0)
 				session_replay_add(w, s, id, &rec);
 			buf_cleanup(&rec);
 		}
+		session_account(w, s); /* state and replay log */
 	}
 	/*
 	 * Sync mode writes every change before answering; hash routing

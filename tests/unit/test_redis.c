@@ -2084,6 +2084,9 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 	cr_assert_geq(saw, 3, "failures during takeover and decode were tried");
 	cr_assert_eq(ckpt_restore(&w, key, &s), 0, "the checkpoint is intact");
 	cr_assert(memcmp(s->state, "12345678", 8) == 0);
+	/* Counted in max_bytes from the restore on, replay log included. */
+	cr_assert_geq(s->bytes, 8 + 2 * (5 + 28), "%zu", s->bytes);
+	cr_assert_eq(store_bytes(w.store), s->bytes);
 	cr_assert_not_null(session_replay_find(s, "req-1"));
 	cr_assert_not_null(session_replay_find(s, "req-2"));
 	store_free(w.store);
