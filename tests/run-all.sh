@@ -56,7 +56,10 @@ suite() {
 	name=$1 dir=$2 flags=$3 target=$4
 	echo "== $name: build in $dir"
 	mkdir -p "$dir"
-	(cd "$dir" && { [ -f Makefile ] || "$top/configure" -q $flags; } &&
+	# A build dir configured with other flags is configured again.
+	(cd "$dir" && { { [ -f Makefile ] &&
+		grep -qF -- "$flags" config.status 2>/dev/null; } ||
+		"$top/configure" -q $flags; } &&
 		make -s -j"$JOBS" >/dev/null) || {
 		echo "FAIL: $name: build"; failed=$((failed + 1)); return; }
 	echo "== $name: make $target"
@@ -87,11 +90,13 @@ step() {
 	fi
 }
 
-suite "tests" "$top/build" "" check
+# The suite needs the test-only fault switch (see configure.ac).
+suite "tests" "$top/build" "--enable-fault-injection" check
 step "distcheck (from the tarball: build, unit tests, a daemon test, install, uninstall)" \
 	distcheck.out distcheck-quick
 if [ -z "${QUICK:-}" ]; then
-	suite "tests under ASan+UBSan" "$top/build-asan" "--enable-sanitizers" check
+	suite "tests under ASan+UBSan" "$top/build-asan" \
+		"--enable-sanitizers --enable-fault-injection" check
 	step "valgrind (unit suite, no leaks, no errors)" valgrind.out check-valgrind
 	step "fuzz (every libFuzzer target for ${FUZZ_SECONDS:-5} s)" fuzz.out fuzz \
 		FUZZ_SECONDS="${FUZZ_SECONDS:-5}"

@@ -82,15 +82,21 @@ reload_cb(void *arg)
 	return cfg;
 }
 
-static void
+/* 0, or 1 when log_file is refused (a symbolic link, not a plain file). */
+static int
 setup_logging(const struct sticky_config *cfg)
 {
 	enum log_level lvl = LOG_LVL_INFO;
+	int rc;
 
 	log_parse_level(cfg->log_level, &lvl);
 	log_setup(lvl, cfg->syslog, "sticky");
-	if (cfg->log_file[0] != '\0' && log_reopen(cfg->log_file) != 0)
+	if (cfg->log_file[0] != '\0' && (rc = log_reopen(cfg->log_file)) != 0) {
+		if (rc == STICKY_EINVAL)
+			return 1;
 		log_warn("log_file_failed", "path=\"%s\"", cfg->log_file);
+	}
+	return 0;
 }
 
 static int
@@ -117,7 +123,8 @@ sticky_run(const struct sticky_app_def *def, struct sticky_config *cfg)
 		log_err("config", "reason=\"%s\"", err);
 		return 1;
 	}
-	setup_logging(cfg);
+	if (setup_logging(cfg) != 0)
+		return 1;
 	return prefork_run(cfg, def, NULL, NULL);
 }
 
@@ -126,7 +133,7 @@ sticky_main(int argc, char *argv[], const struct sticky_app_def *def)
 {
 	struct origin o = { NULL, NULL, 0 };
 	struct sticky_config *cfg;
-	char err[512], kv[600];
+	char err[512];
 	int c, check = 0, status;
 	const char *prog = argc > 0 ? argv[0] : "sticky";
 
@@ -171,8 +178,12 @@ sticky_main(int argc, char *argv[], const struct sticky_app_def *def)
 			return 2;
 		}
 		if (key != NULL) {
-			snprintf(kv, sizeof(kv), "%s=%s", key, optarg);
-			o.overrides[o.noverrides] = xstrdup(kv);
+			/* Sized to fit: a long value is checked, never cut. */
+			size_t n = strlen(key) + strlen(optarg) + 2;
+
+			if ((o.overrides[o.noverrides] = xmalloc(n)) != NULL)
+				snprintf(o.overrides[o.noverrides], n, "%s=%s",
+				    key, optarg);
 		} else
 			o.overrides[o.noverrides] = xstrdup(optarg);
 		if (o.overrides[o.noverrides] == NULL)
@@ -196,8 +207,10 @@ sticky_main(int argc, char *argv[], const struct sticky_app_def *def)
 		status = 0;
 		goto out;
 	}
-	setup_logging(cfg);
-	status = prefork_run(cfg, def, reload_cb, &o);
+	if (setup_logging(cfg) != 0)
+		status = 1;
+	else
+		status = prefork_run(cfg, def, reload_cb, &o);
 	sticky_config_free(cfg);
 out:
 	for (size_t i = 0; i < o.noverrides; i++)

@@ -135,10 +135,12 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 		goto refuse;
 	if ((s = store_session_alloc(key)) == NULL) {
 		rc = STICKY_ENOMEM;
-		goto out;
+		goto nomem;
 	}
 	if ((rc = session_decode(w, s, blob.data + ENV_HDR_LEN,
 	    blob.len - ENV_HDR_LEN, env.meta_len, env.schema)) != 0) {
+		if (rc == STICKY_ENOMEM)
+			goto nomem;
 		why = rc == STICKY_EVERSION ? "schema refused by codec" :
 		    "codec could not decode";
 		goto refuse;
@@ -149,6 +151,7 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 	memcpy(s->written_hdr, blob.data, ENV_HDR_LEN);
 	buf_consume(&blob, ENV_HDR_LEN);
 	keep_base(w, s, &blob); /* Redis holds exactly these bytes */
+	s->bytes = session_footprint(w, s); /* counted from the start */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0)
 		goto out;
 	w->stats->restore_hits++;
@@ -158,6 +161,13 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 	*out = s;
 	s = NULL;
 	rc = 0;
+	goto out;
+nomem:
+	/* Nothing wrong with the checkpoint: left as it is, retry later. */
+	w->stats->restore_failed++;
+	log_warn("restore_failed", "sid=%s reason=out_of_memory",
+	    log_sid(key, sidbuf));
+	rc = STICKY_EAGAIN;
 	goto out;
 refuse:
 	/* Kept aside for inspection, never deleted; the user starts afresh. */
@@ -297,6 +307,7 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 		s->page_crc = p->page_crc;
 		s->npage_crc = p->npage_crc;
 		p->page_crc = NULL;
+		session_account(w, s); /* the delta base changed */
 		memcpy(s->written_hdr, p->hdr, ENV_HDR_LEN);
 		s->in_redis = 1;
 		store_clean(w->store, s);

@@ -13,11 +13,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "checkpoint.h"
 #include "conffile.h"
 #include "config.h"
 #include "internal.h"
+#include "redis.h"
 #include "route.h"
 #include "sid.h"
+#include "sock.h"
+
+#define SUN_PATH_MAX 107 /* sizeof(sockaddr_un.sun_path) - 1 */
+#define REDIS_PREFIX_MAX 256 /* as redis.c checks */
 
 enum key_type { T_LONG, T_BOOL, T_STR, T_MODE, T_ENUM };
 
@@ -115,6 +121,11 @@ static const struct key keys[] = {
 	{ "worker_header", T_STR, F(worker_header), "", 0, 0, "Requests",
 	  "Response header naming the worker's route tag (e.g. X-Sticky-Worker); "
 	  "empty: off." },
+	{ "max_pending_output", T_LONG, F(max_pending_output), "65536", 4096,
+	  1073741824, "Requests", "Bytes of output a connection may have "
+	  "unsent before the worker stops reading it (until it drains): a peer "
+	  "that never reads cannot grow a worker's memory.  Counted as "
+	  "output_stalls." },
 
 	/* sessions */
 	{ "cookie_name", T_STR, F(cookie_name), "STICKYSID", 0, 0, "Sessions",
@@ -136,13 +147,19 @@ static const struct key keys[] = {
 	  "Sessions held in one worker's memory; the least recently used is "
 	  "checkpointed and dropped beyond it." },
 	{ "max_bytes", T_LONG, F(max_bytes), "1073741824", 1024, LMAX, "Sessions",
-	  "Bytes of state held in one worker's memory, as the codec reports." },
+	  "Bytes of sessions held in one worker's memory: their state as the "
+	  "codec reports it, their replay logs and the copies kept for delta "
+	  "checkpoints." },
 	{ "idle_timeout", T_LONG, F(idle_timeout_s), "1800", 0, LMAX, "Sessions",
 	  "Seconds after which an unused session leaves memory (checkpointed "
 	  "first); 0: never." },
 	{ "replay_slots", T_LONG, F(replay_slots), "8", 0, 64, "Sessions",
 	  "Responses to state-changing requests remembered per session by "
 	  "request id, so a request the front-end resends is not applied twice." },
+	{ "replay_max_bytes", T_LONG, F(replay_max_bytes), "131072", 0,
+	  67108864, "Sessions", "Bytes of remembered responses (and their "
+	  "request ids) per session; the oldest go first beyond it, and a "
+	  "larger response is not remembered.  Counted in max_bytes." },
 
 	/* checkpoints */
 	{ "redis", T_STR, F(redis), "", 0, 0, "Checkpoints",
@@ -165,7 +182,7 @@ static const struct key keys[] = {
 	{ "checkpoint_interval", T_LONG, F(checkpoint_interval_ms), "100", 1, 3600000,
 	  "Checkpoints", "Milliseconds between flushes in async mode: the most "
 	  "a crash can lose." },
-	{ "checkpoint_ttl", T_LONG, F(checkpoint_ttl_s), "86400", 0, LMAX,
+	{ "checkpoint_ttl", T_LONG, F(checkpoint_ttl_s), "86400", 0, 2147483647L,
 	  "Checkpoints", "Seconds a checkpoint lives in Redis after its last "
 	  "write; 0: forever." },
 	{ "checkpoint_page", T_LONG, F(checkpoint_page), "4096", 64, 1048576,
@@ -219,8 +236,9 @@ static const struct key keys[] = {
 	  "Write the master's pid here." },
 	{ "fault_die_after_checkpoint", T_BOOL, F(fault_die_after_checkpoint), "off",
 	  0, 1, "Testing", "Fault injection for tests: a worker exits after a "
-	  "sync checkpoint is acknowledged and before it answers.  Never in "
-	  "production." },
+	  "sync checkpoint is acknowledged and before it answers.  Only in "
+	  "builds configured with --enable-fault-injection (elsewhere on is "
+	  "refused).  Never in production." },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -349,6 +367,13 @@ sticky_config_set(struct sticky_config *cfg, const char *key,
 			seterr(err, errlen, "%s: '%s' is not on or off", key, value);
 			return STICKY_ECONFIG;
 		}
+#ifndef STICKY_FAULT_INJECTION
+		if (b && k->off == F(fault_die_after_checkpoint)) {
+			seterr(err, errlen, "%s: this build has no fault injection "
+			    "(./configure --enable-fault-injection)", key);
+			return STICKY_ECONFIG;
+		}
+#endif
 		*(int *)(base + k->off) = b;
 		return 0;
 	case T_STR:
@@ -440,6 +465,59 @@ config_cleanup(struct sticky_config *cfg)
 	cfg->napp = 0;
 }
 
+/*
+ * What the master and the workers would refuse at start, checked here so
+ * that -n says it (and a reload keeps the running configuration) instead
+ * of workers crash-looping on it.
+ */
+static int
+validate_start(const struct sticky_config *cfg, char *err, size_t errlen)
+{
+	char tag[SID_TAG_MAX + 1], addr[SOCK_ADDR_MAX];
+	struct redis_opts o;
+	struct redis *r;
+	size_t n;
+
+	for (long i = 0; i < cfg->workers; i++) {
+		route_tag(cfg->tag, (unsigned)i, tag, sizeof(tag));
+		if (sock_expand(cfg->listen, (unsigned)i, tag, addr,
+		    sizeof(addr)) != 0) {
+			seterr(err, errlen, "listen: '%.64s%s' does not make a "
+			    "valid address of at most %d bytes for worker %ld",
+			    cfg->listen, strlen(cfg->listen) > 64 ? "..." : "",
+			    SOCK_ADDR_MAX - 1, i);
+			return STICKY_ECONFIG;
+		}
+		if (strncmp(addr, "unix:", 5) == 0 &&
+		    (n = strlen(addr + 5)) > SUN_PATH_MAX) {
+			seterr(err, errlen, "listen: the socket path of worker "
+			    "%ld is %zu bytes, at most %d", i, n, SUN_PATH_MAX);
+			return STICKY_ECONFIG;
+		}
+	}
+	if (cfg->redis[0] == '\0' || cfg->checkpoint == CKPT_OFF)
+		return 0;
+	if ((n = strlen(cfg->redis_prefix)) > REDIS_PREFIX_MAX) {
+		seterr(err, errlen, "redis_prefix: %zu bytes, at most %d", n,
+		    REDIS_PREFIX_MAX);
+		return STICKY_ECONFIG;
+	}
+	if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0') {
+		seterr(err, errlen, "redis_user needs redis_password");
+		return STICKY_ECONFIG;
+	}
+	/* Whatever else the Redis client refuses (the address). */
+	ckpt_redis_opts(cfg, &o);
+	if (redis_new(&r, &o) != 0) {
+		seterr(err, errlen, "redis: '%.64s%s' is not HOST:PORT or "
+		    "unix:PATH (at most %d bytes)", cfg->redis,
+		    strlen(cfg->redis) > 64 ? "..." : "", SUN_PATH_MAX);
+		return STICKY_ECONFIG;
+	}
+	redis_free(r);
+	return 0;
+}
+
 int
 config_validate(const struct sticky_config *cfg, char *err, size_t errlen)
 {
@@ -512,7 +590,7 @@ config_validate(const struct sticky_config *cfg, char *err, size_t errlen)
 		    "debug", cfg->log_level);
 		return STICKY_ECONFIG;
 	}
-	return 0;
+	return validate_start(cfg, err, errlen);
 }
 
 size_t

@@ -39,6 +39,8 @@ struct sticky_config {
 	long max_params;
 	long max_nparams;
 	char *worker_header; /* "" = off */
+	long max_pending_output; /* stop reading a connection above this */
+	long replay_max_bytes;   /* replay log bytes per session */
 
 	/* sessions */
 	char *cookie_name;

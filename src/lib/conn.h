@@ -28,6 +28,7 @@ struct conn {
 	int peer_closed;
 	int started;           /* bytes of a request have arrived */
 	int status_only;       /* from status_listen: the status page only */
+	int stalled;           /* not read: too much unsent output (worker.c) */
 };
 
 int conn_new(struct conn **out, int fd, const struct fcgi_limits *lim);

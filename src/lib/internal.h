@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <sticky/sticky.h>
 
@@ -45,6 +46,13 @@ void buf_consume(struct sticky_buf *b, size_t n);
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_setup(enum log_level level, int use_syslog, const char *ident);
 int log_reopen(const char *path); /* NULL: stderr */
+/*
+ * Open (creating it 'mode') a file sticky writes, possibly as root in a
+ * directory others can write: never through a symbolic link, only a regular
+ * file with one link, close-on-exec.  The fd, or STICKY_EINVAL (refused) or
+ * STICKY_ESYS with *why saying why.
+ */
+int file_open_safe(const char *path, int flags, mode_t mode, const char **why);
 void log_set_worker(const char *tag); /* adds worker=<tag> to each line */
 int log_parse_level(const char *s, enum log_level *out);
 /* event is one word; fmt adds key=value fields. */

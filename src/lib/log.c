@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,14 +36,42 @@ log_setup(enum log_level level, int use_syslog, const char *ident)
 }
 
 int
+file_open_safe(const char *path, int flags, mode_t mode, const char **why)
+{
+	struct stat st;
+	int fd;
+
+	*why = "";
+	fd = open(path, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK, mode);
+	if (fd == -1) {
+		*why = errno == ELOOP ? "is a symbolic link" : strerror(errno);
+		return errno == ELOOP ? STICKY_EINVAL : STICKY_ESYS;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		*why = !S_ISREG(st.st_mode) ? "is not a regular file" :
+		    "has other hard links";
+		close(fd);
+		return STICKY_EINVAL;
+	}
+	/* Blocking writes from here on, as for any log or pid file. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+int
 log_reopen(const char *path)
 {
+	const char *why;
 	int fd;
 
 	if (path == NULL || *path == '\0')
 		return 0;
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1)
-		return STICKY_ESYS;
+	if ((fd = file_open_safe(path, O_WRONLY | O_APPEND, 0640, &why)) < 0) {
+		log_err("log_file_refused", "path=\"%s\" reason=\"%s\"", path,
+		    why);
+		return fd;
+	}
 	if (dup2(fd, STDERR_FILENO) == -1) {
 		close(fd);
 		return STICKY_ESYS;

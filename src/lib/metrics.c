@@ -80,6 +80,8 @@ static const struct counter counters[] = {
 	C(timeouts_killed, "Workers killed by request_timeout."),
 	C(poison_refused, "Resent requests refused unrun: they had killed a worker."),
 	C(quarantine_refused, "Requests refused: the user's requests kept killing workers."),
+	C(output_stalls, "Connections not read until their unsent output "
+	    "drained below max_pending_output."),
 };
 
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))

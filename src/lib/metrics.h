@@ -52,6 +52,7 @@ struct worker_stats {
 	uint64_t timeouts_killed; /* killed by request_timeout */
 	uint64_t poison_refused;  /* resent requests that had killed a worker */
 	uint64_t quarantine_refused; /* requests of quarantined users */
+	uint64_t output_stalls;  /* reads paused: output above max_pending_output */
 	int32_t redis_up;
 	int64_t busy_since_ms; /* monotonic ms when the handler started; 0 idle */
 	char last_path[METRICS_PATH_MAX]; /* path of the current/last request */

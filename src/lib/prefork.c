@@ -27,7 +27,7 @@
 #include "sock.h"
 #include "worker.h"
 
-#define ADDR_MAX 256
+#define ADDR_MAX SOCK_ADDR_MAX
 
 struct slot {
 	char tag[SID_TAG_MAX + 1];
@@ -506,19 +506,33 @@ stop_all(struct master *ms)
 	}
 }
 
-static void
+/*
+ * Written before the privilege drop, so never through a symbolic link
+ * (file_open_safe): 0, or 1 when the path is refused.
+ */
+static int
 write_pid_file(const char *path)
 {
-	FILE *f;
+	const char *why;
+	char line[32];
+	int fd, n;
 
 	if (path == NULL || *path == '\0')
-		return;
-	if ((f = fopen(path, "w")) == NULL) {
+		return 0;
+	if ((fd = file_open_safe(path, O_WRONLY, 0644, &why)) < 0) {
+		if (fd == STICKY_EINVAL) {
+			log_err("pid_file_refused", "path=\"%s\" reason=\"%s\"",
+			    path, why);
+			return 1;
+		}
 		log_warn("pid_file_failed", "errno=%d", errno);
-		return;
+		return 0;
 	}
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
+	n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || write(fd, line, (size_t)n) != n)
+		log_warn("pid_file_failed", "errno=%d", errno);
+	close(fd);
+	return 0;
 }
 
 int
@@ -529,7 +543,7 @@ prefork_run(struct sticky_config *cfg, const struct sticky_app_def *app,
 	sigset_t set;
 	siginfo_t info;
 	struct timespec tick = { 0, 100 * 1000000 };
-	int rc, status = 0;
+	int rc, status = 0, pid_refused = 0;
 
 	memset(&ms, 0, sizeof(ms));
 	ms.cfg = cfg;
@@ -565,7 +579,11 @@ prefork_run(struct sticky_config *cfg, const struct sticky_app_def *app,
 		status = 1;
 		goto out;
 	}
-	write_pid_file(cfg->pid_file); /* while we may still write there */
+	if (write_pid_file(cfg->pid_file) != 0) { /* while we may write there */
+		pid_refused = 1; /* not ours to remove */
+		status = 1;
+		goto out;
+	}
 	if ((rc = drop_privileges(cfg)) != 0) {
 		status = 1;
 		goto out;
@@ -631,7 +649,7 @@ out:
 		close(ms.status_fd);
 		sock_unlink(ms.status_addr);
 	}
-	if (cfg->pid_file[0] != '\0')
+	if (cfg->pid_file[0] != '\0' && !pid_refused)
 		unlink(cfg->pid_file);
 	metrics_unmap(ms.m);
 	quar_unmap(ms.quar);

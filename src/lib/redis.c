@@ -11,6 +11,7 @@
  * log.  Of a server error reply only the first word (the error code) is kept.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -231,6 +232,19 @@ is_ok(const redisReply *rep)
 }
 
 /*
+ * hiredis opens its sockets without close-on-exec: a child a handler runs
+ * must not inherit an authenticated Redis connection.
+ */
+static void
+rd_cloexec(int fd)
+{
+	int fl;
+
+	if (fd >= 0 && (fl = fcntl(fd, F_GETFD)) != -1)
+		fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+/*
  * A new blocking context in cn->c with the command timeout on its reads
  * and writes (SO_RCVTIMEO/SO_SNDTIMEO: a hung server fails the call,
  * never hangs it).  0, or rd_lost()'s result.
@@ -253,6 +267,7 @@ rd_open_context(struct redis *r, struct conn *cn)
 	cn->c = c;
 	if (c->err != 0)
 		return rd_failed_io(r, cn, "connect");
+	rd_cloexec(c->fd);
 	if (redisSetTimeout(c, ms_to_tv(r->command_timeout_ms)) != REDIS_OK)
 		return rd_failed_io(r, cn, "connect");
 	return 0;

@@ -363,18 +363,63 @@ render_cookie(struct sticky_req *req, struct sticky_buf *out)
 			out->data[mark] = '\0';
 		return rc;
 	}
-	/* Never let a shared cache store a response that sets a session. */
-	if (req->headers.len > 0 &&
-	    strcasestr((const char *)req->headers.data, "Cache-Control:") != NULL)
-		return 0;
-	return buf_puts(out, "Cache-Control: no-store\r\n");
+	/*
+	 * Never let a cache store a response that sets a session: whatever
+	 * the app said about caching was dropped (see app_headers).
+	 */
+	return buf_puts(out, "Cache-Control: private, no-store\r\n"
+	    "Pragma: no-cache\r\nExpires: 0\r\n");
+}
+
+/* A header line names one of the caching headers sticky owns here. */
+static int
+is_cache_header(const char *line, size_t len)
+{
+	static const char *const names[] = { "Cache-Control:", "Expires:",
+		"Pragma:" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+
+		if (len >= n && strncasecmp(line, names[i], n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The app's headers; when the response sets the session cookie, without
+ * its Cache-Control, Expires and Pragma lines (whole header lines only, so
+ * the text inside another header's value changes nothing): render_cookie
+ * writes the only ones that count.
+ */
+static int
+app_headers(const struct sticky_req *req, struct sticky_buf *out,
+    int sets_cookie)
+{
+	const char *p = (const char *)req->headers.data, *end, *nl;
+	int rc;
+
+	if (!sets_cookie || req->headers.len == 0)
+		return buf_append(out, req->headers.data, req->headers.len);
+	for (end = p + req->headers.len; p < end; p = nl) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		else
+			nl++;
+		if (is_cache_header(p, (size_t)(nl - p)))
+			continue;
+		if ((rc = buf_append(out, p, (size_t)(nl - p))) != 0)
+			return rc;
+	}
+	return 0;
 }
 
 int
 request_render(struct sticky_req *req, struct sticky_buf *out)
 {
 	const struct sticky_config *cfg = req->w->cfg;
-	int rc, has_ct;
+	int rc, has_ct, sets_cookie;
 
 	has_ct = req->headers.len > 0 &&
 	    (strncasecmp((const char *)req->headers.data, "Content-Type:", 13) == 0 ||
@@ -385,15 +430,15 @@ request_render(struct sticky_req *req, struct sticky_buf *out)
 	if (!has_ct && (rc = buf_puts(out,
 	    "Content-Type: text/plain; charset=utf-8\r\n")) != 0)
 		return rc;
-	if ((rc = buf_append(out, req->headers.data, req->headers.len)) != 0)
+	sets_cookie = (req->set_cookie || req->sess_destroyed) &&
+	    (req->sess != NULL || req->sess_destroyed);
+	if ((rc = app_headers(req, out, sets_cookie)) != 0)
 		return rc;
 	if (cfg->worker_header[0] != '\0' &&
 	    (rc = buf_printf(out, "%s: %s\r\n", cfg->worker_header,
 	    req->w->tag)) != 0)
 		return rc;
-	if ((req->set_cookie || req->sess_destroyed) &&
-	    (req->sess != NULL || req->sess_destroyed) &&
-	    (rc = render_cookie(req, out)) != 0)
+	if (sets_cookie && (rc = render_cookie(req, out)) != 0)
 		return rc;
 	if ((rc = buf_puts(out, "\r\n")) != 0)
 		return rc;

@@ -38,11 +38,24 @@ session_forget(struct worker *w, struct session *s)
 }
 
 static size_t
-state_size(struct worker *w, struct session *s)
+state_size(struct worker *w, const struct session *s)
 {
 	if (w->app->codec.size != NULL && s->state != NULL)
 		return w->app->codec.size(s->state, w->app->appdata);
 	return s->written_len > 0 ? s->written_len : 64;
+}
+
+size_t
+session_footprint(struct worker *w, const struct session *s)
+{
+	return state_size(w, s) + s->replay_bytes + s->written.cap +
+	    s->npage_crc * sizeof(*s->page_crc);
+}
+
+void
+session_account(struct worker *w, struct session *s)
+{
+	store_set_bytes(w->store, s, session_footprint(w, s));
 }
 
 /*
@@ -114,6 +127,21 @@ replay_alloc(struct worker *w, struct session *s)
 	return 0;
 }
 
+/* Forget the oldest remembered response (entries are oldest first). */
+static void
+replay_drop_oldest(struct session *s)
+{
+	struct replay_entry *e = &s->replay[0];
+
+	s->replay_bytes -= strlen(e->id) + e->out.len;
+	xfree(e->id);
+	buf_cleanup(&e->out);
+	memmove(e, e + 1, (s->nreplay - 1) * sizeof(*e));
+	s->nreplay--;
+	s->replay[s->nreplay].id = NULL;
+	buf_init(&s->replay[s->nreplay].out);
+}
+
 int
 session_decode(struct worker *w, struct session *s, const unsigned char *p,
     size_t len, uint32_t meta_len, uint32_t schema)
@@ -156,13 +184,22 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 			struct replay_entry *e = &s->replay[s->nreplay];
 
 			if ((e->id = xstrndup(id, idlen)) == NULL ||
-			    (rc = buf_append(&e->out, m + off, outlen)) != 0)
+			    (rc = buf_append(&e->out, m + off, outlen)) != 0) {
+				xfree(e->id); /* not counted: never compared */
+				e->id = NULL;
 				return STICKY_ENOMEM;
+			}
 			s->nreplay++;
-			s->replay_next = s->nreplay % slots;
+			s->replay_bytes += idlen + outlen;
 		}
 		off += outlen;
 	}
+	/* Within this worker's byte budget: the newest are kept. */
+	while (s->nreplay > 0 &&
+	    s->replay_bytes > (size_t)w->cfg->replay_max_bytes)
+		replay_drop_oldest(s);
+	if (slots > 0)
+		s->replay_next = s->nreplay % slots;
 	/* What follows the entries is padding (see session_encode): zeros. */
 	for (; off < meta_len; off++)
 		if (m[off] != 0)
@@ -178,7 +215,7 @@ const struct sticky_buf *
 session_replay_find(const struct session *s, const char *id)
 {
 	for (size_t i = 0; i < s->nreplay; i++)
-		if (strcmp(s->replay[i].id, id) == 0)
+		if (s->replay[i].id != NULL && strcmp(s->replay[i].id, id) == 0)
 			return &s->replay[i].out;
 	return NULL;
 }
@@ -189,27 +226,43 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 {
 	size_t slots = (size_t)w->cfg->replay_slots;
 	struct replay_entry *e;
+	struct sticky_buf nb;
+	size_t need;
+	char *copy;
 	int rc;
 
+	need = strlen(id) + response->len;
 	if (slots == 0 || strlen(id) > REPLAY_MAX_ID ||
-	    response->len > REPLAY_MAX_RESPONSE)
+	    response->len > REPLAY_MAX_RESPONSE ||
+	    need > (size_t)w->cfg->replay_max_bytes)
 		return 0;
 	if ((rc = replay_alloc(w, s)) != 0)
 		return rc;
-	e = &s->replay[s->replay_next];
-	if (s->nreplay == slots) {
-		xfree(e->id); /* the ring is full: overwrite the oldest */
-		buf_reset(&e->out);
-	} else
-		s->nreplay++;
-	e->id = xstrdup(id);
-	if (e->id == NULL || (rc = buf_append(&e->out, response->data,
-	    response->len)) != 0) {
-		xfree(e->id);
-		e->id = xstrdup("-");
+	/*
+	 * Everything the entry needs is allocated before the ring changes:
+	 * out of memory leaves the ring as it was, never an entry without
+	 * an id (or with a truncated response).
+	 */
+	buf_init(&nb);
+	if ((copy = xstrdup(id)) == NULL ||
+	    buf_append(&nb, response->data, response->len) != 0) {
+		xfree(copy);
+		buf_cleanup(&nb);
 		return STICKY_ENOMEM;
 	}
-	s->replay_next = (s->replay_next + 1) % slots;
+	/*
+	 * Oldest first, newest last: the oldest go while the log is full in
+	 * entries or in bytes (replay_max_bytes, counted in max_bytes).
+	 */
+	while (s->nreplay > 0 && (s->nreplay == slots ||
+	    s->replay_bytes + need > (size_t)w->cfg->replay_max_bytes))
+		replay_drop_oldest(s);
+	e = &s->replay[s->nreplay++];
+	buf_cleanup(&e->out);
+	e->id = copy;
+	e->out = nb;
+	s->replay_bytes += need;
+	s->replay_next = s->nreplay % slots; /* full: 0, the oldest */
 	return 0;
 }
 
@@ -329,10 +382,13 @@ saved(struct worker *w, struct session *s)
 void
 session_sweep(struct worker *w, int64_t now)
 {
-	int64_t idle_ms = w->cfg->idle_timeout_s * 1000;
+	int64_t idle_ms;
 	struct session *s, *newer;
 	int budget = 256; /* bounded work per call */
 
+	/* Checked: idle_timeout may be up to LONG_MAX seconds (never, then). */
+	if (__builtin_mul_overflow(w->cfg->idle_timeout_s, 1000, &idle_ms))
+		idle_ms = INT64_MAX;
 	for (s = store_lru(w->store); s != NULL && budget-- > 0; s = newer) {
 		int idle = idle_ms > 0 && now - s->last_used_ms >= idle_ms;
 		int r;
@@ -399,7 +455,7 @@ sticky_session_state(struct sticky_req *req, int *err)
 	}
 	s->epoch = 1;
 	s->gen = w->stall_gen;
-	s->bytes = state_size(w, s);
+	s->bytes = session_footprint(w, s);
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		if (err != NULL)
@@ -472,6 +528,7 @@ sticky_session_rotate(struct sticky_req *req)
 	xfree(s->page_crc);
 	s->page_crc = NULL;
 	s->npage_crc = 0;
+	s->bytes = session_footprint(w, s);
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		req->sess = NULL;

@@ -44,5 +44,12 @@ int session_replay_add(struct worker *w, struct session *s, const char *id,
 
 /* Enforce max_sessions/max_bytes and idle expiry (flush before drop). */
 void session_sweep(struct worker *w, int64_t now);
+/*
+ * What s holds, as max_bytes counts it: the codec's size of its state (or
+ * the payload's length), its replay log and the delta base kept for
+ * checkpoints.  session_account() sets it on a session in the store.
+ */
+size_t session_footprint(struct worker *w, const struct session *s);
+void session_account(struct worker *w, struct session *s);
 
 #endif /* STICKY_SESSION_H */

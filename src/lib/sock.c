@@ -199,7 +199,8 @@ sock_listen(const char *addr, int backlog, long mode, uid_t uid, gid_t gid,
 			}
 			unlink(path);
 		}
-		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) == -1)
 			goto fail;
 		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 			goto fail;
@@ -215,7 +216,8 @@ sock_listen(const char *addr, int backlog, long mode, uid_t uid, gid_t gid,
 			seterr(err, errlen, "bad address", addr);
 			return STICKY_EINVAL;
 		}
-		if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
+		if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) == -1)
 			goto fail;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&ss, len) == -1)

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Longest expanded listen address, with its NUL (prefork's buffers). */
+#define SOCK_ADDR_MAX 256
+
 /* Expand a listen spec for worker i with route tag tag into out. */
 int sock_expand(const char *spec, unsigned i, const char *tag, char *out,
     size_t outlen);

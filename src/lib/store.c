@@ -222,6 +222,7 @@ void
 store_remove(struct store *st, struct session *s)
 {
 	struct session **pp;
+	int64_t since;
 
 	for (pp = &st->buckets[key_hash(s->key) & (st->nbuckets - 1)];
 	    *pp != NULL; pp = &(*pp)->hnext)
@@ -229,7 +230,14 @@ store_remove(struct store *st, struct session *s)
 			*pp = s->hnext;
 			s->hnext = NULL;
 			lru_unlink(st, s);
+			/*
+			 * Off the dirty list, still marked: a session put back
+			 * (a restore that failed) is queued again by
+			 * store_insert, so its unsaved changes are not lost.
+			 */
+			since = s->dirty_since_ms;
 			store_clean(st, s);
+			s->dirty_since_ms = since;
 			st->count--;
 			st->bytes -= s->bytes;
 			return;

@@ -22,7 +22,8 @@ struct replay_entry {
 struct session {
 	char key[SID_KEY_LEN + 1];
 	void *state;          /* the app's state; owned through the codec */
-	size_t bytes;         /* accounted size of state */
+	size_t bytes;         /* accounted: state, replay log, delta base
+	                         (session_footprint) */
 	uint64_t epoch;       /* ownership epoch; 0: never in Redis */
 	int64_t last_used_ms; /* monotonic */
 	int64_t dirty_since_ms; /* first unflushed change; 0: clean (store_dirty) */
@@ -37,6 +38,7 @@ struct session {
 	struct replay_entry *replay; /* ring of replay_slots entries */
 	size_t nreplay;
 	size_t replay_next;
+	size_t replay_bytes;  /* ids and responses in the ring */
 	uint32_t meta_hwm;    /* largest replay section written: it is padded
 	                         to this, so the payload never shrinks for it */
 	/* the store's links */
@@ -60,7 +62,7 @@ struct session *store_get(struct store *st, const char *key, int64_t now);
 struct session *store_peek(const struct store *st, const char *key);
 /* Insert a session whose key is set (must not be present). */
 int store_insert(struct store *st, struct session *s, int64_t now);
-/* Unlink without freeing. */
+/* Unlink without freeing; a dirty session stays marked (see store_insert). */
 void store_remove(struct store *st, struct session *s);
 /* Change the accounted size of s. */
 void store_set_bytes(struct store *st, struct session *s, size_t bytes);

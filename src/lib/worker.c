@@ -188,7 +188,11 @@ replay_response(struct sticky_req *req, const struct sticky_buf *rec)
 	return 0;
 }
 
-/* Test-only fault: die after the checkpoint is acknowledged (config gated). */
+#ifdef STICKY_FAULT_INJECTION
+/*
+ * Test-only fault: die after the checkpoint is acknowledged (config gated).
+ * Compiled in only with ./configure --enable-fault-injection.
+ */
 static int
 fault_requested(struct worker *w, struct sticky_req *req)
 {
@@ -199,6 +203,7 @@ fault_requested(struct worker *w, struct sticky_req *req)
 	f = sticky_req_param(req, "HTTP_X_STICKY_FAULT");
 	return f != NULL && strcmp(f, "die-after-checkpoint") == 0;
 }
+#endif
 
 /* After the handler: account, remember for replays, checkpoint (sync). */
 static void
@@ -212,15 +217,13 @@ settle_session(struct worker *w, struct sticky_req *req)
 	if (s == NULL)
 		return;
 	if (req->sess_dirty) {
-		if (w->app->codec.size != NULL)
-			store_set_bytes(w->store, s,
-			    w->app->codec.size(s->state, w->app->appdata));
 		if (id != NULL) {
 			buf_init(&rec);
 			if (record_response(req, &rec) == 0)
 				session_replay_add(w, s, id, &rec);
 			buf_cleanup(&rec);
 		}
+		session_account(w, s); /* state and replay log */
 	}
 	/*
 	 * Sync mode writes every change before answering; hash routing
@@ -245,10 +248,12 @@ settle_session(struct worker *w, struct sticky_req *req)
 		w->stats->status_503++;
 		return;
 	}
+#ifdef STICKY_FAULT_INJECTION
 	if (res == 0 && fault_requested(w, req)) {
 		log_warn("fault_injected", "what=die-after-checkpoint");
 		_exit(3);
 	}
+#endif
 }
 
 /* How long a request waits for the verdict on a twin running elsewhere. */
@@ -443,6 +448,27 @@ accept_all(struct worker *w, int lfd, int status_only)
 	}
 }
 
+/*
+ * Too much unsent output: a peer that sends records earning a reply and
+ * never reads would grow c->out without bound.  Such a connection is not
+ * read (nor parsed) until its output drains; at most max_pending_output
+ * plus what one read produces is held.
+ */
+static int
+out_full(struct worker *w, struct conn *c)
+{
+	if (c->out.len <= (size_t)w->cfg->max_pending_output) {
+		c->stalled = 0;
+		return 0;
+	}
+	if (!c->stalled) {
+		c->stalled = 1;
+		w->stats->output_stalls++;
+		log_debug("output_stall", "pending=%zu", c->out.len);
+	}
+	return 1;
+}
+
 /* Drive one connection after poll said it is ready. */
 static void
 service(struct worker *w, struct conn *c, short revents)
@@ -450,13 +476,14 @@ service(struct worker *w, struct conn *c, short revents)
 	struct fcgi_request fr;
 	int rc;
 
-	if (c->state == CONN_READING && (revents & (POLLIN | POLLHUP | POLLERR))) {
+	if (c->state == CONN_READING && !out_full(w, c) &&
+	    (revents & (POLLIN | POLLHUP | POLLERR))) {
 		if (conn_read(c, w->rbuf, RBUF_LEN) != 0) {
 			c->state = CONN_DONE;
 			return;
 		}
 	}
-	while (c->state == CONN_READING) {
+	while (c->state == CONN_READING && !out_full(w, c)) {
 		fcgi_request_init(&fr);
 		rc = conn_parse(c, &fr);
 		if (rc == FCGI_REQUEST_READY && (revents & POLLHUP)) {
@@ -708,9 +735,16 @@ run(struct worker *w)
 		}
 		first_conn = n;
 		for (size_t i = 0; i < w->nconns; i++, n++) {
-			pfd[n].fd = w->conns[i]->fd;
-			pfd[n].events = w->conns[i]->state == CONN_WRITING ?
-			    POLLOUT : POLLIN;
+			struct conn *c = w->conns[i];
+
+			pfd[n].fd = c->fd;
+			/* Reading: also drain queued replies; not while full. */
+			if (c->state == CONN_WRITING)
+				pfd[n].events = POLLOUT;
+			else if (out_full(w, c))
+				pfd[n].events = POLLOUT;
+			else
+				pfd[n].events = POLLIN | (c->out.len > 0 ? POLLOUT : 0);
 			pfd[n].revents = 0;
 		}
 		if (poll(pfd, n, poll_timeout(w, now, reopen_ms)) == -1 &&

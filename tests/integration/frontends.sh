@@ -407,7 +407,7 @@ EOF
 fe_inflight() {
 	local jar="$T/inflight.jar" method expect last i code tag0
 	fe_restart_sticky -o checkpoint=sync -o fault_die_after_checkpoint=on ||
-		{ fail "$FE_NAME: sticky with fault injection"; return 1; }
+		{ fail "$FE_NAME: sticky with fault injection (needs ./configure --enable-fault-injection)"; return 1; }
 	rm -f "$jar"
 	for i in 1 2 3; do fe_get "$jar"; done
 	last=${R_COUNT:-0}

@@ -11,6 +11,8 @@
 . "$top_srcdir/tests/lib/procs.sh"
 . "$top_srcdir/tests/integration/frontends.sh"
 fe_setup
+have_fault_injection ||
+	{ fail "needs a build configured with --enable-fault-injection"; t_done; exit 1; }
 start_redis || { fail "redis starts"; t_done; exit 1; }
 start_sticky counter -w 3 -r "unix:$REDIS_SOCK" -o checkpoint=sync \
 	-o fault_die_after_checkpoint=on || { fail "daemon starts"; t_done; exit 1; }

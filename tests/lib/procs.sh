@@ -189,6 +189,13 @@ status_field() {
 		python3 -c 'import json,sys; d=json.load(sys.stdin); t,f=sys.argv[1:3]; print([w[f] for w in d["workers"] if w["tag"]==t][0])' "$1" "$2"
 }
 
+# have_fault_injection: the build has the test-only fault switch
+# (./configure --enable-fault-injection, as tests/run-all.sh does).
+have_fault_injection() {
+	"$EXAMPLES/counter/counter" -l "unix:$T/%t.sock" -w 1 \
+		-o fault_die_after_checkpoint=on -n >/dev/null 2>&1
+}
+
 # worker_pid TAG
 worker_pid() { status_field "$1" pid; }
 

@@ -194,3 +194,74 @@ Test(config, status_listen_is_an_absolute_unix_socket)
 	cr_assert_eq(config_validate(cfg, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(cfg->status_socket_mode, 0600);
 }
+
+/* The fault switch exists only in builds configured for it. */
+Test(config, fault_switch_only_with_enable_fault_injection)
+{
+	cr_assert_eq(sticky_config_set(cfg, "fault_die_after_checkpoint", "off",
+	    err, sizeof(err)), 0, "off is always accepted");
+#ifdef STICKY_FAULT_INJECTION
+	cr_assert_eq(sticky_config_set(cfg, "fault_die_after_checkpoint", "on",
+	    err, sizeof(err)), 0, "%s", err);
+	cr_assert(cfg->fault_die_after_checkpoint);
+#else
+	cr_assert_eq(sticky_config_set(cfg, "fault_die_after_checkpoint", "on",
+	    err, sizeof(err)), STICKY_ECONFIG);
+	cr_assert(strstr(err, "--enable-fault-injection") != NULL, "%s", err);
+	cr_assert(!cfg->fault_die_after_checkpoint);
+#endif
+}
+
+/* What workers would refuse at start is refused by validation (and -n). */
+Test(config, start_time_limits_are_checked_up_front)
+{
+	char big[400];
+
+	cr_assert_eq(sticky_config_set(cfg, "checkpoint_ttl", "2147483647", err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sticky_config_set(cfg, "checkpoint_ttl", "2147483648", err,
+	    sizeof(err)), STICKY_ECONFIG);
+	cr_assert(strstr(err, "checkpoint_ttl") != NULL, "%s", err);
+
+	sticky_config_set(cfg, "redis", "127.0.0.1:6379", NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), 0, "%s", err);
+	memset(big, 'p', 257);
+	big[257] = '\0';
+	sticky_config_set(cfg, "redis_prefix", big, NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), STICKY_ECONFIG);
+	cr_assert(strstr(err, "redis_prefix: 257 bytes, at most 256") != NULL, "%s", err);
+	big[256] = '\0';
+	sticky_config_set(cfg, "redis_prefix", big, NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), 0, "%s", err);
+
+	sticky_config_set(cfg, "redis_user", "app", NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), STICKY_ECONFIG);
+	cr_assert(strstr(err, "redis_user needs redis_password") != NULL, "%s", err);
+	sticky_config_set(cfg, "redis_password", "pw", NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), 0, "%s", err);
+
+	memset(big, 'r', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "unix:/", 6);
+	sticky_config_set(cfg, "redis", big, NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), STICKY_ECONFIG);
+	cr_assert(strstr(err, "redis: 'unix:/rrr") != NULL, "%s", err);
+	/* Without checkpoints the Redis settings do not matter. */
+	sticky_config_set(cfg, "checkpoint", "off", NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), 0, "%s", err);
+
+	memcpy(big, "unix:/tmp/", 10);
+	memcpy(big + sizeof(big) - 8, "%t.sock", 8);
+	sticky_config_set(cfg, "listen", big, NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), STICKY_ECONFIG);
+	cr_assert(strstr(err, "listen: ") != NULL, "%s", err);
+	memset(big + 10, 's', 200);
+	memcpy(big + 10 + 90, "%t.sock", 8); /* a 102-byte path for w0 */
+	sticky_config_set(cfg, "listen", big, NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), 0, "%s", err);
+	memcpy(big + 10 + 96, "%t.sock", 8); /* 108 bytes: too long */
+	sticky_config_set(cfg, "listen", big, NULL, 0);
+	cr_assert_eq(config_validate(cfg, err, sizeof(err)), STICKY_ECONFIG);
+	cr_assert(strstr(err, "socket path of worker 0 is 108 bytes, at most 107")
+	    != NULL, "%s", err);
+}

@@ -39,7 +39,7 @@ static const struct {
 	C(evictions), C(expired), C(replays), C(rehomed), C(bad_records),
 	C(bad_cookies), C(read_timeouts), C(abandoned), C(status_503),
 	C(restarts), C(crashes), C(recycles), C(timeouts_killed),
-	C(poison_refused), C(quarantine_refused),
+	C(poison_refused), C(quarantine_refused), C(output_stalls),
 #undef C
 #undef G
 };

@@ -1989,3 +1989,108 @@ Test(redis_fake, sub_buffered_at_open_then_garbage)
 #undef CONFIRM
 #undef MSG
 }
+
+/* ---- restore under allocation failure (checkpoint.c) -------------------- */
+
+#include "checkpoint.h"
+#include "config.h"
+#include "metrics.h"
+#include "session.h"
+#include "store.h"
+#include "worker.h"
+
+static int
+oom_enc(const void *state, struct sticky_buf *out, void *appdata)
+{
+	return sticky_buf_append(out, state, 8);
+}
+
+static int
+oom_dec(void **state, const void *data, size_t len, uint32_t schema,
+    void *appdata)
+{
+	if (len != 8)
+		return STICKY_ECORRUPT;
+	if ((*state = malloc(8)) == NULL)
+		return STICKY_ENOMEM;
+	memcpy(*state, data, 8);
+	return 0;
+}
+
+static void
+oom_destroy(void *state, void *appdata)
+{
+	free(state);
+}
+
+/*
+ * An allocation that fails while a valid checkpoint is restored is a
+ * retryable error (EAGAIN: the user gets a 503), never "corrupt": the
+ * checkpoint is not set aside and restores whole once memory is back.
+ */
+Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
+{
+	static const struct sticky_app_def app = { .name = "oom",
+		.codec = { .schema_version = 1, .encode = oom_enc,
+		    .decode = oom_dec, .destroy = oom_destroy } };
+	const char *key = "OOOOOOOOOOOOOOOOOOOOOO";
+	struct sticky_config cfg;
+	struct metrics_shm *m;
+	struct worker w;
+	struct session *s;
+	struct sticky_buf b;
+	int res, saw = 0;
+
+	cr_assert_eq(config_init(&cfg), 0);
+	sticky_config_set(&cfg, "redis", addr, NULL, 0);
+	sticky_config_set(&cfg, "checkpoint", "sync", NULL, 0);
+	cr_assert_eq(metrics_map(&m, 1), 0);
+	memset(&w, 0, sizeof(w));
+	w.cfg = &cfg;
+	w.app = &app;
+	w.stats = &m->w[0];
+	strcpy(w.tag, "w0");
+	w.app_id = envelope_app_id(app.name);
+	cr_assert_eq(store_new(&w.store, session_destroy_cb, &w), 0);
+	cr_assert_eq(ckpt_open(&w), 0);
+	s = store_session_alloc(key);
+	s->state = malloc(8);
+	memcpy(s->state, "12345678", 8);
+	cr_assert_eq(store_insert(w.store, s, 1), 0);
+	store_dirty(w.store, s, 1);
+	buf_init(&b);
+	buf_puts(&b, "Status: 200 OK\r\n\r\nremembered");
+	cr_assert_eq(session_replay_add(&w, s, "req-1", &b), 0);
+	cr_assert_eq(session_replay_add(&w, s, "req-2", &b), 0);
+	buf_cleanup(&b);
+	cr_assert_eq(ckpt_write(&w, &s, 1, &res), 0);
+	cr_assert_eq(res, 0);
+	session_forget(&w, s);
+
+	for (unsigned long n = 1; n <= 40; n++) {
+		alloc_fail_after(n);
+		int rc = ckpt_restore(&w, key, &s);
+		alloc_fail_after(0);
+		cr_assert(rc == 0 || rc == STICKY_EAGAIN,
+		    "allocation %lu: %s", n, sticky_strerror(rc));
+		cr_assert_eq(w.stats->restore_bad, 0, "allocation %lu: set aside", n);
+		if (rc == 0) {
+			session_forget(&w, s);
+			break;
+		}
+		saw++;
+		redis_disconnect(w.redis); /* reconnect at once, no backoff */
+	}
+	cr_assert_geq(saw, 3, "failures during takeover and decode were tried");
+	cr_assert_eq(ckpt_restore(&w, key, &s), 0, "the checkpoint is intact");
+	cr_assert(memcmp(s->state, "12345678", 8) == 0);
+	/* Counted in max_bytes from the restore on, replay log included. */
+	cr_assert_geq(s->bytes, 8 + 2 * (5 + 28), "%zu", s->bytes);
+	cr_assert_eq(store_bytes(w.store), s->bytes);
+	cr_assert_not_null(session_replay_find(s, "req-1"));
+	cr_assert_not_null(session_replay_find(s, "req-2"));
+	store_free(w.store);
+	ckpt_close(&w);
+	metrics_unmap(m);
+	config_cleanup(&cfg);
+}

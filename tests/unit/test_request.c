@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "request.h"
@@ -136,8 +137,82 @@ Test(request, render_issues_the_session_cookie_with_our_tag)
 	cr_assert(strstr(c, "Secure") != NULL);
 	cr_assert(strstr(c, "SameSite=Strict") != NULL);
 	cr_assert(strstr(c, "Path=/") != NULL);
-	cr_assert(strstr((char *)out.data, "Cache-Control: no-store") != NULL);
+	cr_assert(strstr((char *)out.data, "Cache-Control: private, no-store") != NULL);
 	store_session_release(s);
+	buf_cleanup(&out);
+}
+
+/* Count the header lines of a rendered response that start with name. */
+static int
+count_headers(const char *resp, const char *name)
+{
+	const char *end = strstr(resp, "\r\n\r\n");
+	int n = 0;
+
+	for (const char *p = resp; p != NULL && p < end; p = strstr(p, "\r\n")) {
+		if (p != resp)
+			p += 2;
+		if (strncasecmp(p, name, strlen(name)) == 0)
+			n++;
+		if (p == resp)
+			p++;
+	}
+	return n;
+}
+
+Test(request, a_cookie_response_is_never_cacheable_whatever_the_app_says)
+{
+	struct sticky_buf out;
+	struct session *s = store_session_alloc("AAAAAAAAAAAAAAAAAAAAAA");
+
+	buf_init(&out);
+	sticky_req_add_header(&req, "X-Note", "Cache-Control: public");
+	sticky_req_add_header(&req, "cache-control", "public, max-age=3600");
+	sticky_req_add_header(&req, "Expires", "Thu, 01 Dec 2099 16:00:00 GMT");
+	sticky_req_add_header(&req, "Pragma", "cache");
+	sticky_req_add_header(&req, "X-Other", "kept");
+	req.sess = s;
+	req.set_cookie = 1;
+	cr_assert_eq(request_render(&req, &out), 0);
+	const char *r = (const char *)out.data;
+	cr_assert(strstr(r, "public, max-age") == NULL, "%s", r);
+	cr_assert(strstr(r, "2099") == NULL, "%s", r);
+	cr_assert(strstr(r, "Pragma: cache") == NULL, "%s", r);
+	cr_assert_eq(count_headers(r, "Cache-Control:"), 1, "%s", r);
+	cr_assert(strstr(r, "\r\nCache-Control: private, no-store\r\n") != NULL,
+	    "%s", r);
+	cr_assert(strstr(r, "\r\nPragma: no-cache\r\n") != NULL, "%s", r);
+	cr_assert(strstr(r, "\r\nExpires: 0\r\n") != NULL, "%s", r);
+	cr_assert(strstr(r, "X-Note: Cache-Control: public\r\n") != NULL, "%s", r);
+	cr_assert(strstr(r, "X-Other: kept\r\n") != NULL, "%s", r);
+	store_session_release(s);
+	buf_cleanup(&out);
+}
+
+Test(request, without_a_cookie_the_app_decides_caching)
+{
+	struct sticky_buf out;
+
+	buf_init(&out);
+	sticky_req_add_header(&req, "Cache-Control", "public, max-age=60");
+	cr_assert_eq(request_render(&req, &out), 0);
+	cr_assert(strstr((char *)out.data, "Cache-Control: public, max-age=60\r\n")
+	    != NULL, "%s", out.data);
+	cr_assert(strstr((char *)out.data, "no-store") == NULL, "%s", out.data);
+	buf_cleanup(&out);
+}
+
+Test(request, logout_response_is_not_cacheable)
+{
+	struct sticky_buf out;
+
+	buf_init(&out);
+	sticky_req_add_header(&req, "Cache-Control", "public");
+	req.sess_destroyed = 1;
+	cr_assert_eq(request_render(&req, &out), 0);
+	cr_assert(strstr((char *)out.data, "Cache-Control: public") == NULL);
+	cr_assert(strstr((char *)out.data, "Cache-Control: private, no-store")
+	    != NULL, "%s", out.data);
 	buf_cleanup(&out);
 }
 

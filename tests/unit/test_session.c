@@ -189,3 +189,133 @@ Test(payload, id_with_nul_is_refused)
 	cr_assert_eq(session_decode(&w, r, p, sizeof(p), 15, 1), STICKY_ECORRUPT);
 	session_destroy_cb(r, &w);
 }
+
+/* Out of memory while remembering a response: the ring is as it was. */
+Test(payload, out_of_memory_in_replay_add_leaves_the_ring_intact)
+{
+	struct session *s = mk(), *r = store_session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
+	struct sticky_buf b, p;
+	uint32_t meta;
+	int failed = 0;
+
+	add(s, "a", "1");
+	add(s, "b", "2");
+	add(s, "c", "3"); /* full: the next one overwrites a */
+	buf_init(&b);
+	buf_puts(&b, "new response");
+	for (unsigned long n = 1; n <= 3; n++) {
+		alloc_fail_after(n);
+		int rc = session_replay_add(&w, s, "d", &b);
+		alloc_fail_after(0);
+		if (rc == 0)
+			break;
+		cr_assert_eq(rc, STICKY_ENOMEM);
+		failed++;
+		cr_assert_eq(s->nreplay, 3);
+		cr_assert_str_eq((char *)session_replay_find(s, "a")->data, "1",
+		    "allocation %lu: the oldest is still there", n);
+		cr_assert_null(session_replay_find(s, "d"));
+		cr_assert_null(session_replay_find(s, "-"), "no placeholder");
+		for (size_t i = 0; i < s->nreplay; i++)
+			cr_assert_not_null(s->replay[i].id);
+	}
+	cr_assert_eq(failed, 2, "the id and the response were both tried");
+	cr_assert_str_eq((char *)session_replay_find(s, "d")->data, "new response");
+	cr_assert_null(session_replay_find(s, "a"));
+	buf_init(&p);
+	cr_assert_eq(session_encode(&w, s, &p, &meta), 0);
+	cr_assert_eq(session_decode(&w, r, p.data, p.len, meta, 1), 0);
+	cr_assert_not_null(session_replay_find(r, "d"));
+	buf_cleanup(&p);
+	buf_cleanup(&b);
+	session_destroy_cb(s, &w);
+	session_destroy_cb(r, &w);
+}
+
+/* Out of memory while decoding: ENOMEM (retryable), never "corrupt". */
+Test(payload, out_of_memory_in_decode_is_enomem_and_leaks_nothing)
+{
+	struct session *s = mk();
+	struct sticky_buf p;
+	uint32_t meta;
+	int saw = 0;
+
+	add(s, "a", "1");
+	add(s, "b", "2");
+	buf_init(&p);
+	cr_assert_eq(session_encode(&w, s, &p, &meta), 0);
+	for (unsigned long n = 1; n <= 20; n++) {
+		struct session *r = store_session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
+
+		alloc_fail_after(n);
+		int rc = session_decode(&w, r, p.data, p.len, meta, 1);
+		alloc_fail_after(0);
+		cr_assert(rc == 0 || rc == STICKY_ENOMEM, "allocation %lu: %d", n, rc);
+		saw += rc == STICKY_ENOMEM;
+		for (size_t i = 0; i < r->nreplay; i++)
+			cr_assert_not_null(r->replay[i].id);
+		session_destroy_cb(r, &w);
+	}
+	cr_assert_geq(saw, 3);
+	buf_cleanup(&p);
+	session_destroy_cb(s, &w);
+}
+
+/* replay_max_bytes: the log stays within its bytes, the newest kept. */
+Test(payload, the_replay_log_is_bounded_in_bytes)
+{
+	struct session *s = mk(), *r = store_session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
+	struct sticky_buf b, p;
+	uint32_t meta;
+
+	cfg.replay_slots = 8;
+	cfg.replay_max_bytes = 20;
+	add(s, "a", "1234567"); /* 8 bytes with its id */
+	add(s, "b", "1234567");
+	cr_assert_eq(s->replay_bytes, 16);
+	add(s, "c", "1234567"); /* 24 > 20: a goes */
+	cr_assert_eq(s->replay_bytes, 16);
+	cr_assert_eq(s->nreplay, 2);
+	cr_assert_null(session_replay_find(s, "a"));
+	cr_assert_not_null(session_replay_find(s, "b"));
+	cr_assert_not_null(session_replay_find(s, "c"));
+	buf_init(&b);
+	buf_puts(&b, "a response larger than the whole budget");
+	cr_assert_eq(session_replay_add(&w, s, "d", &b), 0);
+	cr_assert_null(session_replay_find(s, "d"), "too large: not remembered");
+	cr_assert_eq(s->replay_bytes, 16);
+	buf_cleanup(&b);
+	/* A restore into a worker with a smaller budget keeps the newest. */
+	buf_init(&p);
+	cr_assert_eq(session_encode(&w, s, &p, &meta), 0);
+	cfg.replay_max_bytes = 10;
+	cr_assert_eq(session_decode(&w, r, p.data, p.len, meta, 1), 0);
+	cr_assert_eq(r->nreplay, 1);
+	cr_assert_eq(r->replay_bytes, 8);
+	cr_assert_not_null(session_replay_find(r, "c"));
+	/* Then the ring goes on from there, oldest first. */
+	cfg.replay_max_bytes = 20;
+	add(r, "e", "1234567");
+	add(r, "f", "1234567");
+	cr_assert_null(session_replay_find(r, "c"));
+	cr_assert_not_null(session_replay_find(r, "e"));
+	cr_assert_not_null(session_replay_find(r, "f"));
+	buf_cleanup(&p);
+	session_destroy_cb(s, &w);
+	session_destroy_cb(r, &w);
+}
+
+/* max_bytes counts the replay log and the delta base, not only the state. */
+Test(payload, footprint_counts_state_replay_log_and_delta_base)
+{
+	struct session *s = mk();
+	size_t base = session_footprint(&w, s);
+
+	add(s, "id-1", "a remembered response");
+	cr_assert_eq(session_footprint(&w, s), base + 4 + 21);
+	buf_append(&s->written, "x", 1);
+	buf_reserve(&s->written, 10000);
+	cr_assert_geq(session_footprint(&w, s), base + 4 + 21 + 10000,
+	    "the delta base copy counts at its allocated size");
+	session_destroy_cb(s, &w);
+}

@@ -4,6 +4,7 @@
  * (session_sweep, without checkpoints: what may be dropped is dropped).
  */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,5 +237,116 @@ Test(sweep, within_limits_nothing_moves)
 	session_sweep(&f.w, 1 << 30);
 	cr_assert_eq(store_count(f.w.store), 10);
 	cr_assert_eq(f.w.stats->evictions, 0);
+	fixture_fini(&f);
+}
+
+/* ---- a session put back after a failed restore keeps its changes ---- */
+
+Test(store, remove_then_insert_keeps_a_dirty_session_dirty)
+{
+	struct store *st;
+	char key[SID_KEY_LEN + 1];
+	struct session *s;
+
+	cr_assert_eq(store_new(&st, count_destroy, NULL), 0);
+	mkkey(key, 1);
+	s = store_session_alloc(key);
+	cr_assert_eq(store_insert(st, s, 1000), 0);
+	store_dirty(st, s, 1234);
+	store_remove(st, s);
+	cr_assert_eq(store_dirty_count(st), 0, "off the dirty list");
+	cr_assert_null(store_dirty_oldest(st));
+	cr_assert_eq(store_insert(st, s, 2000), 0);
+	cr_assert_eq(store_dirty_count(st), 1, "queued again");
+	cr_assert_eq(store_dirty_oldest(st), s);
+	cr_assert_eq(s->dirty_since_ms, 1234, "with the time of its first change");
+	store_free(st);
+}
+
+#include "checkpoint.h"
+#include "request.h"
+
+Test(resolve, a_restore_that_fails_puts_the_session_back_still_dirty)
+{
+	struct fixture f;
+	struct fcgi_request fr;
+	struct sticky_req req;
+	struct fcgi_param p = { "HTTP_COOKIE",
+		"STICKYSID=AAAAAAAAAAAAAAAAAAAAAA.w9", 11, 35 };
+	struct session *s;
+
+	fixture_init(&f, 100, 1 << 30, 0);
+	/* Checkpoints on, Redis unreachable: every restore fails. */
+	sticky_config_set(&f.cfg, "redis", "unix:/nonexistent/redis.sock", NULL, 0);
+	f.cfg.redis_connect_timeout_ms = 10;
+	strcpy(f.w.tag, "w0");
+	cr_assert_eq(ckpt_open(&f.w), 0);
+	cr_assert(ckpt_enabled(&f.w));
+	s = store_session_alloc("AAAAAAAAAAAAAAAAAAAAAA");
+	s->state = malloc(1);
+	s->bytes = 10;
+	cr_assert_eq(store_insert(f.w.store, s, 1000), 0);
+	store_dirty(f.w.store, s, 1500); /* an unsaved change */
+
+	/* The cookie names another worker: take it over from Redis (fails). */
+	fcgi_request_init(&fr);
+	fr.params = &p;
+	fr.nparams = 1;
+	request_init(&req, &f.w, &fr);
+	cr_assert_eq(session_resolve(&f.w, &req), 0);
+	cr_assert_eq(req.sess, s, "served from the copy it kept");
+	cr_assert_eq(store_dirty_count(f.w.store), 1, "still to be written");
+	cr_assert_eq(s->dirty_since_ms, 1500);
+	request_cleanup(&req);
+	fr.params = NULL;
+	fr.nparams = 0;
+	fcgi_request_cleanup(&fr);
+	ckpt_close(&f.w);
+	fixture_fini(&f);
+}
+
+/* idle_timeout up to LONG_MAX seconds: no overflow (UBSan), never expires. */
+Test(sweep, idle_timeout_near_long_max_never_expires)
+{
+	struct fixture f;
+
+	/* x 1000 wraps to 384 ms: a session idle for 10 s would go. */
+	fixture_init(&f, 100, 1 << 30, 18446744073709552L);
+	add(&f, 1, 10, 1000);
+	session_sweep(&f.w, 11000);
+	cr_assert_eq(store_count(f.w.store), 1);
+	f.cfg.idle_timeout_s = LONG_MAX;
+	session_sweep(&f.w, INT64_MAX / 2);
+	cr_assert_eq(store_count(f.w.store), 1);
+	cr_assert_eq(f.w.stats->expired, 0);
+	fixture_fini(&f);
+}
+
+/* A session whose replay log is large is evicted by max_bytes. */
+Test(sweep, the_replay_log_counts_in_max_bytes)
+{
+	struct fixture f;
+	struct session *s;
+	struct sticky_buf b;
+	char id[8];
+
+	fixture_init(&f, 100, 40000, 0);
+	f.cfg.replay_slots = 8;
+	s = add(&f, 1, 0, 1000);
+	session_account(&f.w, s);
+	buf_init(&b);
+	cr_assert_not_null(buf_reserve(&b, 16000) == 0 ? &b : NULL);
+	memset(b.data, 'r', 16000);
+	b.len = 16000;
+	for (int i = 0; i < 3; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		cr_assert_eq(session_replay_add(&f.w, s, id, &b), 0);
+	}
+	buf_cleanup(&b);
+	session_account(&f.w, s);
+	cr_assert_geq(store_bytes(f.w.store), 48000);
+	session_sweep(&f.w, 2000);
+	cr_assert_eq(store_count(f.w.store), 0, "evicted: over max_bytes");
+	cr_assert_eq(f.w.stats->evictions, 1);
 	fixture_fini(&f);
 }
