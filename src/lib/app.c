@@ -10,9 +10,11 @@
 #include "config.h"
 #include "internal.h"
 #include "prefork.h"
+#include "secret.h"
 
 /* What SIGHUP needs to rebuild the configuration the same way. */
 struct origin {
+	const struct sticky_app_def *def;
 	const char *file;     /* -c, or NULL */
 	char **overrides;     /* "key=value" from flags, applied after the file */
 	size_t noverrides;
@@ -49,6 +51,26 @@ apply(struct sticky_config *cfg, const char *kv, char *err, size_t errlen)
 	return sticky_config_set(cfg, key, eq + 1, err, errlen);
 }
 
+/*
+ * Load secret_file; an app that authenticates its checkpoints
+ * (STICKY_CODEC_NEEDS_MAC) does not start without one.
+ */
+static int
+load_secret(const struct sticky_app_def *def, struct sticky_config *cfg,
+    char *err, size_t errlen)
+{
+	if (secret_config_load(cfg, err, errlen) != 0)
+		return STICKY_ECONFIG;
+	if (def != NULL && (def->codec.flags & STICKY_CODEC_NEEDS_MAC) &&
+	    cfg->secrets == NULL) {
+		snprintf(err, errlen, "app %s decodes only authenticated "
+		    "checkpoints (STICKY_CODEC_NEEDS_MAC): set secret_file",
+		    def->name);
+		return STICKY_ECONFIG;
+	}
+	return 0;
+}
+
 static struct sticky_config *
 build(const struct origin *o, char *err, size_t errlen)
 {
@@ -63,7 +85,8 @@ build(const struct origin *o, char *err, size_t errlen)
 	for (size_t i = 0; i < o->noverrides; i++)
 		if (apply(cfg, o->overrides[i], err, errlen) != 0)
 			goto fail;
-	if (config_validate(cfg, err, errlen) != 0)
+	if (config_validate(cfg, err, errlen) != 0 ||
+	    load_secret(o->def, cfg, err, errlen) != 0)
 		goto fail;
 	return cfg;
 fail:
@@ -113,7 +136,8 @@ sticky_run(const struct sticky_app_def *def, struct sticky_config *cfg)
 
 	if (cfg == NULL || check_app(def) != 0)
 		return 1;
-	if (config_validate(cfg, err, sizeof(err)) != 0) {
+	if (config_validate(cfg, err, sizeof(err)) != 0 ||
+	    load_secret(def, cfg, err, sizeof(err)) != 0) {
 		log_err("config", "reason=\"%s\"", err);
 		return 1;
 	}
@@ -124,7 +148,7 @@ sticky_run(const struct sticky_app_def *def, struct sticky_config *cfg)
 int
 sticky_main(int argc, char *argv[], const struct sticky_app_def *def)
 {
-	struct origin o = { NULL, NULL, 0 };
+	struct origin o = { def, NULL, NULL, 0 };
 	struct sticky_config *cfg;
 	char err[512], kv[600];
 	int c, check = 0, status;

@@ -79,6 +79,10 @@ static const struct counter counters[] = {
 	C(timeouts_killed, "Workers killed by request_timeout."),
 	C(poison_refused, "Resent requests refused unrun: they had killed a worker."),
 	C(quarantine_refused, "Requests refused: the user's requests kept killing workers."),
+	C(restore_unauthenticated, "Refused checkpoints whose MAC was missing or wrong."),
+	C(migrated, "Sessions moved to their name under the current secret."),
+	C(reclaims, "Sessions re-claimed and rewritten after Redis lost them."),
+	C(sessions_lost, "Cookies whose session was neither in memory nor in Redis."),
 };
 
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
