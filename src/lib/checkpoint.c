@@ -127,7 +127,7 @@ migrate_old(struct worker *w, const char *key, const char *name)
 
 	for (size_t i = 1; sec != NULL && i < sec->n; i++) {
 		secret_name(sec, i, key, old);
-		rc = redis_migrate(w->redis, old, name, NULL, 0);
+		rc = redis_migrate(w->redis, old, name, NULL, 0, NULL, 0);
 		if (rc == 0) {
 			w->stats->migrated++;
 			log_info("session_migrated", "sid=%s secret=%zu",

@@ -143,13 +143,16 @@ int redis_set_aside(struct redis *r, const char *key);
 /*
  * Move a session from name `from` to name `to` (secret rotation, or a
  * checkpoint named by its raw session key), atomically, with mac stored
- * when maclen > 0 (else the one it has is kept).  The old name keeps a
- * logged-out owner record with a newer epoch, announced, so a copy held
- * under it is dropped and its writes fenced.  0 moved, STICKY_ENOENT
- * nothing to move (or logged out), STICKY_EFENCED `to` exists already.
+ * when maclen > 0 (else the one it has is kept), only if the checkpoint
+ * still equals expect when expectlen > 0 (the bytes the MAC is for).  The
+ * old name keeps a logged-out owner record with a newer epoch, announced,
+ * so a copy held under it is dropped and its writes fenced.  0 moved,
+ * STICKY_ENOENT nothing to move (or logged out), STICKY_EFENCED `to`
+ * exists already, STICKY_EAGAIN the checkpoint changed (try again).
  */
 int redis_migrate(struct redis *r, const char *from, const char *to,
-    const unsigned char *mac, size_t maclen);
+    const unsigned char *mac, size_t maclen, const void *expect,
+    size_t expectlen);
 /*
  * The token in P"generation", set to `fresh` first when missing; a token
  * that changed (or vanished) since last asked means Redis lost data.

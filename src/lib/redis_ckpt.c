@@ -574,10 +574,11 @@ out:
 
 int
 redis_migrate(struct redis *r, const char *from, const char *to,
-    const unsigned char *mac, size_t maclen)
+    const unsigned char *mac, size_t maclen, const void *expect,
+    size_t expectlen)
 {
-	const char *argv[11];
-	size_t lens[11];
+	const char *argv[12];
+	size_t lens[12];
 	char ttl[NUMLEN];
 	struct keypair a, b;
 	redisReply *rep = NULL;
@@ -605,10 +606,13 @@ redis_migrate(struct redis *r, const char *from, const char *to,
 	lens[9] = strlen(from);
 	argv[10] = maclen > 0 ? (const char *)mac : "";
 	lens[10] = maclen;
-	if ((rc = rd_eval(r, SCR_MIGRATE, "migrate", 11, argv, lens,
+	argv[11] = expectlen > 0 ? (const char *)expect : "";
+	lens[11] = expectlen;
+	if ((rc = rd_eval(r, SCR_MIGRATE, "migrate", 12, argv, lens,
 	    &rep)) == 0 && (rc = int_reply(r, "migrate", rep, &v)) == 0)
 		rc = v == 1 ? 0 : v == 0 ? STICKY_EFENCED : v == -1 ?
-		    STICKY_ENOENT : rd_bad_reply(r, "migrate", rep);
+		    STICKY_ENOENT : v == -2 ? STICKY_EAGAIN :
+		    rd_bad_reply(r, "migrate", rep);
 	if (rep != NULL)
 		freeReplyObject(rep);
 	keys_free(&a);

@@ -132,9 +132,10 @@ static const char *const scripts[SCR_COUNT] = {
 	/*
 	 * migrate: KEYS old checkpoint, old owner record, new checkpoint, new
 	 * owner record; ARGV ttl, channel, old name, MAC ("": keep the one it
-	 * has).  Moves a session to its new name (secret rotation, or a raw
-	 * session key named it): 1 moved, 0 the new name exists already,
-	 * -1 nothing to move.  The old name keeps a logged-out owner record
+	 * has), the checkpoint the MAC is for ("": any).  Moves a session to
+	 * its new name (secret rotation, or a raw session key named it): 1
+	 * moved, 0 the new name exists already, -1 nothing to move, -2 the
+	 * checkpoint changed since the MAC was made.  The old name keeps a logged-out owner record
 	 * with a newer epoch, announced, so a copy still held under it is
 	 * dropped and its writes are fenced.
 	 */
@@ -142,6 +143,9 @@ static const char *const scripts[SCR_COUNT] = {
 	"    redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
 	"if redis.call('EXISTS', KEYS[1]) == 0 or\n"
 	"    redis.call('HGET', KEYS[2], 'owner') == '-' then return -1 end\n"
+	"if #ARGV[5] > 0 and redis.call('GET', KEYS[1]) ~= ARGV[5] then\n"
+	"  return -2\n"
+	"end\n"
 	"local e = redis.call('HGET', KEYS[2], 'epoch') or '1'\n"
 	"redis.call('RENAME', KEYS[1], KEYS[3])\n"
 	"if redis.call('EXISTS', KEYS[2]) == 1 then\n"

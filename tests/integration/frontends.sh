@@ -454,7 +454,7 @@ fe_two_hosts() {
 	printf 'workers = 2\nlisten = 127.0.0.1:%s\ntag = web2-w%%i\ncookie_name = %s\n' \
 		"$port" "$COOKIE" >"$T/web2.conf"
 	"$EXAMPLES/counter/counter" -c "$T/web2.conf" -r "unix:$REDIS_SOCK" \
-		-o worker_header=X-Sticky-Worker -o status_path=/sticky-status \
+		-o worker_header=X-Sticky-Worker -o status_path=/sticky-status $(secret_flag) \
 		>>"$T/web2.log" 2>&1 &
 	web2pid=$!
 	t_track "$web2pid"

@@ -2113,8 +2113,13 @@ Test(redis, migrate_moves_and_fences_the_old_name)
 	mkhdr(h, 1, sizeof(p), 1);
 	sub_open(s, &x);
 	seed(r, "old");
-	cr_assert_eq(redis_migrate(r, "none", "new", NULL, 0), STICKY_ENOENT);
-	cr_assert_eq(redis_migrate(r, "old", "new", (const unsigned char *)"M", 1), 0);
+	cr_assert_eq(redis_migrate(r, "none", "new", NULL, 0, NULL, 0),
+	    STICKY_ENOENT);
+	cr_assert_eq(redis_migrate(r, "old", "new", (const unsigned char *)"M", 1,
+	    "not what it holds", 17), STICKY_EAGAIN);
+	cr_assert_eq(raw_int("EXISTS", kname("new", "s"), NULL), 0);
+	cr_assert_eq(redis_migrate(r, "old", "new", (const unsigned char *)"M", 1,
+	    NULL, 0), 0);
 	cr_assert_eq(raw_int("EXISTS", kname("old", "s"), NULL), 0);
 	cr_assert_eq(redis_owner(r, "old", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 2);
@@ -2130,7 +2135,8 @@ Test(redis, migrate_moves_and_fences_the_old_name)
 	cr_assert_eq(b.len, ENV_HDR_LEN + 32);
 	/* Twice: the new name exists. */
 	seed(r, "old2");
-	cr_assert_eq(redis_migrate(r, "old2", "new", NULL, 0), STICKY_EFENCED);
+	cr_assert_eq(redis_migrate(r, "old2", "new", NULL, 0, NULL, 0),
+	    STICKY_EFENCED);
 	cr_assert_eq(raw_int("EXISTS", kname("old2", "s"), NULL), 1);
 	buf_cleanup(&b);
 	redis_free(r);
