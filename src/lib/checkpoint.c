@@ -460,8 +460,10 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 				map[nb++] = i;
 			}
 		rc = redis_write_batch(w->redis, send, nb);
-		for (i = 0; i < nb; i++)
+		for (i = 0; i < nb; i++) {
 			rw[map[i]].result = send[i].result;
+			rw[map[i]].reclaimed = send[i].reclaimed;
+		}
 		xfree(send);
 		xfree(map);
 		if (rc != 0) {
