@@ -127,6 +127,8 @@ Test(request, render_issues_the_session_cookie_with_our_tag)
 	sticky_config_set(&cfg, "cookie_secure", "on", NULL, 0);
 	sticky_config_set(&cfg, "cookie_samesite", "strict", NULL, 0);
 	req.sess = s;
+	/* The cookie carries the key; the session holds only its name. */
+	memcpy(req.out_key, "AAAAAAAAAAAAAAAAAAAAAA", sizeof(req.out_key));
 	req.set_cookie = 1;
 	cr_assert_eq(request_render(&req, &out), 0);
 	const char *c = strstr((char *)out.data, "Set-Cookie: ");
