@@ -1,14 +1,22 @@
 /*
- * sha256.c: SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104).  A plain
- * one-block-at-a-time implementation: sticky hashes session keys (a few
- * dozen bytes) and checkpoints (bounded by what a flush writes), so no
- * assembly and no new dependency.  Checked against the FIPS 180-2 and
- * RFC 4231 vectors in tests/unit/test_sha256.c.
+ * sha256.c: SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104).  Portable C,
+ * and the x86 SHA extensions where the CPU has them, chosen at run time as
+ * envelope.c does for CRC32C: every checkpoint write MACs its whole
+ * payload, and the portable code is ~200x slower than CRC32C (~30 MB/s
+ * measured on a busy machine), the SHA extensions several times faster.
+ * Checked against the FIPS 180-2 and RFC 4231 vectors in
+ * tests/unit/test_sha256.c, on both paths.
  */
 #include <string.h>
 
 #include "bytes.h"
 #include "sha256.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHA_NI 1
+#endif
 
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
@@ -57,6 +65,95 @@ compress(uint32_t h[8], const unsigned char *p)
 	h[4] += e, h[5] += f, h[6] += g, h[7] += k;
 }
 
+#ifdef HAVE_SHA_NI
+/*
+ * n blocks with the SHA extensions: the state is kept as ABEF and CDGH,
+ * four rounds per group (two sha256rnds2), the message schedule in four
+ * registers, expanded with sha256msg1/msg2 (Intel's published method).
+ */
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+compress_ni(uint32_t h[8], const unsigned char *p, size_t n)
+{
+	const __m128i mask = _mm_set_epi64x(0x0c0d0e0f08090a0bULL,
+	    0x0405060700010203ULL);
+	__m128i s0, s1, tmp, msg, m[4], abef, cdgh;
+
+	tmp = _mm_loadu_si128((const __m128i *)&h[0]);
+	s1 = _mm_loadu_si128((const __m128i *)&h[4]);
+	tmp = _mm_shuffle_epi32(tmp, 0xb1);  /* CDAB */
+	s1 = _mm_shuffle_epi32(s1, 0x1b);    /* EFGH */
+	s0 = _mm_alignr_epi8(tmp, s1, 8);    /* ABEF */
+	s1 = _mm_blend_epi16(s1, tmp, 0xf0); /* CDGH */
+	for (; n > 0; n--, p += SHA256_BLOCK) {
+		abef = s0;
+		cdgh = s1;
+		for (int g = 0; g < 16; g++) {
+			if (g < 4)
+				m[g] = _mm_shuffle_epi8(_mm_loadu_si128(
+				    (const __m128i *)(p + 16 * g)), mask);
+			msg = _mm_add_epi32(m[g % 4],
+			    _mm_loadu_si128((const __m128i *)&K[4 * g]));
+			s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+			if (g >= 3 && g <= 14) {
+				tmp = _mm_alignr_epi8(m[g % 4], m[(g + 3) % 4], 4);
+				m[(g + 1) % 4] = _mm_add_epi32(m[(g + 1) % 4], tmp);
+				m[(g + 1) % 4] = _mm_sha256msg2_epu32(
+				    m[(g + 1) % 4], m[g % 4]);
+			}
+			msg = _mm_shuffle_epi32(msg, 0x0e);
+			s0 = _mm_sha256rnds2_epu32(s0, s1, msg);
+			if (g >= 1 && g <= 12)
+				m[(g + 3) % 4] = _mm_sha256msg1_epu32(
+				    m[(g + 3) % 4], m[g % 4]);
+		}
+		s0 = _mm_add_epi32(s0, abef);
+		s1 = _mm_add_epi32(s1, cdgh);
+	}
+	tmp = _mm_shuffle_epi32(s0, 0x1b);   /* FEBA */
+	s1 = _mm_shuffle_epi32(s1, 0xb1);    /* DCHG */
+	s0 = _mm_blend_epi16(tmp, s1, 0xf0); /* DCBA */
+	s1 = _mm_alignr_epi8(s1, tmp, 8);    /* ABEF -> HGFE */
+	_mm_storeu_si128((__m128i *)&h[0], s0);
+	_mm_storeu_si128((__m128i *)&h[4], s1);
+}
+
+static int
+have_sha_ni(void)
+{
+	static int have = -1;
+	unsigned a, b, c, d;
+
+	if (have < 0) {
+		have = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) &&
+		    (c & bit_SSSE3) && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+		    (b & (1u << 29));
+	}
+	return have;
+}
+#endif
+
+static int force_portable;
+
+void
+sha256_force_portable(int on)
+{
+	force_portable = on;
+}
+
+/* n whole blocks. */
+static void
+blocks(uint32_t h[8], const unsigned char *p, size_t n)
+{
+#ifdef HAVE_SHA_NI
+	if (!force_portable && have_sha_ni()) {
+		compress_ni(h, p, n);
+		return;
+	}
+#endif
+	for (; n > 0; n--, p += SHA256_BLOCK)
+		compress(h, p);
+}
+
 void
 sha256_init(struct sha256 *c)
 {
@@ -87,11 +184,14 @@ sha256_update(struct sha256 *c, const void *data, size_t len)
 		len -= take;
 		if (c->nbuf < SHA256_BLOCK)
 			return;
-		compress(c->h, c->buf);
+		blocks(c->h, c->buf, 1);
 		c->nbuf = 0;
 	}
-	for (; len >= SHA256_BLOCK; p += SHA256_BLOCK, len -= SHA256_BLOCK)
-		compress(c->h, p);
+	if (len >= SHA256_BLOCK) {
+		blocks(c->h, p, len / SHA256_BLOCK);
+		p += len / SHA256_BLOCK * SHA256_BLOCK;
+		len %= SHA256_BLOCK;
+	}
 	if (len > 0) {
 		memcpy(c->buf, p, len);
 		c->nbuf = len;
@@ -106,12 +206,12 @@ sha256_final(struct sha256 *c, unsigned char out[SHA256_LEN])
 	c->buf[c->nbuf++] = 0x80;
 	if (c->nbuf > SHA256_BLOCK - 8) {
 		memset(c->buf + c->nbuf, 0, SHA256_BLOCK - c->nbuf);
-		compress(c->h, c->buf);
+		blocks(c->h, c->buf, 1);
 		c->nbuf = 0;
 	}
 	memset(c->buf + c->nbuf, 0, SHA256_BLOCK - 8 - c->nbuf);
 	put64(c->buf + SHA256_BLOCK - 8, bits);
-	compress(c->h, c->buf);
+	blocks(c->h, c->buf, 1);
 	for (int i = 0; i < 8; i++)
 		put32(out + 4 * i, c->h[i]);
 	sha256_wipe(c, sizeof(*c));

@@ -41,6 +41,8 @@ void hmac_finish(const struct hmac_key *k, struct sha256 *c,
     unsigned char out[SHA256_LEN]);
 void hmac_sha256(const struct hmac_key *k, const void *data, size_t len,
     unsigned char out[SHA256_LEN]);
+/* For tests: 1 makes every later call use the portable code. */
+void sha256_force_portable(int on);
 /* Constant-time comparison of n bytes: 1 when equal. */
 int sha256_equal(const unsigned char *a, const unsigned char *b, size_t n);
 /* Overwrite memory the compiler may not optimise away. */
