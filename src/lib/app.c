@@ -18,6 +18,12 @@ struct origin {
 	const char *file;     /* -c, or NULL */
 	char **overrides;     /* "key=value" from flags, applied after the file */
 	size_t noverrides;
+	/*
+	 * The secrets last loaded and their file: a reload runs after the
+	 * master dropped privileges and may no longer read a root-only file.
+	 */
+	struct secrets *secrets;
+	char *secret_file;
 };
 
 static void
@@ -56,11 +62,25 @@ apply(struct sticky_config *cfg, const char *kv, char *err, size_t errlen)
  * (STICKY_CODEC_NEEDS_MAC) does not start without one.
  */
 static int
-load_secret(const struct sticky_app_def *def, struct sticky_config *cfg,
-    char *err, size_t errlen)
+load_secret(struct origin *o, const struct sticky_app_def *def,
+    struct sticky_config *cfg, char *err, size_t errlen)
 {
-	if (secret_config_load(cfg, err, errlen) != 0)
-		return STICKY_ECONFIG;
+	if (secret_config_load(cfg, err, errlen) != 0) {
+		/* Unreadable now (privileges dropped): keep what was loaded. */
+		if (o == NULL || o->secrets == NULL || o->secret_file == NULL ||
+		    strcmp(o->secret_file, cfg->secret_file) != 0 ||
+		    (cfg->secrets = secrets_dup(o->secrets)) == NULL)
+			return STICKY_ECONFIG;
+		log_warn("secret_file_kept", "reason=\"%s\" action=keep_loaded "
+		    "hint=\"to rotate on reload, let the service user read it "
+		    "(mode 0640, its group), or restart\"", err);
+	}
+	if (o != NULL) {
+		secrets_free(o->secrets);
+		xfree(o->secret_file);
+		o->secrets = secrets_dup(cfg->secrets);
+		o->secret_file = xstrdup(cfg->secret_file);
+	}
 	if (def != NULL && (def->codec.flags & STICKY_CODEC_NEEDS_MAC) &&
 	    cfg->secrets == NULL) {
 		snprintf(err, errlen, "app %s decodes only authenticated "
@@ -72,7 +92,7 @@ load_secret(const struct sticky_app_def *def, struct sticky_config *cfg,
 }
 
 static struct sticky_config *
-build(const struct origin *o, char *err, size_t errlen)
+build(struct origin *o, char *err, size_t errlen)
 {
 	struct sticky_config *cfg;
 
@@ -86,7 +106,7 @@ build(const struct origin *o, char *err, size_t errlen)
 		if (apply(cfg, o->overrides[i], err, errlen) != 0)
 			goto fail;
 	if (config_validate(cfg, err, errlen) != 0 ||
-	    load_secret(o->def, cfg, err, errlen) != 0)
+	    load_secret(o, o->def, cfg, err, errlen) != 0)
 		goto fail;
 	return cfg;
 fail:
@@ -137,7 +157,7 @@ sticky_run(const struct sticky_app_def *def, struct sticky_config *cfg)
 	if (cfg == NULL || check_app(def) != 0)
 		return 1;
 	if (config_validate(cfg, err, sizeof(err)) != 0 ||
-	    load_secret(def, cfg, err, sizeof(err)) != 0) {
+	    load_secret(NULL, def, cfg, err, sizeof(err)) != 0) {
 		log_err("config", "reason=\"%s\"", err);
 		return 1;
 	}
@@ -148,7 +168,7 @@ sticky_run(const struct sticky_app_def *def, struct sticky_config *cfg)
 int
 sticky_main(int argc, char *argv[], const struct sticky_app_def *def)
 {
-	struct origin o = { def, NULL, NULL, 0 };
+	struct origin o = { def, NULL, NULL, 0, NULL, NULL };
 	struct sticky_config *cfg;
 	char err[512], kv[600];
 	int c, check = 0, status;
@@ -227,5 +247,7 @@ out:
 	for (size_t i = 0; i < o.noverrides; i++)
 		xfree(o.overrides[i]);
 	xfree(o.overrides);
+	secrets_free(o.secrets);
+	xfree(o.secret_file);
 	return status;
 }

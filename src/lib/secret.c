@@ -62,6 +62,17 @@ secrets_from(struct secrets **out, const char *const *keys,
 	return 0;
 }
 
+struct secrets *
+secrets_dup(const struct secrets *s)
+{
+	struct secrets *d;
+
+	if (s == NULL || (d = xmalloc(sizeof(*d))) == NULL)
+		return NULL;
+	memcpy(d, s, sizeof(*d));
+	return d;
+}
+
 void
 secrets_free(struct secrets *s)
 {

@@ -49,6 +49,7 @@ int secrets_load(struct secrets **out, const char *path, char *err,
 int secrets_from(struct secrets **out, const char *const *keys,
     const size_t *lens, size_t n);
 void secrets_free(struct secrets *s); /* wipes */
+struct secrets *secrets_dup(const struct secrets *s); /* NULL: none or ENOMEM */
 
 /*
  * cfg->secret_file into cfg->secrets (replacing what it held); NULL when
