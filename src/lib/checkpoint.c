@@ -24,6 +24,7 @@
 #define SLICE 8      /* sessions per pipeline between requests */
 #define RUNS_MAX 64  /* delta runs per write; more: write in full */
 #define GEN_CHECK_MS 1000 /* how often P"generation" is compared */
+#define SCRUB_PER_CHECK 32 /* sessions compared with Redis per GEN_CHECK_MS */
 
 int
 ckpt_enabled(const struct worker *w)
@@ -674,6 +675,49 @@ mark_dirty_cb(struct session *s, void *arg)
 }
 
 /*
+ * The scrub: a few clean sessions per call, from the least recently used
+ * on, compared with what Redis holds.  Redis lost one (keys deleted) or
+ * holds another checkpoint at our epoch (an older copy restored): it is
+ * written again.  A newer epoch is left to announcements and fencing.
+ * The cursor is a name, so a session freed meanwhile cannot dangle.
+ */
+static void
+scrub(struct worker *w)
+{
+	struct session *s = NULL, *next;
+	unsigned char hdr[ENV_HDR_LEN];
+	char sidbuf[16];
+	size_t hdrlen;
+	uint64_t epoch;
+	int rc;
+
+	if (w->scrub_next[0] != '\0')
+		s = store_peek(w->store, w->scrub_next);
+	if (s == NULL)
+		s = store_lru(w->store);
+	for (int n = 0; s != NULL && n < SCRUB_PER_CHECK; n++, s = next) {
+		next = store_newer(s);
+		if (!s->in_redis || s->dirty_since_ms != 0)
+			continue; /* written soon anyway */
+		rc = redis_peek(w->redis, s->key, &epoch, hdr, &hdrlen);
+		if (rc != 0 && rc != STICKY_ENOENT)
+			break; /* Redis unreachable: next time */
+		if (rc == 0 && (epoch > s->epoch || (epoch == s->epoch &&
+		    hdrlen == ENV_HDR_LEN &&
+		    memcmp(hdr, s->written_hdr, ENV_HDR_LEN) == 0)))
+			continue;
+		log_warn("scrub_rewrite", "sid=%s reason=%s", log_sid(s->key,
+		    sidbuf), rc == STICKY_ENOENT || hdrlen == 0 ? "missing" :
+		    "older_in_redis");
+		store_dirty(w->store, s, now_ms());
+	}
+	if (s != NULL)
+		memcpy(w->scrub_next, s->key, sizeof(w->scrub_next));
+	else
+		w->scrub_next[0] = '\0';
+}
+
+/*
  * Did Redis lose data since we last looked (restarted empty, flushed,
  * replaced)?  Then every session held here is written again: the writes
  * re-claim what Redis lost.  At most once a GEN_CHECK_MS.
@@ -700,6 +744,7 @@ check_generation(struct worker *w)
 		store_foreach(w->store, mark_dirty_cb, w);
 	}
 	snprintf(w->redis_gen, sizeof(w->redis_gen), "%s", seen);
+	scrub(w);
 }
 
 int

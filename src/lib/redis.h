@@ -160,6 +160,14 @@ int redis_migrate(struct redis *r, const char *from, const char *to,
 int redis_generation(struct redis *r, const char *fresh, char *out,
     size_t outlen);
 
+/*
+ * What Redis holds of a session, to compare with what was written: its
+ * epoch and the first 48 bytes of its checkpoint (*hdrlen 0: none).
+ * STICKY_ENOENT (with the header, if any) when the owner record is gone.
+ */
+int redis_peek(struct redis *r, const char *key, uint64_t *epoch,
+    unsigned char hdr[48], size_t *hdrlen);
+
 /* ---- for stickyctl: raw access by session name ---- */
 /* The MAC stored with a checkpoint; STICKY_ENOENT if none. */
 int redis_mac(struct redis *r, const char *key, unsigned char *mac,

@@ -653,6 +653,43 @@ redis_generation(struct redis *r, const char *fresh, char *out,
 	return rc;
 }
 
+int
+redis_peek(struct redis *r, const char *key, uint64_t *epoch,
+    unsigned char hdr[ENV_HDR_LEN], size_t *hdrlen)
+{
+	const char *argv[5];
+	size_t lens[5];
+	struct keypair kp;
+	redisReply *rep = NULL, *e, *h;
+	int rc;
+
+	*epoch = 0;
+	*hdrlen = 0;
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	set_keys(argv, lens, &kp);
+	if ((rc = rd_eval(r, SCR_PEEK, "peek", 5, argv, lens, &rep)) != 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    ((e = rep->element[0])->type != REDIS_REPLY_NIL &&
+	    (e->type != REDIS_REPLY_STRING ||
+	    rd_parse_u64(e->str, e->len, epoch) != 0)) ||
+	    (h = rep->element[1])->type != REDIS_REPLY_STRING ||
+	    h->len > ENV_HDR_LEN) {
+		rc = rd_bad_reply(r, "peek", rep);
+		goto out;
+	}
+	memcpy(hdr, h->str, h->len);
+	*hdrlen = h->len;
+	if (e->type == REDIS_REPLY_NIL)
+		rc = STICKY_ENOENT;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
+
 /* ---- raw access for stickyctl ---------------------------------------- */
 
 int

@@ -27,6 +27,7 @@ enum script_id {
 	SCR_SET_ASIDE,
 	SCR_MIGRATE,
 	SCR_GENERATION,
+	SCR_PEEK,
 	SCR_COUNT
 };
 

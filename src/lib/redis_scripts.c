@@ -176,6 +176,10 @@ static const char *const scripts[SCR_COUNT] = {
 	"if v then return v end\n"
 	"redis.call('SET', KEYS[1], ARGV[1])\n"
 	"return ARGV[1]\n",
+
+	/* peek: {epoch or false, the checkpoint's first 48 bytes ("" if none)}. */
+	"return {redis.call('HGET', KEYS[2], 'epoch') or false,\n"
+	"  redis.call('GETRANGE', KEYS[1], 0, 47)}\n",
 };
 
 int

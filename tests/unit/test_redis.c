@@ -2157,3 +2157,27 @@ Test(redis, generation_changes_when_redis_loses_data)
 	cr_assert_str_eq(g2, "cccc");
 	redis_free(r);
 }
+
+Test(redis, peek_shows_epoch_and_header)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], p[20], got[ENV_HDR_LEN];
+	size_t hl;
+	uint64_t e;
+
+	fill(p, sizeof(p), 4);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), STICKY_ENOENT);
+	cr_assert_eq(hl, 0);
+	cr_assert_eq(put(r, "pk", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), 0);
+	cr_assert_eq(e, 1);
+	cr_assert_eq(hl, ENV_HDR_LEN);
+	cr_assert(memcmp(got, h, ENV_HDR_LEN) == 0);
+	raw_int("DEL", kname("pk", "s"), NULL);
+	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), 0);
+	cr_assert_eq(hl, 0, "owner record only");
+	raw_int("DEL", kname("pk", "o"), NULL);
+	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), STICKY_ENOENT);
+	redis_free(r);
+}
