@@ -24,7 +24,8 @@
 #define SLICE 8      /* sessions per pipeline between requests */
 #define RUNS_MAX 64  /* delta runs per write; more: write in full */
 #define GEN_CHECK_MS 1000 /* how often P"generation" is compared */
-#define SCRUB_PER_CHECK 32 /* sessions compared with Redis per GEN_CHECK_MS */
+#define SCRUB_PER_FLUSH 8 /* sessions compared with Redis per flush tick:
+                              one round trip each, so a small slice */
 
 int
 ckpt_enabled(const struct worker *w)
@@ -514,6 +515,7 @@ ckpt_write(struct worker *w, struct session **ss, size_t n, int *results)
 }
 
 static void check_generation(struct worker *w);
+static void scrub(struct worker *w);
 
 int
 ckpt_flush(struct worker *w, int all, int64_t *next_due)
@@ -527,8 +529,10 @@ ckpt_flush(struct worker *w, int all, int64_t *next_due)
 	*next_due = 0;
 	if (!ckpt_enabled(w))
 		return 0;
-	if (!all && ensure_conn(w) == 0)
+	if (!all && ensure_conn(w) == 0) {
 		check_generation(w);
+		scrub(w);
+	}
 	/*
 	 * Oldest change first; one pipeline of at most SLICE sessions per
 	 * call unless everything must go (stop, reload), so a flush never
@@ -695,7 +699,7 @@ scrub(struct worker *w)
 		s = store_peek(w->store, w->scrub_next);
 	if (s == NULL)
 		s = store_lru(w->store);
-	for (int n = 0; s != NULL && n < SCRUB_PER_CHECK; n++, s = next) {
+	for (int n = 0; s != NULL && n < SCRUB_PER_FLUSH; n++, s = next) {
 		next = store_newer(s);
 		if (!s->in_redis || s->dirty_since_ms != 0)
 			continue; /* written soon anyway */
@@ -744,7 +748,6 @@ check_generation(struct worker *w)
 		store_foreach(w->store, mark_dirty_cb, w);
 	}
 	snprintf(w->redis_gen, sizeof(w->redis_gen), "%s", seen);
-	scrub(w);
 }
 
 int
