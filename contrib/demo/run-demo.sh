@@ -55,6 +55,9 @@ cat <<MSG
 
     kill -9 \$(pgrep -P $STICKY_PID | head -1)      # or the other one
 
+  Redis names each session by a keyed hash of its id, under the secret in
+  $T/secret (secret_file): $STICKYCTL -o secret_file=$T/secret name <cookie>
+
   Status page:  $STICKYCTL -o 'listen=unix:$T/%t.sock' -o workers=$STICKY_WORKERS -o status_path=/sticky-status status
   Logs:         $T/sticky.log   lighttpd: $T/lighttpd/sticky.conf
 

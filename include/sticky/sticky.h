@@ -85,7 +85,10 @@ struct sticky_codec {
 	void (*destroy)(void *state, void *appdata);
 	/* Optional: bytes the state holds, for memory limits and metrics. */
 	size_t (*size)(const void *state, void *appdata);
+	/* STICKY_CODEC_* flags. */
+	unsigned flags;
 };
+#define STICKY_CODEC_NEEDS_MAC 0x1u /* decode only checkpoints authenticated under secret_file; refuse to start without it */
 
 /* The handler: 0 on success; a negative code answers 500 if nothing was sent. */
 typedef int (*sticky_handler_fn)(struct sticky_req *req, void *appdata);

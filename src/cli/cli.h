@@ -24,6 +24,8 @@ int cmd_show(struct sticky_config *cfg, int argc, char *argv[]);
 int cmd_verify(struct sticky_config *cfg, int argc, char *argv[]);
 int cmd_delete(struct sticky_config *cfg, int argc, char *argv[]);
 int cmd_owner(struct sticky_config *cfg, int argc, char *argv[]);
+int cmd_name(struct sticky_config *cfg, int argc, char *argv[]);
+int cmd_migrate(struct sticky_config *cfg, int argc, char *argv[]);
 /* cmd_status.c */
 int cmd_status(struct sticky_config *cfg, int argc, char *argv[]);
 int cmd_conf(struct sticky_config *cfg, int argc, char *argv[]);

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "secret.h"
 
 static const struct cli_cmd cmds[] = {
 	{ "routes", "apache|lighttpd|nginx|haproxy [options]",
@@ -23,6 +24,10 @@ static const struct cli_cmd cmds[] = {
 	  cmd_verify },
 	{ "delete", "SID|KEY", "delete a checkpoint and its owner record",
 	  cmd_delete },
+	{ "name", "SID|KEY", "the name a session has in Redis (under "
+	  "secret_file: a keyed hash of its key)", cmd_name },
+	{ "migrate", "", "move checkpoints named by raw session keys to their "
+	  "names under secret_file, signed", cmd_migrate },
 	{ "owner", "SID|KEY", "which worker owns a session, and its epoch",
 	  cmd_owner },
 	{ "status", "[text|json|openmetrics] [TAG]", "fetch a worker's status page",
@@ -90,7 +95,8 @@ main(int argc, char *argv[])
 		sticky_config_free(cfg);
 		return 2;
 	}
-	if (config_validate(cfg, err, sizeof(err)) != 0) {
+	if (config_validate(cfg, err, sizeof(err)) != 0 ||
+	    secret_config_load(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "stickyctl: %s\n", err);
 		sticky_config_free(cfg);
 		return 1;

@@ -10,12 +10,20 @@
 #include "config.h"
 #include "internal.h"
 #include "prefork.h"
+#include "secret.h"
 
 /* What SIGHUP needs to rebuild the configuration the same way. */
 struct origin {
+	const struct sticky_app_def *def;
 	const char *file;     /* -c, or NULL */
 	char **overrides;     /* "key=value" from flags, applied after the file */
 	size_t noverrides;
+	/*
+	 * The secrets last loaded and their file: a reload runs after the
+	 * master dropped privileges and may no longer read a root-only file.
+	 */
+	struct secrets *secrets;
+	char *secret_file;
 };
 
 static void
@@ -49,8 +57,42 @@ apply(struct sticky_config *cfg, const char *kv, char *err, size_t errlen)
 	return sticky_config_set(cfg, key, eq + 1, err, errlen);
 }
 
+/*
+ * Load secret_file; an app that authenticates its checkpoints
+ * (STICKY_CODEC_NEEDS_MAC) does not start without one.
+ */
+static int
+load_secret(struct origin *o, const struct sticky_app_def *def,
+    struct sticky_config *cfg, char *err, size_t errlen)
+{
+	if (secret_config_load(cfg, err, errlen) != 0) {
+		/* Unreadable now (privileges dropped): keep what was loaded. */
+		if (o == NULL || o->secrets == NULL || o->secret_file == NULL ||
+		    strcmp(o->secret_file, cfg->secret_file) != 0 ||
+		    (cfg->secrets = secrets_dup(o->secrets)) == NULL)
+			return STICKY_ECONFIG;
+		log_warn("secret_file_kept", "reason=\"%s\" action=keep_loaded "
+		    "hint=\"to rotate on reload, let the service user read it "
+		    "(mode 0640, its group), or restart\"", err);
+	}
+	if (o != NULL) {
+		secrets_free(o->secrets);
+		xfree(o->secret_file);
+		o->secrets = secrets_dup(cfg->secrets);
+		o->secret_file = xstrdup(cfg->secret_file);
+	}
+	if (def != NULL && (def->codec.flags & STICKY_CODEC_NEEDS_MAC) &&
+	    cfg->secrets == NULL) {
+		snprintf(err, errlen, "app %s decodes only authenticated "
+		    "checkpoints (STICKY_CODEC_NEEDS_MAC): set secret_file",
+		    def->name);
+		return STICKY_ECONFIG;
+	}
+	return 0;
+}
+
 static struct sticky_config *
-build(const struct origin *o, char *err, size_t errlen)
+build(struct origin *o, char *err, size_t errlen)
 {
 	struct sticky_config *cfg;
 
@@ -63,7 +105,8 @@ build(const struct origin *o, char *err, size_t errlen)
 	for (size_t i = 0; i < o->noverrides; i++)
 		if (apply(cfg, o->overrides[i], err, errlen) != 0)
 			goto fail;
-	if (config_validate(cfg, err, errlen) != 0)
+	if (config_validate(cfg, err, errlen) != 0 ||
+	    load_secret(o, o->def, cfg, err, errlen) != 0)
 		goto fail;
 	return cfg;
 fail:
@@ -119,7 +162,8 @@ sticky_run(const struct sticky_app_def *def, struct sticky_config *cfg)
 
 	if (cfg == NULL || check_app(def) != 0)
 		return 1;
-	if (config_validate(cfg, err, sizeof(err)) != 0) {
+	if (config_validate(cfg, err, sizeof(err)) != 0 ||
+	    load_secret(NULL, def, cfg, err, sizeof(err)) != 0) {
 		log_err("config", "reason=\"%s\"", err);
 		return 1;
 	}
@@ -131,7 +175,7 @@ sticky_run(const struct sticky_app_def *def, struct sticky_config *cfg)
 int
 sticky_main(int argc, char *argv[], const struct sticky_app_def *def)
 {
-	struct origin o = { NULL, NULL, 0 };
+	struct origin o = { def, NULL, NULL, 0, NULL, NULL };
 	struct sticky_config *cfg;
 	char err[512];
 	int c, check = 0, status;
@@ -216,5 +260,7 @@ out:
 	for (size_t i = 0; i < o.noverrides; i++)
 		xfree(o.overrides[i]);
 	xfree(o.overrides);
+	secrets_free(o.secrets);
+	xfree(o.secret_file);
 	return status;
 }

@@ -5,7 +5,9 @@
  * ownership epoch (redis_scripts.c), and a fenced write means another
  * worker owns the user now, so the local copy is dropped, never written.
  */
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "bytes.h"
 #include "checkpoint.h"
@@ -13,6 +15,7 @@
 #include "envelope.h"
 #include "metrics.h"
 #include "redis.h"
+#include "secret.h"
 #include "session.h"
 #include "store.h"
 #include "worker.h"
@@ -20,11 +23,21 @@
 #define BATCH_MAX 64 /* sessions per pipeline */
 #define SLICE 8      /* sessions per pipeline between requests */
 #define RUNS_MAX 64  /* delta runs per write; more: write in full */
+#define GEN_CHECK_MS 1000 /* how often P"generation" is compared */
+#define SCRUB_PER_FLUSH 8 /* sessions compared with Redis per flush tick:
+                              one round trip each, so a small slice */
 
 int
 ckpt_enabled(const struct worker *w)
 {
 	return w->redis != NULL;
+}
+
+void
+ckpt_name(const struct worker *w, const char *key,
+    char out[SID_KEY_LEN + 1])
+{
+	secret_name(w->cfg->secrets, 0, key, out);
 }
 
 void
@@ -102,14 +115,47 @@ keep_base(const struct worker *w, struct session *s, struct sticky_buf *b)
 	}
 }
 
-int
-ckpt_restore(struct worker *w, const char *key, struct session **out)
+/*
+ * Not under its current name: under an older secret's (the secret was
+ * rotated)?  Move it to the current name first.  0 when the current name
+ * may now hold it.
+ */
+static int
+migrate_old(struct worker *w, const char *key, const char *name)
 {
+	const struct secrets *sec = w->cfg->secrets;
+	char old[SID_KEY_LEN + 1], sidbuf[16];
+	int rc;
+
+	for (size_t i = 1; sec != NULL && i < sec->n; i++) {
+		secret_name(sec, i, key, old);
+		rc = redis_migrate(w->redis, old, name, NULL, 0, NULL, 0);
+		if (rc == 0) {
+			w->stats->migrated++;
+			log_info("session_migrated", "sid=%s secret=%zu",
+			    log_sid(name, sidbuf), i + 1);
+			return 0;
+		}
+		if (rc == STICKY_EFENCED)
+			return 0; /* someone moved it just now */
+		if (rc != STICKY_ENOENT)
+			return rc;
+	}
+	return STICKY_ENOENT;
+}
+
+int
+ckpt_restore(struct worker *w, const char *key, int have_copy,
+    struct session **out)
+{
+	const struct secrets *sec = w->cfg->secrets;
 	struct sticky_buf blob;
 	struct envelope env;
 	struct session *s = NULL;
 	const char *why = "";
-	char sidbuf[16];
+	char sidbuf[16], name[SID_KEY_LEN + 1];
+	unsigned char mac[REDIS_MAC_MAX];
+	size_t maclen = 0;
 	uint64_t epoch;
 	int64_t t0 = now_us();
 	int rc;
@@ -119,10 +165,24 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 		w->stats->restore_failed++;
 		return STICKY_EAGAIN;
 	}
+	ckpt_name(w, key, name);
 	buf_init(&blob);
-	rc = redis_takeover(w->redis, key, w->tag, &epoch, &blob);
+	rc = redis_takeover(w->redis, name, w->tag, &epoch, &blob, mac, &maclen);
+	if (rc == STICKY_ENOENT && epoch == 0 &&
+	    (rc = migrate_old(w, key, name)) == 0)
+		rc = redis_takeover(w->redis, name, w->tag, &epoch, &blob, mac,
+		    &maclen);
 	if (rc == STICKY_ENOENT) {
 		w->stats->restore_misses++;
+		/*
+		 * Nobody holds it: not this worker, not Redis (lost, expired or
+		 * never there).  Never silent: the user starts afresh.
+		 */
+		if (epoch == 0 && !have_copy) {
+			w->stats->sessions_lost++;
+			log_info("session_lost", "sid=%s reason=no_checkpoint "
+			    "action=new_session", log_sid(name, sidbuf));
+		}
 		goto out;
 	}
 	if (rc != 0) {
@@ -131,9 +191,17 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 		rc = STICKY_EAGAIN;
 		goto out;
 	}
+	/* Authenticated before anything reads it, the codec last of all. */
+	if (sec != NULL && (maclen != SECRET_MAC_LEN ||
+	    secret_mac_check(sec, blob.data, blob.len, NULL, 0, mac) < 0)) {
+		w->stats->restore_unauthenticated++;
+		why = maclen == 0 ? "no MAC" : "MAC does not match";
+		rc = STICKY_ECORRUPT;
+		goto refuse;
+	}
 	if ((rc = envelope_decode(blob.data, blob.len, w->app_id, &env, &why)) != 0)
 		goto refuse;
-	if ((s = store_session_alloc(key)) == NULL) {
+	if ((s = store_session_alloc(name)) == NULL) {
 		rc = STICKY_ENOMEM;
 		goto nomem;
 	}
@@ -157,7 +225,7 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 	w->stats->restore_hits++;
 	w->stats->restore_us_total += (uint64_t)(now_us() - t0);
 	log_debug("restored", "sid=%s epoch=%llu",
-	    log_sid(key, sidbuf), (unsigned long long)epoch);
+	    log_sid(name, sidbuf), (unsigned long long)epoch);
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -173,9 +241,9 @@ refuse:
 	/* Kept aside for inspection, never deleted; the user starts afresh. */
 	w->stats->restore_bad++;
 	log_warn("checkpoint_refused", "sid=%s reason=\"%s\" code=%d",
-	    log_sid(key, sidbuf), why, rc);
-	if (redis_set_aside(w->redis, key) != 0)
-		log_warn("set_aside_failed", "sid=%s", log_sid(key, sidbuf));
+	    log_sid(name, sidbuf), why, rc);
+	if (redis_set_aside(w->redis, name) != 0)
+		log_warn("set_aside_failed", "sid=%s", log_sid(name, sidbuf));
 	if (rc == 0)
 		rc = STICKY_ECORRUPT;
 out:
@@ -193,6 +261,7 @@ struct pending {
 	struct session *s;
 	struct sticky_buf payload;
 	unsigned char hdr[ENV_HDR_LEN];
+	unsigned char mac[SECRET_MAC_LEN];
 	struct delta_run runs[RUNS_MAX];
 	uint32_t *page_crc; /* of payload's full pages, for the next write */
 	size_t npage_crc;
@@ -273,6 +342,14 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	rw->hdr = p->hdr;
 	rw->payload = p->payload.data;
 	rw->payload_len = p->payload.len;
+	rw->fresh = !s->in_redis;
+	if (w->cfg->secrets != NULL) {
+		/* Over the final bytes, whether Redis gets them whole or not. */
+		secret_mac(w->cfg->secrets, 0, p->hdr, ENV_HDR_LEN,
+		    p->payload.data, p->payload.len, p->mac);
+		rw->mac = p->mac;
+		rw->maclen = SECRET_MAC_LEN;
+	}
 	if (nruns != DELTA_REWRITE_WHOLE) {
 		rw->prev_hdr = s->written_hdr;
 		rw->runs = p->runs;
@@ -311,6 +388,13 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 		memcpy(s->written_hdr, p->hdr, ENV_HDR_LEN);
 		s->in_redis = 1;
 		store_clean(w->store, s);
+		if (rw->reclaimed) {
+			/* Redis had lost it (or held older state): ours won. */
+			s->epoch++;
+			w->stats->reclaims++;
+			log_warn("reclaimed", "sid=%s epoch=%llu reason=redis_lost_it",
+			    log_sid(s->key, sidbuf), (unsigned long long)s->epoch);
+		}
 		w->stats->ckpt_written++;
 		w->stats->ckpt_bytes += write_bytes(rw);
 		return 0;
@@ -392,8 +476,10 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 				map[nb++] = i;
 			}
 		rc = redis_write_batch(w->redis, send, nb);
-		for (i = 0; i < nb; i++)
+		for (i = 0; i < nb; i++) {
 			rw[map[i]].result = send[i].result;
+			rw[map[i]].reclaimed = send[i].reclaimed;
+		}
 		xfree(send);
 		xfree(map);
 		if (rc != 0) {
@@ -442,6 +528,9 @@ ckpt_write(struct worker *w, struct session **ss, size_t n, int *results)
 	return rc;
 }
 
+static void check_generation(struct worker *w);
+static void scrub(struct worker *w);
+
 int
 ckpt_flush(struct worker *w, int all, int64_t *next_due)
 {
@@ -454,6 +543,10 @@ ckpt_flush(struct worker *w, int all, int64_t *next_due)
 	*next_due = 0;
 	if (!ckpt_enabled(w))
 		return 0;
+	if (!all && ensure_conn(w) == 0) {
+		check_generation(w);
+		scrub(w);
+	}
 	/*
 	 * Oldest change first; one pipeline of at most SLICE sessions per
 	 * call unless everything must go (stop, reload), so a flush never
@@ -552,8 +645,27 @@ ckpt_watching(const struct worker *w)
 	return ckpt_enabled(w) && redis_sub_fd(w->redis) >= 0;
 }
 
+/*
+ * Redis lost this session (no owner record) or holds an older epoch than
+ * ours (restored from an old copy, a lagging replica promoted): our copy is
+ * the newest there is, so write it now, re-claiming the session with a new
+ * epoch (redis_write_batch()).  Only a newer epoch fences us.
+ */
+static int
+reclaim(struct worker *w, struct session *s)
+{
+	int res;
+
+	store_dirty(w->store, s, now_ms());
+	if (write_some(w, &s, 1, &res) != 0 && res == 0)
+		res = STICKY_EAGAIN;
+	if (res == STICKY_EFENCED)
+		return STICKY_EFENCED; /* the caller drops it */
+	return res == 0 ? 0 : STICKY_EAGAIN; /* still dirty: written later */
+}
+
 int
-ckpt_check_owner(struct worker *w, const struct session *s)
+ckpt_check_owner(struct worker *w, struct session *s)
 {
 	uint64_t epoch;
 	char owner[64];
@@ -564,11 +676,92 @@ ckpt_check_owner(struct worker *w, const struct session *s)
 	if (ensure_conn(w) != 0)
 		return STICKY_EAGAIN;
 	rc = redis_owner(w->redis, s->key, &epoch, owner, sizeof(owner));
-	if (rc == STICKY_ENOENT)
-		return STICKY_EFENCED;
+	if (rc == STICKY_ENOENT || (rc == 0 && epoch < s->epoch))
+		return reclaim(w, s);
 	if (rc != 0)
 		return STICKY_EAGAIN;
 	return epoch == s->epoch ? 0 : STICKY_EFENCED;
+}
+
+static void
+mark_dirty_cb(struct session *s, void *arg)
+{
+	struct worker *w = arg;
+
+	if (s->in_redis)
+		store_dirty(w->store, s, now_ms());
+}
+
+/*
+ * The scrub: a few clean sessions per call, from the least recently used
+ * on, compared with what Redis holds.  Redis lost one (keys deleted) or
+ * holds another checkpoint at our epoch (an older copy restored): it is
+ * written again.  A newer epoch is left to announcements and fencing.
+ * The cursor is a name, so a session freed meanwhile cannot dangle.
+ */
+static void
+scrub(struct worker *w)
+{
+	struct session *s = NULL, *next;
+	unsigned char hdr[ENV_HDR_LEN];
+	char sidbuf[16];
+	size_t hdrlen;
+	uint64_t epoch;
+	int rc;
+
+	if (w->scrub_next[0] != '\0')
+		s = store_peek(w->store, w->scrub_next);
+	if (s == NULL)
+		s = store_lru(w->store);
+	for (int n = 0; s != NULL && n < SCRUB_PER_FLUSH; n++, s = next) {
+		next = store_newer(s);
+		if (!s->in_redis || s->dirty_since_ms != 0)
+			continue; /* written soon anyway */
+		rc = redis_peek(w->redis, s->key, &epoch, hdr, &hdrlen);
+		if (rc != 0 && rc != STICKY_ENOENT)
+			break; /* Redis unreachable: next time */
+		if (rc == 0 && (epoch > s->epoch || (epoch == s->epoch &&
+		    hdrlen == ENV_HDR_LEN &&
+		    memcmp(hdr, s->written_hdr, ENV_HDR_LEN) == 0)))
+			continue;
+		log_warn("scrub_rewrite", "sid=%s reason=%s", log_sid(s->key,
+		    sidbuf), rc == STICKY_ENOENT || hdrlen == 0 ? "missing" :
+		    "older_in_redis");
+		store_dirty(w->store, s, now_ms());
+	}
+	if (s != NULL)
+		memcpy(w->scrub_next, s->key, sizeof(w->scrub_next));
+	else
+		w->scrub_next[0] = '\0';
+}
+
+/*
+ * Did Redis lose data since we last looked (restarted empty, flushed,
+ * replaced)?  Then every session held here is written again: the writes
+ * re-claim what Redis lost.  At most once a GEN_CHECK_MS.
+ */
+static void
+check_generation(struct worker *w)
+{
+	int64_t now = now_ms();
+	unsigned char rnd[12];
+	char fresh[2 * sizeof(rnd) + 1], seen[64];
+
+	if (now < w->next_gen_check_ms)
+		return;
+	w->next_gen_check_ms = now + GEN_CHECK_MS;
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		return;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(fresh + 2 * i, 3, "%02x", rnd[i]);
+	if (redis_generation(w->redis, fresh, seen, sizeof(seen)) != 0)
+		return; /* unreachable: asked again later */
+	if (w->redis_gen[0] != '\0' && strcmp(seen, w->redis_gen) != 0) {
+		log_warn("redis_data_lost", "sessions=%zu action=rewrite_all",
+		    store_count(w->store));
+		store_foreach(w->store, mark_dirty_cb, w);
+	}
+	snprintf(w->redis_gen, sizeof(w->redis_gen), "%s", seen);
 }
 
 int

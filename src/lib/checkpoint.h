@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "sid.h"
+
 struct worker;
 struct session;
 struct sticky_config;
@@ -26,12 +28,22 @@ int ckpt_available(struct worker *w);
 int ckpt_enabled(const struct worker *w);
 
 /*
- * Restore session `key` from its checkpoint and take ownership.  On
- * success *out is inserted in the store.  STICKY_ENOENT: no checkpoint;
- * STICKY_EAGAIN: Redis unreachable (answer 503); STICKY_ECORRUPT and
- * friends: the checkpoint was refused and set aside.
+ * The name of session key `key` in Redis and in the store (secret.h):
+ * a keyed hash with secret_file, else the key itself.
  */
-int ckpt_restore(struct worker *w, const char *key, struct session **out);
+void ckpt_name(const struct worker *w, const char *key,
+    char out[SID_KEY_LEN + 1]);
+/*
+ * Restore session `key` (the cookie's key, not its name) from its
+ * checkpoint and take ownership, moving it from an older secret's name
+ * first.  On success *out is inserted in the store.  STICKY_ENOENT: no
+ * checkpoint (counted as a lost session unless have_copy: this worker
+ * holds a copy); STICKY_EAGAIN: Redis unreachable (answer 503);
+ * STICKY_ECORRUPT and friends: the checkpoint was refused (corrupt, or
+ * its MAC missing or wrong) and set aside, never decoded.
+ */
+int ckpt_restore(struct worker *w, const char *key, int have_copy,
+    struct session **out);
 /*
  * Write these sessions now, pipelined.  results (may be NULL) gets each
  * one's outcome: 0, STICKY_EFENCED (the session was dropped from the
@@ -48,9 +60,13 @@ int ckpt_write(struct worker *w, struct session **ss, size_t n, int *results);
  * unreachable, backing off) or STICKY_EREDIS (writes refused).
  */
 int ckpt_flush(struct worker *w, int all, int64_t *next_due);
-/* Strict fencing: is the epoch we hold still current?  0 yes,
- * STICKY_EFENCED no, STICKY_EAGAIN Redis unreachable. */
-int ckpt_check_owner(struct worker *w, const struct session *s);
+/*
+ * Is the epoch we hold still current?  0 yes (also after re-claiming a
+ * session Redis lost or holds older state of: written now, new epoch),
+ * STICKY_EFENCED no (a newer epoch: drop the copy), STICKY_EAGAIN Redis
+ * unreachable.
+ */
+int ckpt_check_owner(struct worker *w, struct session *s);
 /*
  * Takeover announcements: keep the subscription open (reopening after a
  * failure), and drop every local copy another worker took over.  sub_fd

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "redis.h"
 #include "route.h"
+#include "secret.h"
 #include "sid.h"
 #include "sock.h"
 
@@ -176,6 +177,12 @@ static const struct key keys[] = {
 	  "Checkpoints", "Milliseconds for one Redis command (or pipeline)." },
 	{ "redis_prefix", T_STR, F(redis_prefix), "sticky:", 0, 0, "Checkpoints",
 	  "Prefix of every key sticky writes." },
+	{ "secret_file", T_STR, F(secret_file), "", 0, 0, "Checkpoints",
+	  "File of server secrets, one per line (at least 32 bytes each, not "
+	  "readable by other users): Redis keys and announcements name each "
+	  "session by a keyed hash of its id, and checkpoints carry a MAC checked "
+	  "before decoding.  The first line names and signs; older lines are "
+	  "still accepted (rotation).  Empty: session ids name keys, no MAC." },
 	{ "checkpoint", T_ENUM, F(checkpoint), "async", 0, 0, "Checkpoints",
 	  "async: changed sessions are written every checkpoint_interval; sync: "
 	  "a response waits until Redis has its checkpoint; off." },
@@ -463,6 +470,8 @@ config_cleanup(struct sticky_config *cfg)
 	xfree(cfg->app_values);
 	cfg->app_keys = cfg->app_values = NULL;
 	cfg->napp = 0;
+	secrets_free(cfg->secrets);
+	cfg->secrets = NULL;
 }
 
 /*

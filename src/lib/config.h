@@ -12,6 +12,8 @@
 
 #include "cookie.h"
 
+struct secrets;
+
 enum ckpt_mode { CKPT_OFF, CKPT_ASYNC, CKPT_SYNC };
 enum routing_mode { ROUTING_TAG, ROUTING_HASH };
 
@@ -63,6 +65,8 @@ struct sticky_config {
 	long redis_connect_timeout_ms;
 	long redis_timeout_ms;
 	char *redis_prefix;
+	char *secret_file; /* "" = session ids name keys, no MAC */
+	struct secrets *secrets; /* loaded from secret_file (secret.c) */
 	enum ckpt_mode checkpoint;
 	long checkpoint_interval_ms;
 	long checkpoint_ttl_s;

@@ -82,6 +82,10 @@ static const struct counter counters[] = {
 	C(quarantine_refused, "Requests refused: the user's requests kept killing workers."),
 	C(output_stalls, "Connections not read until their unsent output "
 	    "drained below max_pending_output."),
+	C(restore_unauthenticated, "Refused checkpoints whose MAC was missing or wrong."),
+	C(migrated, "Sessions moved to their name under the current secret."),
+	C(reclaims, "Sessions re-claimed and rewritten after Redis lost them."),
+	C(sessions_lost, "Cookies whose session was neither in memory nor in Redis."),
 };
 
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))

@@ -39,6 +39,10 @@ struct worker_stats {
 	uint64_t restore_failed; /* Redis unreachable or corrupt */
 	uint64_t restore_us_total;
 	uint64_t restore_bad;    /* refused checkpoints (set aside) */
+	uint64_t restore_unauthenticated; /* of those: MAC missing or wrong */
+	uint64_t migrated;       /* sessions moved to their new name */
+	uint64_t reclaims;       /* sessions rewritten after Redis lost them */
+	uint64_t sessions_lost;  /* cookies whose session nobody held */
 	uint64_t evictions;
 	uint64_t expired;
 	uint64_t replays;        /* resent requests answered from the log */

@@ -6,11 +6,15 @@
  * redis_sub.c (takeover announcements), redis_scan.c (stickyctl's
  * iteration); redis_int.h is what they share.
  *
- * Keys, for session key K under prefix P (the {K} hash tag keeps both in
- * one Redis Cluster slot, as the scripts need):
- *   P{K}:s   the checkpoint: envelope header + payload (a string)
- *   P{K}:o   the owner record: hash {epoch, owner}; owner "-" after logout
- *   P{K}:bad:<unix time>  a checkpoint set aside after failing its checks
+ * Keys, for session name N under prefix P (the {N} hash tag keeps both in
+ * one Redis Cluster slot, as the scripts need).  N is what the callers
+ * pass as "key": with secret_file, a keyed hash of the session key
+ * (secret.h), never the key itself; without, the session key.
+ *   P{N}:s   the checkpoint: envelope header + payload (a string)
+ *   P{N}:o   the owner record: hash {epoch, owner, mac}; owner "-" after
+ *            logout; mac: the checkpoint's MAC (secret.h), absent without
+ *   P{N}:bad:<unix time>  a checkpoint set aside after failing its checks
+ *   P"generation"  a random token: a change means Redis lost data
  * Both live keys carry the configured TTL, refreshed by every write.
  *
  * Takeover and drop announce the new epoch on the Pub/Sub channel
@@ -18,7 +22,7 @@
  * &P"takeover" besides ~P*; without it SUBSCRIBE fails with NOPERM and the
  * scripts skip the announcement (they still take over / drop).  Channels
  * are not per database: deployments sharing a Redis with the same prefix
- * hear each other.  Subscribers see session keys, as the keyspace does.
+ * hear each other.  Subscribers see session names, as the keyspace does.
  */
 #ifndef STICKY_REDIS_H
 #define STICKY_REDIS_H
@@ -44,6 +48,8 @@ struct redis_opts {
 
 struct redis;
 
+#define REDIS_MAC_MAX 32 /* longest MAC stored with a checkpoint */
+
 /* Copies the options; does not connect.  STICKY_EINVAL for a bad addr,
  * a user without password, negative values or backoff_min > backoff_max.
  * Session keys everywhere below must be 1..512 bytes without braces or
@@ -68,13 +74,15 @@ int64_t redis_backoff_left_ms(const struct redis *r);
 
 /*
  * Restore with takeover, atomically: if a checkpoint exists, increment the
- * epoch, record `owner`, refresh TTLs and return the new epoch and the
- * checkpoint bytes (header + payload) in blob (reset first).
- * STICKY_ENOENT when there is no checkpoint (or the session was logged
- * out); nothing is created.
+ * epoch, record `owner`, refresh TTLs and return the new epoch, the
+ * checkpoint bytes (header + payload) in blob (reset first) and, when mac
+ * is not NULL, the MAC stored with it into mac (REDIS_MAC_MAX bytes;
+ * *maclen 0: none).  STICKY_ENOENT when there is no checkpoint (*epoch 0)
+ * or the session was logged out (*epoch 1); nothing is created.
  */
 int redis_takeover(struct redis *r, const char *key, const char *owner,
-    uint64_t *epoch, struct sticky_buf *blob);
+    uint64_t *epoch, struct sticky_buf *blob, unsigned char *mac,
+    size_t *maclen);
 /* Create the owner record of a new session with epoch 1; STICKY_EFENCED
  * if one exists already. */
 int redis_claim(struct redis *r, const char *key, const char *owner,
@@ -95,9 +103,16 @@ struct redis_write {
 	size_t payload_len;
 	const struct delta_run *runs; /* delta: payload ranges to send */
 	size_t nruns;
-	int result; /* out: 0 written, STICKY_EFENCED, REDIS_DELTA_REFUSED
-	               (Redis does not hold prev_hdr, or the payload shrank:
-	               write in full), STICKY_EREDIS, STICKY_EINVAL
+	int fresh;                     /* the session was never written: a
+	                                  missing owner record is no loss */
+	const unsigned char *mac;      /* stored with it; NULL: none */
+	size_t maclen;                 /* <= REDIS_MAC_MAX */
+	int reclaimed; /* out, with result 0: Redis had lost the owner record
+	                  or the checkpoint, or held an older epoch: written
+	                  in full, epoch is now w->epoch + 1 (announced) */
+	int result; /* out: 0 written, STICKY_EFENCED, REDIS_DELTA_REFUSED (delta
+	               refused: Redis does not hold prev_hdr, or the payload
+	               shrank; write in full), STICKY_EREDIS, STICKY_EINVAL
 	               (not sent: hdr lengths != payload_len, runs unsorted,
 	               outside the payload or not covering its growth),
 	               STICKY_ENOMEM */
@@ -113,9 +128,11 @@ enum redis_write_result {
 
 /*
  * Send every write in one pipeline, then read every reply.  Each write is
- * applied atomically and only if the owner record's epoch equals
- * w->epoch (if the record is missing, e.g. after Redis lost its data, it
- * is recreated with w->epoch, full writes only).  Returns 0 when every
+ * applied atomically unless the owner record's epoch is newer than
+ * w->epoch (STICKY_EFENCED: another worker took the session).  When Redis
+ * lost the record or the checkpoint, or holds an older epoch (it lost
+ * data), the writer holds the newest copy there is: a full write re-claims
+ * the session (see reclaimed), a delta is refused (REDIS_DELTA_REFUSED).  Returns 0 when every
  * reply was read (see each result), STICKY_EREDIS when the connection
  * failed (every unanswered result is STICKY_EREDIS), STICKY_EAGAIN while
  * backing off (nothing sent, every result STICKY_EREDIS).
@@ -131,7 +148,38 @@ int redis_drop(struct redis *r, const char *key, uint64_t epoch);
  * STICKY_ENOENT if there is no checkpoint. */
 int redis_set_aside(struct redis *r, const char *key);
 
-/* ---- for stickyctl: raw access by session key ---- */
+/*
+ * Move a session from name `from` to name `to` (secret rotation, or a
+ * checkpoint named by its raw session key), atomically, with mac stored
+ * when maclen > 0 (else the one it has is kept), only if the checkpoint
+ * still equals expect when expectlen > 0 (the bytes the MAC is for).  The
+ * old name keeps a logged-out owner record with a newer epoch, announced,
+ * so a copy held under it is dropped and its writes fenced.  0 moved,
+ * STICKY_ENOENT nothing to move (or logged out), STICKY_EFENCED `to`
+ * exists already, STICKY_EAGAIN the checkpoint changed (try again).
+ */
+int redis_migrate(struct redis *r, const char *from, const char *to,
+    const unsigned char *mac, size_t maclen, const void *expect,
+    size_t expectlen);
+/*
+ * The token in P"generation", set to `fresh` first when missing; a token
+ * that changed (or vanished) since last asked means Redis lost data.
+ */
+int redis_generation(struct redis *r, const char *fresh, char *out,
+    size_t outlen);
+
+/*
+ * What Redis holds of a session, to compare with what was written: its
+ * epoch and the first 48 bytes of its checkpoint (*hdrlen 0: none).
+ * STICKY_ENOENT (with the header, if any) when the owner record is gone.
+ */
+int redis_peek(struct redis *r, const char *key, uint64_t *epoch,
+    unsigned char hdr[48], size_t *hdrlen);
+
+/* ---- for stickyctl: raw access by session name ---- */
+/* The MAC stored with a checkpoint; STICKY_ENOENT if none. */
+int redis_mac(struct redis *r, const char *key, unsigned char *mac,
+    size_t *maclen);
 /* Iterate session keys (SCAN MATCH P{*}:s); *cursor starts and ends at 0. */
 int redis_scan(struct redis *r, uint64_t *cursor, char ***keys, size_t *n);
 void redis_scan_free(char **keys, size_t n);

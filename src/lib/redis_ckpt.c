@@ -149,14 +149,19 @@ set_announce(const struct redis *r, const char **argv, size_t *lens,
 
 int
 redis_takeover(struct redis *r, const char *key, const char *owner,
-    uint64_t *epoch, struct sticky_buf *blob)
+    uint64_t *epoch, struct sticky_buf *blob, unsigned char *mac,
+    size_t *maclen)
 {
 	const char *argv[9];
 	size_t lens[9];
 	char ttl[NUMLEN];
 	struct keypair kp;
-	redisReply *rep = NULL, *e, *b;
+	redisReply *rep = NULL, *e, *b, *m;
 	int rc;
+
+	if (maclen != NULL)
+		*maclen = 0;
+	*epoch = 0;
 
 	if (!rd_owner_valid(owner))
 		return STICKY_EINVAL;
@@ -171,17 +176,24 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 	if ((rc = rd_eval(r, SCR_TAKEOVER, "takeover", 9, argv, lens,
 	    &rep)) != 0)
 		goto out;
-	if (rep->type == REDIS_REPLY_NIL) {
+	if (rep->type == REDIS_REPLY_NIL || (rep->type == REDIS_REPLY_INTEGER &&
+	    rep->integer == 0)) {
+		*epoch = rep->type == REDIS_REPLY_INTEGER; /* logged out */
 		rc = STICKY_ENOENT;
 		goto out;
 	}
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
 	    (e = rep->element[0])->type != REDIS_REPLY_INTEGER ||
 	    e->integer <= 0 ||
-	    (b = rep->element[1])->type != REDIS_REPLY_STRING) {
+	    (b = rep->element[1])->type != REDIS_REPLY_STRING ||
+	    (m = rep->element[2])->type != REDIS_REPLY_STRING) {
 		rd_set_err(r, "takeover: malformed reply");
 		rc = STICKY_EREDIS;
 		goto out;
+	}
+	if (mac != NULL && maclen != NULL && m->len <= REDIS_MAC_MAX) {
+		memcpy(mac, m->str, m->len);
+		*maclen = m->len;
 	}
 	buf_reset(blob);
 	if ((rc = buf_append(blob, b->str, b->len)) != 0)
@@ -287,7 +299,8 @@ write_check(const struct redis_write *w, uint64_t *prev_total)
 
 	if (!rd_key_valid(w->key) || !rd_owner_valid(w->owner) ||
 	    w->hdr == NULL || (w->payload == NULL && w->payload_len > 0) ||
-	    w->epoch == 0 || w->epoch > MAX_LUA_INT ||
+	    w->epoch == 0 || w->epoch >= MAX_LUA_INT ||
+	    (w->mac == NULL && w->maclen > 0) || w->maclen > REDIS_MAC_MAX ||
 	    hdr_total(w->hdr, &total) != 0 || total != w->payload_len)
 		return STICKY_EINVAL;
 	*prev_total = 0;
@@ -343,7 +356,7 @@ wcmd_build(struct redis *r, const struct redis_write *w, uint64_t prev_total,
 	int rc;
 
 	memset(cmd, 0, sizeof(*cmd));
-	nargs = 12 + (w->prev_hdr != NULL ? 2 * w->nruns : 1);
+	nargs = 15 + (w->prev_hdr != NULL ? 2 * w->nruns : 1);
 	if ((rc = keys_make(r, w->key, &cmd->kp)) != 0)
 		return rc;
 	cmd->argv = xreallocarray(NULL, nargs, sizeof(*cmd->argv));
@@ -366,15 +379,21 @@ wcmd_build(struct redis *r, const struct redis_write *w, uint64_t prev_total,
 	cmd->lens[7] = strlen(w->owner);
 	cmd->argv[10] = (const char *)w->hdr;
 	cmd->lens[10] = ENV_HDR_LEN;
+	cmd->argv[12] = w->maclen > 0 ? (const char *)w->mac : "";
+	cmd->lens[12] = w->maclen;
+	cmd->argv[13] = w->key;
+	cmd->lens[13] = strlen(w->key);
+	cmd->argv[14] = r->channel;
+	cmd->lens[14] = r->channellen;
 	if (w->prev_hdr == NULL) {
-		cmd->argv[8] = "full";
-		cmd->lens[8] = 4;
+		cmd->argv[8] = w->fresh ? "new" : "full";
+		cmd->lens[8] = w->fresh ? 3 : 4;
 		cmd->argv[9] = "";
 		cmd->lens[9] = 0;
 		cmd->argv[11] = "0";
 		cmd->lens[11] = 1;
-		cmd->argv[12] = w->payload_len > 0 ? (const char *)w->payload : "";
-		cmd->lens[12] = w->payload_len;
+		cmd->argv[15] = w->payload_len > 0 ? (const char *)w->payload : "";
+		cmd->lens[15] = w->payload_len;
 		return 0;
 	}
 	cmd->argv[8] = "delta";
@@ -385,12 +404,12 @@ wcmd_build(struct redis *r, const struct redis_write *w, uint64_t prev_total,
 	cmd->lens[11] = rd_fmt_num(num, ENV_HDR_LEN + prev_total);
 	num += NUMLEN;
 	for (i = 0; i < w->nruns; i++) {
-		cmd->argv[12 + 2 * i] = num;
-		cmd->lens[12 + 2 * i] =
+		cmd->argv[15 + 2 * i] = num;
+		cmd->lens[15 + 2 * i] =
 		    rd_fmt_num(num, ENV_HDR_LEN + w->runs[i].off);
 		num += NUMLEN;
-		cmd->argv[13 + 2 * i] = (const char *)w->payload + w->runs[i].off;
-		cmd->lens[13 + 2 * i] = w->runs[i].len;
+		cmd->argv[16 + 2 * i] = (const char *)w->payload + w->runs[i].off;
+		cmd->lens[16 + 2 * i] = w->runs[i].len;
 	}
 	return 0;
 }
@@ -447,8 +466,10 @@ batch_read(struct redis *r, struct redis_write *ws, size_t n)
 			ws[i].result = RES_RETRY;
 		else if (int_reply(r, "write", rep, &v) != 0)
 			ws[i].result = STICKY_EREDIS;
-		else if (v == 1)
+		else if (v == 1 || v == 2) {
 			ws[i].result = 0;
+			ws[i].reclaimed = v == 2;
+		}
 		else if (v == 0)
 			ws[i].result = STICKY_EFENCED;
 		else if (v == -1)
@@ -466,8 +487,10 @@ redis_write_batch(struct redis *r, struct redis_write *ws, size_t n)
 	size_t queued, i;
 	int rc, retry = 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ws[i].result = RES_PENDING;
+		ws[i].reclaimed = 0;
+	}
 	if (n == 0)
 		return 0;
 	if ((rc = redis_connect(r)) != 0)
@@ -550,7 +573,163 @@ out:
 	return rc;
 }
 
+/* ---- renaming, data loss --------------------------------------------- */
+
+int
+redis_migrate(struct redis *r, const char *from, const char *to,
+    const unsigned char *mac, size_t maclen, const void *expect,
+    size_t expectlen)
+{
+	const char *argv[12];
+	size_t lens[12];
+	char ttl[NUMLEN];
+	struct keypair a, b;
+	redisReply *rep = NULL;
+	long long v = 0;
+	int rc;
+
+	if (maclen > REDIS_MAC_MAX || strcmp(from, to) == 0)
+		return STICKY_EINVAL;
+	if ((rc = keys_make(r, from, &a)) != 0)
+		return rc;
+	if ((rc = keys_make(r, to, &b)) != 0) {
+		keys_free(&a);
+		return rc;
+	}
+	set_keys(argv, lens, &a);
+	argv[5] = b.s;
+	lens[5] = b.slen;
+	argv[6] = b.o;
+	lens[6] = b.olen;
+	argv[7] = ttl;
+	lens[7] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
+	argv[8] = r->channel;
+	lens[8] = r->channellen;
+	argv[9] = from;
+	lens[9] = strlen(from);
+	argv[10] = maclen > 0 ? (const char *)mac : "";
+	lens[10] = maclen;
+	argv[11] = expectlen > 0 ? (const char *)expect : "";
+	lens[11] = expectlen;
+	if ((rc = rd_eval(r, SCR_MIGRATE, "migrate", 12, argv, lens,
+	    &rep)) == 0 && (rc = int_reply(r, "migrate", rep, &v)) == 0)
+		rc = v == 1 ? 0 : v == 0 ? STICKY_EFENCED : v == -1 ?
+		    STICKY_ENOENT : v == -2 ? STICKY_EAGAIN :
+		    rd_bad_reply(r, "migrate", rep);
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&a);
+	keys_free(&b);
+	return rc;
+}
+
+int
+redis_generation(struct redis *r, const char *fresh, char *out,
+    size_t outlen)
+{
+	const char *argv[5];
+	size_t lens[5];
+	char *key;
+	redisReply *rep = NULL;
+	int rc;
+
+	if (outlen == 0 || (key = xmalloc(r->prefixlen + 11)) == NULL)
+		return STICKY_ENOMEM;
+	memcpy(key, r->prefix, r->prefixlen);
+	memcpy(key + r->prefixlen, "generation", 11);
+	argv[3] = key;
+	lens[3] = r->prefixlen + 10;
+	argv[4] = fresh;
+	lens[4] = strlen(fresh);
+	if ((rc = rd_eval(r, SCR_GENERATION, "generation", 5, argv, lens,
+	    &rep)) == 0) {
+		if (rep->type != REDIS_REPLY_STRING || rep->len >= outlen)
+			rc = rd_bad_reply(r, "generation", rep);
+		else {
+			memcpy(out, rep->str, rep->len);
+			out[rep->len] = '\0';
+		}
+	}
+	if (rep != NULL)
+		freeReplyObject(rep);
+	xfree(key);
+	return rc;
+}
+
+int
+redis_peek(struct redis *r, const char *key, uint64_t *epoch,
+    unsigned char hdr[ENV_HDR_LEN], size_t *hdrlen)
+{
+	const char *argv[5];
+	size_t lens[5];
+	struct keypair kp;
+	redisReply *rep = NULL, *e, *h;
+	int rc;
+
+	*epoch = 0;
+	*hdrlen = 0;
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	set_keys(argv, lens, &kp);
+	if ((rc = rd_eval(r, SCR_PEEK, "peek", 5, argv, lens, &rep)) != 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    ((e = rep->element[0])->type != REDIS_REPLY_NIL &&
+	    (e->type != REDIS_REPLY_STRING ||
+	    rd_parse_u64(e->str, e->len, epoch) != 0)) ||
+	    (h = rep->element[1])->type != REDIS_REPLY_STRING ||
+	    h->len > ENV_HDR_LEN) {
+		rc = rd_bad_reply(r, "peek", rep);
+		goto out;
+	}
+	memcpy(hdr, h->str, h->len);
+	*hdrlen = h->len;
+	if (e->type == REDIS_REPLY_NIL)
+		rc = STICKY_ENOENT;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
+
 /* ---- raw access for stickyctl ---------------------------------------- */
+
+int
+redis_mac(struct redis *r, const char *key, unsigned char *mac,
+    size_t *maclen)
+{
+	const char *argv[3];
+	size_t lens[3];
+	struct keypair kp;
+	redisReply *rep = NULL;
+	int rc;
+
+	*maclen = 0;
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	argv[0] = "HGET";
+	lens[0] = 4;
+	argv[1] = kp.o;
+	lens[1] = kp.olen;
+	argv[2] = "mac";
+	lens[2] = 3;
+	if ((rc = rd_command(r, "mac", 3, argv, lens, &rep)) != 0)
+		goto out;
+	if (rep->type == REDIS_REPLY_NIL)
+		rc = STICKY_ENOENT;
+	else if (rep->type != REDIS_REPLY_STRING || rep->len > REDIS_MAC_MAX)
+		rc = rd_bad_reply(r, "mac", rep);
+	else {
+		memcpy(mac, rep->str, rep->len);
+		*maclen = rep->len;
+	}
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	keys_free(&kp);
+	return rc;
+}
 
 int
 redis_get(struct redis *r, const char *key, struct sticky_buf *blob)

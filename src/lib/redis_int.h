@@ -25,6 +25,9 @@ enum script_id {
 	SCR_WRITE,
 	SCR_DROP,
 	SCR_SET_ASIDE,
+	SCR_MIGRATE,
+	SCR_GENERATION,
+	SCR_PEEK,
 	SCR_COUNT
 };
 

@@ -26,6 +26,8 @@ struct sticky_req {
 	struct session *sess;       /* borrowed from the store; NULL: none yet */
 	int have_cookie_sid;        /* a well-formed id came in the cookie */
 	struct sid in_sid;          /* that id */
+	char out_key[SID_KEY_LEN + 1]; /* the key the cookie carries: sess->key
+	                                  is only its name in Redis (secret.h) */
 	int sess_new;
 	int sess_dirty;
 	int sess_destroyed;

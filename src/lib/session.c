@@ -275,7 +275,7 @@ session_resolve(struct worker *w, struct sticky_req *req)
 	const char *hdr, *val;
 	struct session *s, *restored;
 	size_t vlen;
-	char sidbuf[16];
+	char sidbuf[16], name[SID_KEY_LEN + 1];
 	int rc, ours;
 
 	if ((hdr = sticky_req_param(req, "HTTP_COOKIE")) == NULL)
@@ -292,8 +292,10 @@ session_resolve(struct worker *w, struct sticky_req *req)
 		return 0;
 	}
 	req->have_cookie_sid = 1;
+	memcpy(req->out_key, req->in_sid.key, sizeof(req->out_key));
 	ours = strcmp(req->in_sid.tag, w->tag) == 0;
-	s = store_get(w->store, req->in_sid.key, now_ms());
+	ckpt_name(w, req->in_sid.key, name);
+	s = store_get(w->store, name, now_ms());
 	if (s != NULL && (ours || !ckpt_enabled(w))) {
 		if (ckpt_enabled(w) && (cfg->strict_fencing ||
 		    s->gen != w->stall_gen || !ckpt_watching(w))) {
@@ -332,7 +334,7 @@ session_resolve(struct worker *w, struct sticky_req *req)
 	 */
 	if (s != NULL)
 		store_remove(w->store, s);
-	rc = ckpt_restore(w, req->in_sid.key, &restored);
+	rc = ckpt_restore(w, req->in_sid.key, s != NULL, &restored);
 	if (rc == 0) {
 		if (s != NULL)
 			session_destroy_cb(s, w);
@@ -426,6 +428,7 @@ sticky_session_state(struct sticky_req *req, int *err)
 	struct worker *w;
 	struct session *s;
 	struct sid sid;
+	char name[SID_KEY_LEN + 1];
 	int rc;
 
 	if (err != NULL)
@@ -440,8 +443,9 @@ sticky_session_state(struct sticky_req *req, int *err)
 			*err = STICKY_EAGAIN;
 		return NULL;
 	}
-	if ((rc = sid_generate(&sid, w->tag)) != 0 ||
-	    (s = store_session_alloc(sid.key)) == NULL) {
+	if ((rc = sid_generate(&sid, w->tag)) == 0)
+		ckpt_name(w, sid.key, name);
+	if (rc != 0 || (s = store_session_alloc(name)) == NULL) {
 		if (err != NULL)
 			*err = rc != 0 ? rc : STICKY_ENOMEM;
 		return NULL;
@@ -464,6 +468,7 @@ sticky_session_state(struct sticky_req *req, int *err)
 	}
 	w->stats->sessions_created++;
 	req->sess = s;
+	memcpy(req->out_key, sid.key, sizeof(req->out_key));
 	req->sess_new = 1;
 	req->sess_destroyed = 0;
 	req->set_cookie = 1;
@@ -519,7 +524,8 @@ sticky_session_rotate(struct sticky_req *req)
 	    rc != STICKY_EFENCED)
 		return rc;
 	store_remove(w->store, s);
-	memcpy(s->key, sid.key, sizeof(s->key));
+	ckpt_name(w, sid.key, s->key);
+	memcpy(req->out_key, sid.key, sizeof(req->out_key));
 	/* The new id starts its own history in Redis. */
 	s->epoch = 1;
 	s->in_redis = 0;

@@ -292,7 +292,7 @@ quarantined(struct worker *w, struct sticky_req *req)
 	uint64_t rh, uh;
 	struct session *s;
 	struct sid sid;
-	char sidbuf[16];
+	char sidbuf[16], name[SID_KEY_LEN + 1];
 
 	if (w->quar == NULL)
 		return 0;
@@ -315,18 +315,20 @@ quarantined(struct worker *w, struct sticky_req *req)
 		return 1;
 	case QUAR_USER:
 		w->stats->quarantine_refused++;
+		/* Store, Redis and logs know the session by its name. */
+		ckpt_name(w, sid.key, name);
 		/* The state may be what crashes: nobody serves it from memory. */
-		if ((s = store_get(w->store, sid.key, now_ms())) != NULL)
+		if ((s = store_get(w->store, name, now_ms())) != NULL)
 			session_forget(w, s);
 		if (quar_claim_aside(w->quar, uh)) {
 			int rc = ckpt_enabled(w) ?
-			    redis_set_aside(w->redis, sid.key) : STICKY_ENOENT;
+			    redis_set_aside(w->redis, name) : STICKY_ENOENT;
 
 			log_warn("quarantine_set_aside", "sid=%s result=%s",
-			    log_sid(sid.key, sidbuf), rc == 0 ? "set_aside" :
+			    log_sid(name, sidbuf), rc == 0 ? "set_aside" :
 			    rc == STICKY_ENOENT ? "no_checkpoint" : sticky_strerror(rc));
 		}
-		log_warn("quarantine_refused", "sid=%s", log_sid(sid.key, sidbuf));
+		log_warn("quarantine_refused", "sid=%s", log_sid(name, sidbuf));
 		request_error(req, 503, "your requests repeatedly crashed the "
 		    "server; this session is suspended for now");
 		return 1;

@@ -46,6 +46,9 @@ struct worker {
 	int64_t last_tick_ms;
 	unsigned stall_gen;  /* bumped when the loop was stopped for long: every
 	                        session then checks its epoch once before use */
+	char redis_gen[64];                /* P"generation" as last seen */
+	int64_t next_gen_check_ms;
+	char scrub_next[SID_KEY_LEN + 1];  /* the scrub's cursor: a name */
 	unsigned long served;              /* for max_requests */
 	int stopping;                      /* graceful stop requested */
 	int recycle;                       /* stopping for max_requests/rss */

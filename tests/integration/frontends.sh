@@ -475,7 +475,7 @@ fe_two_hosts() {
 			"$port" "$COOKIE" >"$T/web2.conf"
 		: >"$T/web2.log"
 		"$EXAMPLES/counter/counter" -c "$T/web2.conf" -r "unix:$REDIS_SOCK" \
-			-o worker_header=X-Sticky-Worker -o status_path=/sticky-status \
+			-o worker_header=X-Sticky-Worker -o status_path=/sticky-status $(secret_flag) \
 			>>"$T/web2.log" 2>&1 &
 		web2pid=$!
 		t_track "$web2pid"

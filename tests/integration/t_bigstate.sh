@@ -8,7 +8,7 @@
 t_setup
 STICKY_WORKERS=1
 start_redis || { fail "redis starts"; t_done; exit 1; }
-CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" -o app.name=bigstate "$@"; }
+CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" $(secret_flag) -o app.name=bigstate "$@"; }
 # Hooks: preload ran once, in the master, before fork (both workers see
 # the same table at the same address, loaded by the master's pid, not
 # their own); worker_init ran in each worker with its own tag.

@@ -8,7 +8,7 @@
 t_setup
 STICKY_WORKERS=3
 start_redis || { fail "redis starts"; t_done; exit 1; }
-CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" -o app.name=counter "$@"; }
+CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" $(secret_flag) -o app.name=counter "$@"; }
 field() { tr '\t' '\n' <"$1" | sed -n "s/^$2=//p"; }
 
 # crash_run MODE: load with --check-counter while killing workers.
@@ -81,7 +81,7 @@ check "failover: the cookie is re-homed to w1" eval '[ "${SETCOOKIE#*.}" = w1 ] 
 SID1=$SETCOOKIE
 get w1 / "$SID1"; get w1 / "$SID1"
 check "the user stays on w1 (8)" eval '[ "$(count_of)" = 8 ] && [ -z "$SETCOOKIE" ]'
-check "owner in redis is w1" bash -c "CTL() { \"$STICKYCTL\" -o redis=unix:$REDIS_SOCK \"\$@\"; }; CTL owner '$SID1' | grep -q 'owner in redis: w1'"
+check "owner in redis is w1" eval 'CTL owner "$SID1" | grep -q "owner in redis: w1"'
 sleep 2.5 # w0 stays stopped long enough to notice it was
 kill -CONT "$P0"
 # An old cookie brings the user back to the stale owner.
@@ -104,16 +104,18 @@ check "restores counted on w1" [ "$(status_field w1 restore_hits)" -ge 1 ]
 # ---- a corrupt checkpoint is refused and set aside ----
 get w0 / ""; SC=$SETCOOKIE; get w0 / "$SC"
 KEY=${SC%.*}
-redis-cli -s "$REDIS_SOCK" setrange "sticky:{$KEY}:s" 48 "garbage!" >/dev/null
+redis-cli -s "$REDIS_SOCK" setrange "$(rkey "$KEY")" 48 "garbage!" >/dev/null
 get w1 / "$SC"
 check "corrupt checkpoint: the user gets a fresh session, not a crash" eval '[ "$STATUS" = 200 ] && [ "$(count_of)" = 1 ]'
-check "corrupt checkpoint: refused with a reason" grep -q 'event=checkpoint_refused worker=w1 .*reason="payload crc mismatch"' "$T/sticky.log"
-check "corrupt checkpoint: kept aside for inspection" [ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern "sticky:{$KEY}:bad:*" | wc -l)" = 1 ]
+check "corrupt checkpoint: refused with a reason (its MAC, before any decoding)" grep -q 'event=checkpoint_refused worker=w1 .*reason="MAC does not match"' "$T/sticky.log"
+check "corrupt checkpoint: counted as unauthenticated" [ "$(status_field w1 restore_unauthenticated)" = 1 ]
+check "corrupt checkpoint: kept aside for inspection" [ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern "$(rkey "$KEY" 'bad:*')" | wc -l)" = 1 ]
 check "corrupt checkpoint: counted" [ "$(status_field w1 restore_bad)" = 1 ]
 
 # ---- stickyctl ----
 CTL list >"$T/list" 2>&1
-check "stickyctl list shows sessions with owners" grep -q "^${SID%.*} owner=w" "$T/list"
+check "stickyctl list shows sessions by name, with owners" grep -q "^$(CTL name "$SID") owner=w" "$T/list"
+check "stickyctl list never shows a session key" eval '! grep -q -e "${SID%.*}" -e "${SID1%.*}" "$T/list"'
 CTL show "$SID1" >"$T/show"
 check "stickyctl show decodes the header" grep -q 'schema 1, epoch' "$T/show"
 check "stickyctl verify: all good" CTL verify

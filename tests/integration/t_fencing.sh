@@ -12,16 +12,16 @@
 t_setup
 STICKY_WORKERS=2
 start_redis || { fail "redis starts"; t_done; exit 1; }
-CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" -o app.name=counter "$@"; }
+CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" $(secret_flag) -o app.name=counter "$@"; }
 
 # rcount KEY: the counter in KEY's checkpoint (8 bytes, big-endian, after
 # the 48-byte envelope header); "none" without a checkpoint.
 rcount() {
-	if [ "$(redis-cli -s "$REDIS_SOCK" exists "sticky:{$1}:s")" != 1 ]; then
+	if [ "$(redis-cli -s "$REDIS_SOCK" exists "$(rkey "$1")")" != 1 ]; then
 		echo none
 		return
 	fi
-	redis-cli -s "$REDIS_SOCK" --raw getrange "sticky:{$1}:s" 48 55 |
+	redis-cli -s "$REDIS_SOCK" --raw getrange "$(rkey "$1")" 48 55 |
 		od -An -v -tu1 -N8 |
 		awk '{ for (i = 1; i <= NF; i++) n = n * 256 + $i } END { print n + 0 }'
 }
@@ -67,8 +67,9 @@ flush_stop() {
 # timer, so "two increments unflushed" holds however slow the machine
 # is; the writes the scenario needs are forced by graceful worker stops.
 stale_owner() {
-	local how=$1 sid sid1 key p0 written fenced ow
+	local how=$1 sid sid1 key lk p0 written fenced ow
 	get w0 / ""; sid=$SETCOOKIE; key=${sid%.*}
+	lk=$(CTL name "$key") # logs name the session by its name in Redis
 	get w0 / "$sid"; get w0 / "$sid"
 	flush_stop w0 || fail "$how: w0 stops and writes U"
 	# U back in w0's memory, clean (/peek changes nothing).
@@ -105,16 +106,16 @@ stale_owner() {
 	kill -CONT "$p0"
 	t_untrack "$p0"
 	if [ "$how" = announce ]; then
-		wait_log "event=taken_over worker=w0 sid=${key:0:6}"
+		wait_log "event=taken_over worker=w0 sid=${lk:0:6}"
 		check "$how: w0 got the announcement and dropped U (taken_over)" \
-			grep -q "event=taken_over worker=w0 sid=${key:0:6}\.\.\. .*by=w1 action=drop_local_copy" "$T/sticky.log"
+			grep -q "event=taken_over worker=w0 sid=${lk:0:6}\.\.\. .*by=w1 action=drop_local_copy" "$T/sticky.log"
 	fi
 	flush_stop w0 || fail "$how: w0 stops and writes what it holds"
 	if [ "$how" = nosub ]; then
 		check "$how: w0's write of U was fenced and U dropped" \
-			grep -q "event=fenced worker=w0 sid=${key:0:6}\.\.\. epoch=[0-9]* action=drop_local_copy" "$T/sticky.log"
+			grep -q "event=fenced worker=w0 sid=${lk:0:6}\.\.\. epoch=[0-9]* action=drop_local_copy" "$T/sticky.log"
 	fi
-	grep "worker=w0 sid=${key:0:6}" "$T/sticky.log" | sed 's/^/# /' >&2
+	grep "worker=w0 sid=${lk:0:6}" "$T/sticky.log" | sed 's/^/# /' >&2
 	t_log "$how: w0 ckpt_written $written -> $(wstat w0 ckpt_written), ckpt_fenced $fenced -> $(wstat w0 ckpt_fenced); owner $(owner_of "$key")"
 	check "$how: w0 counted it (ckpt_fenced $fenced -> +1) and wrote nothing (ckpt_written $written)" \
 		eval '[ "$(wstat w0 ckpt_fenced)" = $((fenced + 1)) ] && [ "$(wstat w0 ckpt_written)" = "$written" ]'
@@ -175,7 +176,7 @@ strict_run() {
 		-o redis_password=stkpw -o checkpoint=async \
 		-o checkpoint_interval=600000 -o fencing="$fencing" ||
 		{ fail "$fencing: daemon starts"; return 1; }
-	get w0 / ""; sid=$SETCOOKIE; SR_KEY=${sid%.*}
+	get w0 / ""; sid=$SETCOOKIE; SR_KEY=${sid%.*}; SR_LK=$(CTL name "$SR_KEY")
 	for _ in 2 3 4 5; do get w0 / "$sid"; done
 	flush_stop w0 || fail "$fencing: w0 stops and writes U"
 	get w0 /peek "$sid" # U back in w0's memory, clean
@@ -206,7 +207,7 @@ if strict_run strict; then
 	check "strict: the resumed owner serves the newest state (9), not its stale copy (6)" \
 		eval '[ "$SR_STATUS" = 200 ] && [ "$SR_COUNT" = 9 ]'
 	check "strict: it checked the epoch and dropped its copy" \
-		grep -q "event=fenced worker=w0 sid=${SR_KEY:0:6}\.\.\. action=drop_local_copy check=strict" "$T/sticky.log"
+		grep -q "event=fenced worker=w0 sid=${SR_LK:0:6}\.\.\. action=drop_local_copy check=strict" "$T/sticky.log"
 	check "strict: and took the user over in redis" [ "$(owner_of "$SR_KEY" | cut -d' ' -f1)" = w0 ]
 fi
 # The same with fencing = normal: while no announcement can arrive (the
@@ -216,7 +217,7 @@ if strict_run normal; then
 	check "normal, subscription refused: the resumed owner serves the newest state (9), not its stale copy (6)" \
 		eval '[ "$SR_STATUS" = 200 ] && [ "$SR_COUNT" = 9 ]'
 	check "normal, subscription refused: it checked the epoch (check=unwatched)" \
-		grep -q "event=fenced worker=w0 sid=${SR_KEY:0:6}\.\.\. action=drop_local_copy check=unwatched" "$T/sticky.log"
+		grep -q "event=fenced worker=w0 sid=${SR_LK:0:6}\.\.\. action=drop_local_copy check=unwatched" "$T/sticky.log"
 fi
 
 # ---- 4. A backlog of announcements ----

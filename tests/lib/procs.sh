@@ -6,6 +6,9 @@
 #   t_setup                      # creates $T (temp dir), traps cleanup
 #   start_redis                  # sets REDIS_SOCK, REDIS_PID
 #   start_sticky counter -w 2 ...# sets STICKY_PID; sockets $T/w0.sock ...
+#                                # (with secret_file=$T/secret, made by
+#                                # t_setup; STICKY_SECRET=none: without)
+#   rkey KEY [SUFFIX]            # the Redis key of session key KEY
 #   free_port                    # prints a free 127.0.0.1 TCP port
 #   ok "message" / fail "message"; t_done   (prints "N passed, N failed")
 #
@@ -52,6 +55,30 @@ t_setup() {
 	chmod 755 "$T"
 	trap t_cleanup EXIT
 	trap 'exit 1' INT TERM
+	t_secret "$T/secret"
+}
+
+# t_secret FILE: a secret_file (48 random bytes, base64, one line, 0600).
+t_secret() {
+	(umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$1" && echo >>"$1")
+}
+
+# The secret_file flag start_sticky passes (none with STICKY_SECRET=none).
+secret_flag() {
+	[ "${STICKY_SECRET:-}" = none ] || printf -- '-osecret_file=%s' "${STICKY_SECRET:-$T/secret}"
+}
+
+# rkey KEY [SUFFIX]: the Redis key of session key (or id) KEY: its name
+# under the secret start_sticky uses, in the default prefix; SUFFIX s
+# (default), o or a glob.
+rkey() {
+	local name
+	if [ "${STICKY_SECRET:-}" = none ]; then
+		name=${1%%.*}
+	else
+		name=$("$STICKYCTL" -o "secret_file=${STICKY_SECRET:-$T/secret}" name "$1") || return 1
+	fi
+	printf 'sticky:{%s}:%s\n' "$name" "${2:-s}"
 }
 
 # Track a pid for cleanup.
@@ -133,7 +160,7 @@ start_sticky() {
 	before=$(wc -l <"$T/sticky.log")
 	"$EXAMPLES/$app/$app" -l "unix:$T/%t.sock" -o "pid_file=$T/sticky.pid" \
 		-o worker_header=X-Sticky-Worker -o socket_mode=0666 \
-		-o status_path=/sticky-status "$@" \
+		-o status_path=/sticky-status $(secret_flag) "$@" \
 		>>"$T/sticky.log" 2>&1 &
 	STICKY_PID=$!
 	t_track "$STICKY_PID"

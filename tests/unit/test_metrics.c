@@ -40,6 +40,7 @@ static const struct {
 	C(bad_cookies), C(read_timeouts), C(abandoned), C(status_503),
 	C(restarts), C(crashes), C(recycles), C(timeouts_killed),
 	C(poison_refused), C(quarantine_refused), C(output_stalls),
+	C(restore_unauthenticated), C(migrated), C(reclaims), C(sessions_lost),
 #undef C
 #undef G
 };

@@ -454,7 +454,7 @@ put(struct redis *r, const char *key, uint64_t epoch, const unsigned char *hdr,
 	struct redis_write w = {
 		.key = key, .owner = "w1", .epoch = epoch, .hdr = hdr,
 		.prev_hdr = prev, .payload = p, .payload_len = n, .runs = runs,
-		.nruns = nruns, .result = 12345,
+		.nruns = nruns, .result = 12345, .fresh = 1,
 	};
 	int rc;
 
@@ -629,7 +629,7 @@ Test(redis, binary_payload_with_nul_round_trips)
 	mkhdr(hdr, 1, sizeof(p), 0x100);
 	cr_assert_eq(put(r, "bin", 1, hdr, prev, p, sizeof(p), &run, 1), 0);
 	buf_init(&b);
-	cr_assert_eq(redis_takeover(r, "bin", "w2", &e, &b), 0);
+	cr_assert_eq(redis_takeover(r, "bin", "w2", &e, &b, NULL, NULL), 0);
 	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
 	cr_assert(memcmp(b.data, hdr, ENV_HDR_LEN) == 0);
 	cr_assert(memcmp(b.data + ENV_HDR_LEN, p, sizeof(p)) == 0);
@@ -795,7 +795,7 @@ Test(redis, takeover_fences_the_old_epoch)
 	cr_assert_eq(redis_claim(r, "t", "w1", &e), 0);
 	cr_assert_eq(put(r, "t", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
 	buf_init(&b);
-	cr_assert_eq(redis_takeover(r, "t", "w2", &e, &b), 0);
+	cr_assert_eq(redis_takeover(r, "t", "w2", &e, &b, NULL, NULL), 0);
 	cr_assert_eq(e, 2);
 	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
 	cr_assert(memcmp(b.data, h1, ENV_HDR_LEN) == 0);
@@ -814,7 +814,7 @@ Test(redis, takeover_fences_the_old_epoch)
 	assert_value(kname("t", "s"), h2, sizeof(h2), q, sizeof(q));
 	/* Multi-digit epochs: 9 -> 10 by takeover, then fenced and written. */
 	raw_hset(kname("t", "o"), "epoch", "9");
-	cr_assert_eq(redis_takeover(r, "t", "w3", &e, &b), 0);
+	cr_assert_eq(redis_takeover(r, "t", "w3", &e, &b, NULL, NULL), 0);
 	cr_assert_eq(e, 10);
 	cr_assert_eq(put(r, "t", 9, h2, NULL, q, sizeof(q), NULL, 0),
 	    STICKY_EFENCED);
@@ -834,12 +834,12 @@ Test(redis, takeover_of_missing_or_logged_out_is_enoent)
 	buf_init(&b);
 	fill(p, sizeof(p), 9);
 	mkhdr(h, 1, sizeof(p), 1);
-	cr_assert_eq(redis_takeover(r, "none", "w1", &e, &b), STICKY_ENOENT);
+	cr_assert_eq(redis_takeover(r, "none", "w1", &e, &b, NULL, NULL), STICKY_ENOENT);
 	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 0);
-	cr_assert_eq(e, 77);
+	cr_assert_eq(e, 0, "nothing there: epoch 0");
 	/* Claimed but never written. */
 	cr_assert_eq(redis_claim(r, "c", "w1", &e), 0);
-	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b), STICKY_ENOENT);
+	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b, NULL, NULL), STICKY_ENOENT);
 	cr_assert_eq(redis_owner(r, "c", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 1);
 	cr_assert_str_eq(owner, "w1");
@@ -847,9 +847,10 @@ Test(redis, takeover_of_missing_or_logged_out_is_enoent)
 	/* Logged out: the tombstone wins even if a checkpoint reappears. */
 	cr_assert_eq(put(r, "c", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(redis_drop(r, "c", 1), 0);
-	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b), STICKY_ENOENT);
+	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b, NULL, NULL), STICKY_ENOENT);
+	cr_assert_eq(e, 1, "logged out: epoch 1");
 	raw_ok("SET", kname("c", "s"), "junk", NULL);
-	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b), STICKY_ENOENT);
+	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b, NULL, NULL), STICKY_ENOENT);
 	cr_assert_eq(redis_owner(r, "c", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 2);
 	cr_assert_str_eq(owner, "-");
@@ -961,7 +962,7 @@ Test(redis, ttl_on_both_keys_refreshed_by_every_write)
 	assert_ttl(kname("l", "o"), 1, 100);
 	raw_int("PERSIST", kname("l", "s"), NULL);
 	raw_int("PERSIST", kname("l", "o"), NULL);
-	cr_assert_eq(redis_takeover(r, "l", "w2", &e, &b), 0);
+	cr_assert_eq(redis_takeover(r, "l", "w2", &e, &b, NULL, NULL), 0);
 	assert_ttl(kname("l", "s"), 1, 100);
 	assert_ttl(kname("l", "o"), 1, 100);
 	/* The tombstone expires too. */
@@ -1070,7 +1071,7 @@ Test(redis, killed_redis_fails_fast_backs_off_and_recovers)
 	/* Backing off: no attempt, and the caller can tell for how long. */
 	cr_assert_eq(put(r, "k", 1, h, NULL, p, sizeof(p), NULL, 0),
 	    STICKY_EAGAIN);
-	cr_assert_eq(redis_takeover(r, "k", "w1", &e, &b), STICKY_EAGAIN);
+	cr_assert_eq(redis_takeover(r, "k", "w1", &e, &b, NULL, NULL), STICKY_EAGAIN);
 	cr_assert_eq(redis_connect(r), STICKY_EAGAIN);
 	cr_assert(redis_backoff_left_ms(r) > 0 && redis_backoff_left_ms(r) <= 300);
 	/* A new server on the same socket: fresh, no data, no scripts. */
@@ -1086,7 +1087,7 @@ Test(redis, killed_redis_fails_fast_backs_off_and_recovers)
 	cr_assert_eq(redis_backoff_left_ms(r), 0);
 	/* The record is gone: a full write recreates it; scripts work. */
 	cr_assert_eq(put(r, "k", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
-	cr_assert_eq(redis_takeover(r, "k", "w2", &e, &b), 0);
+	cr_assert_eq(redis_takeover(r, "k", "w2", &e, &b, NULL, NULL), 0);
 	cr_assert_eq(e, 2);
 	/* Success reset the backoff to its minimum. */
 	srv_kill9();
@@ -1215,7 +1216,7 @@ Test(redis, wrong_types_in_redis_are_eredis)
 	raw_hset(kname("w", "s"), "f", "v");
 	cr_assert_eq(put(r, "w", 1, h, NULL, p, sizeof(p), NULL, 0),
 	    STICKY_EREDIS);
-	cr_assert_eq(redis_takeover(r, "w", "w1", &e, &b), STICKY_EREDIS);
+	cr_assert_eq(redis_takeover(r, "w", "w1", &e, &b, NULL, NULL), STICKY_EREDIS);
 	cr_assert_neq(strstr(redis_errstr(r), "WRONGTYPE"), NULL, "%s",
 	    redis_errstr(r));
 	cr_assert_eq(redis_get(r, "w", &b), STICKY_EREDIS);
@@ -1367,7 +1368,8 @@ Test(redis, allocation_failures_are_clean)
 		}
 		OK_OR_NOMEM(redis_claim(r, key, "w1", &e), rc == 0);
 		w = (struct redis_write){ .key = key, .owner = "w1", .epoch = 1,
-			.hdr = h, .payload = p, .payload_len = sizeof(p) };
+			.hdr = h, .payload = p, .payload_len = sizeof(p),
+			.fresh = 1 };
 		cr_assert_eq(redis_write_batch(r, &w, 1), 0);
 		OK_OR_NOMEM(w.result, rc == 0);
 		w.prev_hdr = h;
@@ -1375,7 +1377,7 @@ Test(redis, allocation_failures_are_clean)
 		w.nruns = 1;
 		cr_assert_eq(redis_write_batch(r, &w, 1), 0);
 		OK_OR_NOMEM(w.result, rc == 0 || rc == REDIS_DELTA_REFUSED);
-		OK_OR_NOMEM(redis_takeover(r, key, "w2", &e, &b),
+		OK_OR_NOMEM(redis_takeover(r, key, "w2", &e, &b, NULL, NULL),
 		    rc == 0 || rc == STICKY_ENOENT);
 		OK_OR_NOMEM(redis_owner(r, key, &e, owner, sizeof(owner)),
 		    rc == 0 || rc == STICKY_ENOENT);
@@ -1416,9 +1418,9 @@ Test(redis, takeover_is_announced_once)
 	sub_open(a, &x);
 	cr_assert_eq(redis_sub_open(a), 0, "open twice is a no-op");
 	/* Nothing taken over, or fenced: no announcement. */
-	cr_assert_eq(redis_takeover(b, "none", "w2", &e, &blob), STICKY_ENOENT);
+	cr_assert_eq(redis_takeover(b, "none", "w2", &e, &blob, NULL, NULL), STICKY_ENOENT);
 	cr_assert_eq(redis_drop(b, "k", 7), STICKY_EFENCED);
-	cr_assert_eq(redis_takeover(b, "k", "w2", &e, &blob), 0);
+	cr_assert_eq(redis_takeover(b, "k", "w2", &e, &blob, NULL, NULL), 0);
 	cr_assert_eq(e, 2);
 	sub_wait(a, &x, 1, 1000);
 	sub_wait(a, &x, 2, 200); /* anything more would show up by now */
@@ -1426,7 +1428,7 @@ Test(redis, takeover_is_announced_once)
 	assert_ann(&x, 0, "k", 2, "w2");
 	/* Multi-digit epochs are announced as written, not as 1e+15. */
 	raw_hset(kname("k", "o"), "epoch", "999999999999999");
-	cr_assert_eq(redis_takeover(b, "k", "w3", &e, &blob), 0);
+	cr_assert_eq(redis_takeover(b, "k", "w3", &e, &blob, NULL, NULL), 0);
 	sub_wait(a, &x, 2, 1000);
 	assert_ann(&x, 1, "k", 1000000000000000ULL, "w3");
 	/* The subscription is separate: commands on a still work. */
@@ -1619,7 +1621,7 @@ Test(redis, many_announcements_arrive_complete_and_in_order)
 		const char *key = keys[(i * 7) % 4];
 
 		snprintf(owner, sizeof(owner), "w%d", i);
-		cr_assert_eq(redis_takeover(b, key, owner, &w->epoch, &blob), 0);
+		cr_assert_eq(redis_takeover(b, key, owner, &w->epoch, &blob, NULL, NULL), 0);
 		snprintf(w->key, sizeof(w->key), "%s", key);
 		snprintf(w->owner, sizeof(w->owner), "%s", owner);
 	}
@@ -1742,7 +1744,7 @@ Test(redis_auth, acl_user_limited_to_the_prefix)
 	buf_init(&b);
 	cr_assert_eq(redis_claim(r, "u", "w1", &e), 0, "%s", redis_errstr(r));
 	cr_assert_eq(put(r, "u", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
-	cr_assert_eq(redis_takeover(r, "u", "w2", &e, &b), 0);
+	cr_assert_eq(redis_takeover(r, "u", "w2", &e, &b, NULL, NULL), 0);
 	cr_assert_eq(redis_set_aside(r, "u"), 0);
 	cr_assert_eq(redis_connect(wrong), STICKY_EREDIS);
 	cr_assert_neq(strstr(redis_errstr(wrong), "WRONGPASS"), NULL, "%s",
@@ -1764,9 +1766,9 @@ Test(redis_auth, acl_user_limited_to_the_prefix)
 	seed(r, "v");
 	sub = mk_opts(addr, ACL_SUB, ACL_PASS, 60, 1000, 50, 2000);
 	sub_open(sub, &x);
-	cr_assert_eq(redis_takeover(r, "v", "w2", &e, &b), 0);
+	cr_assert_eq(redis_takeover(r, "v", "w2", &e, &b, NULL, NULL), 0);
 	cr_assert_eq(e, 2);
-	cr_assert_eq(redis_takeover(sub, "v", "w3", &e, &b), 0);
+	cr_assert_eq(redis_takeover(sub, "v", "w3", &e, &b, NULL, NULL), 0);
 	sub_wait(sub, &x, 1, 1000);
 	sub_wait(sub, &x, 2, 200);
 	cr_assert_eq(x.n, 1, "%zu announcements", x.n);
@@ -1856,7 +1858,7 @@ Test(redis_fake, wrong_typed_replies_are_eredis)
 		/* takeover */
 		"+OK\r\n", "*2\r\n:1\r\n:5\r\n", "*2\r\n:0\r\n$1\r\nx\r\n",
 		"*3\r\n:1\r\n$1\r\nx\r\n:1\r\n", "$1\r\nx\r\n",
-		"*2\r\n:4\r\n$2\r\nok\r\n",
+		"*3\r\n:4\r\n$2\r\nok\r\n$0\r\n\r\n",
 		/* claim */
 		":7\r\n", "$1\r\n1\r\n", "*-1\r\n",
 		/* owner */
@@ -1865,7 +1867,7 @@ Test(redis_fake, wrong_typed_replies_are_eredis)
 		"*2\r\n$20\r\n99999999999999999999\r\n$1\r\nw\r\n",
 		"*2\r\n$1\r\n1\r\n*0\r\n", "*2\r\n$1\r\n7\r\n$2\r\nw9\r\n",
 		/* a batch of 4 */
-		"$1\r\n1\r\n", ":2\r\n", "*1\r\n:1\r\n", ":1\r\n",
+		"$1\r\n1\r\n", ":3\r\n", "*1\r\n:1\r\n", ":1\r\n",
 		/* drop, set_aside */
 		":5\r\n", "+OK\r\n",
 		/* scan */
@@ -1892,9 +1894,9 @@ Test(redis_fake, wrong_typed_replies_are_eredis)
 	r = mk(0);
 	buf_init(&b);
 	for (int i = 0; i < 5; i++)
-		cr_assert_eq(redis_takeover(r, "k", "w", &e, &b), STICKY_EREDIS,
+		cr_assert_eq(redis_takeover(r, "k", "w", &e, &b, NULL, NULL), STICKY_EREDIS,
 		    "takeover reply %d", i);
-	cr_assert_eq(redis_takeover(r, "k", "w", &e, &b), 0);
+	cr_assert_eq(redis_takeover(r, "k", "w", &e, &b, NULL, NULL), 0);
 	cr_assert_eq(e, 4);
 	cr_assert_eq(b.len, 2);
 	for (int i = 0; i < 3; i++)
@@ -2069,7 +2071,7 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 
 	for (unsigned long n = 1; n <= 40; n++) {
 		alloc_fail_after(n);
-		int rc = ckpt_restore(&w, key, &s);
+		int rc = ckpt_restore(&w, key, 0, &s);
 		alloc_fail_after(0);
 		cr_assert(rc == 0 || rc == STICKY_EAGAIN,
 		    "allocation %lu: %s", n, sticky_strerror(rc));
@@ -2082,7 +2084,7 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 		redis_disconnect(w.redis); /* reconnect at once, no backoff */
 	}
 	cr_assert_geq(saw, 3, "failures during takeover and decode were tried");
-	cr_assert_eq(ckpt_restore(&w, key, &s), 0, "the checkpoint is intact");
+	cr_assert_eq(ckpt_restore(&w, key, 0, &s), 0, "the checkpoint is intact");
 	cr_assert(memcmp(s->state, "12345678", 8) == 0);
 	/* Counted in max_bytes from the restore on, replay log included. */
 	cr_assert_geq(s->bytes, 8 + 2 * (5 + 28), "%zu", s->bytes);
@@ -2093,4 +2095,194 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 	ckpt_close(&w);
 	metrics_unmap(m);
 	config_cleanup(&cfg);
+}
+
+/* ---- Redis lost data: re-claims; MACs; renames; the generation -------- */
+
+/* A write of a session that was written before (not fresh). */
+static int
+put_again(struct redis *r, const char *key, uint64_t epoch,
+    const unsigned char *hdr, const unsigned char *prev,
+    const unsigned char *p, size_t n, const struct delta_run *runs,
+    size_t nruns, int *reclaimed)
+{
+	struct redis_write w = {
+		.key = key, .owner = "w1", .epoch = epoch, .hdr = hdr,
+		.prev_hdr = prev, .payload = p, .payload_len = n, .runs = runs,
+		.nruns = nruns, .result = 12345,
+		.mac = (const unsigned char *)"0123456789abcdef", .maclen = 16,
+	};
+	int rc = redis_write_batch(r, &w, 1);
+
+	*reclaimed = w.reclaimed;
+	return rc != 0 ? rc : w.result;
+}
+
+Test(redis, reclaim_when_redis_lost_or_holds_older)
+{
+	struct redis *r = mk(0), *s = mk(0);
+	static struct anns x;
+	unsigned char h[ENV_HDR_LEN], h2[ENV_HDR_LEN], p[5000];
+	struct delta_run run = { 100, 10 };
+	char owner[16];
+	uint64_t e;
+	int rec;
+
+	fill(p, sizeof(p), 3);
+	mkhdr(h, 3, sizeof(p), 1);
+	mkhdr(h2, 3, sizeof(p), 2);
+	sub_open(s, &x);
+	/* Owner record and checkpoint gone (FLUSHALL): full write re-claims. */
+	cr_assert_eq(put_again(r, "g", 3, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
+	cr_assert_eq(rec, 1);
+	cr_assert_eq(redis_owner(r, "g", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 4);
+	cr_assert_str_eq(owner, "w1");
+	sub_wait(s, &x, 1, 1000);
+	assert_ann(&x, 0, "g", 4, "w1");
+	/* At the new epoch: a plain write. */
+	cr_assert_eq(put_again(r, "g", 4, h2, h, p, sizeof(p), &run, 1, &rec), 0);
+	cr_assert_eq(rec, 0);
+	/* Only the checkpoint deleted: a delta is refused, a full write re-claims. */
+	raw_int("DEL", kname("g", "s"), NULL);
+	cr_assert_eq(put_again(r, "g", 4, h, h2, p, sizeof(p), &run, 1, &rec),
+	    REDIS_DELTA_REFUSED);
+	cr_assert_eq(put_again(r, "g", 4, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
+	cr_assert_eq(rec, 1);
+	assert_value(kname("g", "s"), h, sizeof(h), p, sizeof(p));
+	cr_assert_eq(redis_owner(r, "g", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 5);
+	/* An older owner record (an old copy restored): re-claimed too. */
+	raw_hset(kname("g", "o"), "epoch", "2");
+	raw_hset(kname("g", "o"), "owner", "w7");
+	cr_assert_eq(put_again(r, "g", 5, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
+	cr_assert_eq(rec, 1);
+	cr_assert_eq(redis_owner(r, "g", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 6);
+	cr_assert_str_eq(owner, "w1");
+	/* A newer epoch is a real takeover: fenced, nothing written. */
+	raw_hset(kname("g", "o"), "epoch", "9");
+	cr_assert_eq(put_again(r, "g", 6, h2, NULL, p, sizeof(p), NULL, 0, &rec),
+	    STICKY_EFENCED);
+	assert_value(kname("g", "s"), h, sizeof(h), p, sizeof(p));
+	/* A fresh session's first write is no re-claim. */
+	cr_assert_eq(put(r, "new", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(redis_owner(r, "new", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 1);
+	redis_free(r);
+	redis_free(s);
+}
+
+Test(redis, mac_stored_with_the_checkpoint)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], p[100], mac[REDIS_MAC_MAX];
+	struct sticky_buf b;
+	size_t maclen = 99;
+	uint64_t e;
+	int rec;
+
+	buf_init(&b);
+	fill(p, sizeof(p), 5);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(put(r, "m", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(redis_mac(r, "m", mac, &maclen), STICKY_ENOENT);
+	cr_assert_eq(redis_takeover(r, "m", "w2", &e, &b, mac, &maclen), 0);
+	cr_assert_eq(maclen, 0, "written without a MAC: none");
+	cr_assert_eq(put_again(r, "m", e, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
+	cr_assert_eq(redis_takeover(r, "m", "w2", &e, &b, mac, &maclen), 0);
+	cr_assert_eq(maclen, 16);
+	cr_assert(memcmp(mac, "0123456789abcdef", 16) == 0);
+	cr_assert_eq(redis_mac(r, "m", mac, &maclen), 0);
+	cr_assert_eq(maclen, 16);
+	/* Logout forgets it with the checkpoint. */
+	cr_assert_eq(redis_drop(r, "m", e), 0);
+	cr_assert_eq(redis_mac(r, "m", mac, &maclen), STICKY_ENOENT);
+	buf_cleanup(&b);
+	redis_free(r);
+}
+
+Test(redis, migrate_moves_and_fences_the_old_name)
+{
+	struct redis *r = mk(0), *s = mk(0);
+	static struct anns x;
+	unsigned char h[ENV_HDR_LEN], p[64], mac[REDIS_MAC_MAX];
+	struct sticky_buf b;
+	char owner[16];
+	size_t maclen;
+	uint64_t e;
+	int rec;
+
+	buf_init(&b);
+	fill(p, sizeof(p), 8);
+	mkhdr(h, 1, sizeof(p), 1);
+	sub_open(s, &x);
+	seed(r, "old");
+	cr_assert_eq(redis_migrate(r, "none", "new", NULL, 0, NULL, 0),
+	    STICKY_ENOENT);
+	cr_assert_eq(redis_migrate(r, "old", "new", (const unsigned char *)"M", 1,
+	    "not what it holds", 17), STICKY_EAGAIN);
+	cr_assert_eq(raw_int("EXISTS", kname("new", "s"), NULL), 0);
+	cr_assert_eq(redis_migrate(r, "old", "new", (const unsigned char *)"M", 1,
+	    NULL, 0), 0);
+	cr_assert_eq(raw_int("EXISTS", kname("old", "s"), NULL), 0);
+	cr_assert_eq(redis_owner(r, "old", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 2);
+	cr_assert_str_eq(owner, "-");
+	sub_wait(s, &x, 1, 1000);
+	assert_ann(&x, 0, "old", 2, "-");
+	/* A writer still holding the old name is fenced, not re-claiming. */
+	cr_assert_eq(put_again(r, "old", 1, h, NULL, p, sizeof(p), NULL, 0, &rec),
+	    STICKY_EFENCED);
+	cr_assert_eq(redis_takeover(r, "new", "w2", &e, &b, mac, &maclen), 0);
+	cr_assert_eq(e, 2);
+	cr_assert_eq(maclen, 1);
+	cr_assert_eq(b.len, ENV_HDR_LEN + 32);
+	/* Twice: the new name exists. */
+	seed(r, "old2");
+	cr_assert_eq(redis_migrate(r, "old2", "new", NULL, 0, NULL, 0),
+	    STICKY_EFENCED);
+	cr_assert_eq(raw_int("EXISTS", kname("old2", "s"), NULL), 1);
+	buf_cleanup(&b);
+	redis_free(r);
+	redis_free(s);
+}
+
+Test(redis, generation_changes_when_redis_loses_data)
+{
+	struct redis *r = mk(0);
+	char g1[64], g2[64];
+
+	cr_assert_eq(redis_generation(r, "aaaa", g1, sizeof(g1)), 0);
+	cr_assert_str_eq(g1, "aaaa");
+	cr_assert_eq(redis_generation(r, "bbbb", g2, sizeof(g2)), 0);
+	cr_assert_str_eq(g2, "aaaa", "kept while Redis keeps its data");
+	raw_ok("FLUSHALL", NULL, NULL, NULL);
+	cr_assert_eq(redis_generation(r, "cccc", g2, sizeof(g2)), 0);
+	cr_assert_str_eq(g2, "cccc");
+	redis_free(r);
+}
+
+Test(redis, peek_shows_epoch_and_header)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], p[20], got[ENV_HDR_LEN];
+	size_t hl;
+	uint64_t e;
+
+	fill(p, sizeof(p), 4);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), STICKY_ENOENT);
+	cr_assert_eq(hl, 0);
+	cr_assert_eq(put(r, "pk", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), 0);
+	cr_assert_eq(e, 1);
+	cr_assert_eq(hl, ENV_HDR_LEN);
+	cr_assert(memcmp(got, h, ENV_HDR_LEN) == 0);
+	raw_int("DEL", kname("pk", "s"), NULL);
+	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), 0);
+	cr_assert_eq(hl, 0, "owner record only");
+	raw_int("DEL", kname("pk", "o"), NULL);
+	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), STICKY_ENOENT);
+	redis_free(r);
 }

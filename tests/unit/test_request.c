@@ -128,6 +128,8 @@ Test(request, render_issues_the_session_cookie_with_our_tag)
 	sticky_config_set(&cfg, "cookie_secure", "on", NULL, 0);
 	sticky_config_set(&cfg, "cookie_samesite", "strict", NULL, 0);
 	req.sess = s;
+	/* The cookie carries the key; the session holds only its name. */
+	memcpy(req.out_key, "AAAAAAAAAAAAAAAAAAAAAA", sizeof(req.out_key));
 	req.set_cookie = 1;
 	cr_assert_eq(request_render(&req, &out), 0);
 	const char *c = strstr((char *)out.data, "Set-Cookie: ");
@@ -172,6 +174,7 @@ Test(request, a_cookie_response_is_never_cacheable_whatever_the_app_says)
 	sticky_req_add_header(&req, "Pragma", "cache");
 	sticky_req_add_header(&req, "X-Other", "kept");
 	req.sess = s;
+	memcpy(req.out_key, "AAAAAAAAAAAAAAAAAAAAAA", sizeof(req.out_key));
 	req.set_cookie = 1;
 	cr_assert_eq(request_render(&req, &out), 0);
 	const char *r = (const char *)out.data;

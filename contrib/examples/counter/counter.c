@@ -130,6 +130,10 @@ counter_handle(struct sticky_req *req, void *appdata)
 	    sticky_session_is_new(req) ? " new-session" : "");
 }
 
+#ifndef COUNTER_CODEC_FLAGS
+#define COUNTER_CODEC_FLAGS 0 /* STICKY_CODEC_NEEDS_MAC: a test build */
+#endif
+
 static const struct sticky_app_def counter_app = {
 	.name = "counter",
 	.codec = {
@@ -139,6 +143,7 @@ static const struct sticky_app_def counter_app = {
 		.decode = counter_decode,
 		.destroy = counter_destroy,
 		.size = counter_size,
+		.flags = COUNTER_CODEC_FLAGS,
 	},
 	.handler = counter_handle,
 };
