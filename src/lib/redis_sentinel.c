@@ -52,7 +52,7 @@ rd_sentinel_parse(struct redis *r, const char *spec)
 	char *item;
 	int rc;
 
-	if (slash == NULL || slash == spec ||
+	if (slash == NULL || slash == spec || slash[-1] == ',' ||
 	    !name_valid(slash + 1, strlen(slash + 1)))
 		return STICKY_EINVAL;
 	if ((r->master_name = xstrdup(slash + 1)) == NULL)
