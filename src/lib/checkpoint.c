@@ -20,6 +20,7 @@
 #define BATCH_MAX 64 /* sessions per pipeline */
 #define SLICE 8      /* sessions per pipeline between requests */
 #define RUNS_MAX 64  /* delta runs per write; more: write in full */
+#define PROBE_MS 100 /* WAIT before the handler while replicas lag */
 
 int
 ckpt_enabled(const struct worker *w)
@@ -90,17 +91,20 @@ static int replicas_short;
 int
 ckpt_available(struct worker *w)
 {
-	int rc;
+	int rc, probe_ms;
 
 	if ((rc = ensure_conn(w)) != 0 || !replicas_short)
 		return rc;
+	/* Short: while the replicas are away every request pays it. */
+	probe_ms = w->cfg->checkpoint_replicas_timeout_ms < PROBE_MS ?
+	    (int)w->cfg->checkpoint_replicas_timeout_ms : PROBE_MS;
 	/*
 	 * Probe before the handler runs, so a request refused for want of
 	 * replicas changed nothing: WAIT for what this connection wrote
 	 * (on a new connection: nothing, so it counts the replicas there).
 	 */
 	if (redis_wait_replicas(w->redis, (int)w->cfg->checkpoint_replicas,
-	    (int)w->cfg->checkpoint_replicas_timeout_ms, NULL) != 0)
+	    probe_ms, NULL) != 0)
 		return STICKY_EAGAIN;
 	replicas_short = 0;
 	return 0;
