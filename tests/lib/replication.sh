@@ -57,7 +57,10 @@ _rep_stop_all() {
 }
 
 _rep_redis() { # NAME PORT [args]: sets REP_LAST
+	# Protected mode refuses non-loopback clients without a password: the
+	# only other addresses used are inside the harness's own namespaces.
 	$RUN_IN redis-server --bind "$REP_HOST" --port "$2" --save '' \
+		--protected-mode no \
 		--appendonly no --dir "$T/$1" --logfile "$T/$1/redis.log" \
 		"${@:3}" >/dev/null 2>&1 &
 	REP_LAST=$!
@@ -66,14 +69,17 @@ _rep_redis() { # NAME PORT [args]: sets REP_LAST
 
 _rep_try() {
 	local i port pid d
-	REP_MPORT=$(free_port) REP_RPORTS="" REP_RPIDS=""
-	REP_SPORTS="$(free_port) $(free_port) $(free_port)"
+	# REP_FIXED="M S1 S2 S3": fixed ports (in a private network namespace);
+	# the replicas get M+1, M+2...
+	set -- $REP_FIXED
+	REP_MPORT=${1:-$(free_port)} REP_RPORTS="" REP_RPIDS=""
+	REP_SPORTS="${2:-$(free_port)} ${3:-$(free_port)} ${4:-$(free_port)}"
 	mkdir -p "$T/rmaster"
 	_rep_redis rmaster "$REP_MPORT"
 	REP_MPID=$REP_LAST
 	_rep_up "$REP_MPORT" "$REP_MPID" || return 1
 	for i in $(seq 1 "$REP_REPLICAS"); do
-		port=$(free_port)
+		if [ -n "$REP_FIXED" ]; then port=$((REP_MPORT + i)); else port=$(free_port); fi
 		mkdir -p "$T/rreplica$i"
 		_rep_redis "rreplica$i" "$port" --replicaof "$REP_HOST" "$REP_MPORT"
 		REP_RPORTS="$REP_RPORTS $port" REP_RPIDS="$REP_RPIDS $REP_LAST"
@@ -89,6 +95,7 @@ _rep_try() {
 		cat >"$d/sentinel.conf" <<EOC
 bind $REP_HOST
 port $port
+protected-mode no
 dir $d
 logfile $d/sentinel.log
 sentinel monitor $REP_NAME $REP_HOST $REP_MPORT 2
