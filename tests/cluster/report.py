@@ -1,23 +1,26 @@
 #!/usr/bin/env python3
 """report.py: one table row from load.py's log and the event time.
 
-report.py LOG EVENT_MS AFFECTED_PREFIX NAME
+report.py LOG EVENT_MS AFFECTED_PREFIX NAME [FROM_MS]
   AFFECTED_PREFIX: users whose last answer before the event came from a
   worker whose tag starts with it are "affected" ("" = every user).
 Columns:
   ttfg_ms  the worst affected user's time from its first request after
            the event (or the event, for a request already in flight) to
            its first good (200) answer after the event
-  errors   non-200 answers after the event (all users)
+  errors   non-200 answers after FROM_MS (default: the event; all users)
   lost     acknowledged updates gone: per user the largest k - count over
            its 200 answers (count below the number of acknowledged
            requests), summed
+  lost_ms  the widest loss window: per user, from the answer of its
+           oldest lost update to the event (async: one flush window)
   double   updates applied twice: per user the largest count - k, summed
   ok       200 answers in the whole run
 """
 import sys
 
 log, ev, prefix, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+frm = int(sys.argv[5]) if len(sys.argv) > 5 else ev
 rows = []
 for line in open(log):
     s, e, u, k, st, c, w = line.split()
@@ -25,18 +28,23 @@ for line in open(log):
                  None if c == "-" else int(c), w))
 rows.sort(key=lambda r: r[1])
 last_worker, first_after, good_after = {}, {}, {}
+acks = {}  # user -> [(k, end_ms)] of 200s before the event
+first_count = {}  # user -> count of its first 200 after the event
 lost, double, errors, ok = {}, {}, 0, 0
 for s, e, u, k, st, c, w in rows:
     if st == 200 and c is not None:
         ok += 1
         lost[u] = max(lost.get(u, 0), k - c)
         double[u] = max(double.get(u, 0), c - k)
+    if st != 200 and e >= frm:
+        errors += 1
     if e < ev:
         if st == 200:
             last_worker[u] = w
+            acks.setdefault(u, []).append((k, e))
         continue
-    if st != 200:
-        errors += 1
+    if st == 200 and c is not None and u not in first_count:
+        first_count[u] = c
     if u not in first_after:
         first_after[u] = max(s, ev)
     if st == 200 and u not in good_after:
@@ -52,6 +60,11 @@ for u in aff:
         continue
     worst = max(worst, good_after[u] - first_after[u])
 ttfg = str(worst) if never == 0 else "never(%d)" % never
-print("%-28s %8s %7d %5d %6d %7d %5d" % (name, ttfg, errors,
-      sum(v for v in lost.values() if v > 0),
+win = 0
+for u, c in first_count.items():
+    gone = [e for k, e in acks.get(u, []) if k > c]
+    if gone:
+        win = max(win, ev - min(gone))
+print("%-28s %8s %7d %5d %9d %6d %7d %5d" % (name, ttfg, errors,
+      sum(v for v in lost.values() if v > 0), win,
       sum(v for v in double.values() if v > 0), ok, len(aff)))

@@ -56,6 +56,8 @@ _rep_stop_all() {
 	REP_MPID="" REP_RPID="" REP_RPIDS="" REP_SPIDS=""
 }
 
+declare -A REP_PID_OF # port -> pid of the redis-server there
+
 _rep_redis() { # NAME PORT [args]: sets REP_LAST
 	# Protected mode refuses non-loopback clients without a password: the
 	# only other addresses used are inside the harness's own namespaces.
@@ -64,6 +66,7 @@ _rep_redis() { # NAME PORT [args]: sets REP_LAST
 		--appendonly no --dir "$T/$1" --logfile "$T/$1/redis.log" \
 		"${@:3}" >/dev/null 2>&1 &
 	REP_LAST=$!
+	REP_PID_OF[$2]=$REP_LAST
 	t_track "$REP_LAST"
 }
 
@@ -187,9 +190,24 @@ rep_wait_master() {
 }
 
 rep_kill_master() {
-	kill -KILL "$REP_MPID"
-	wait "$REP_MPID" 2>/dev/null
-	t_untrack "$REP_MPID"
-	REP_OLD_MPID=$REP_MPID
+	local pid=${REP_PID_OF[$REP_MPORT]}
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	t_untrack "$pid"
+	REP_OLD_MPID=$pid
 	REP_MPID=""
+}
+
+# rep_restart_old_master: after rep_kill_master and rep_new_master, the
+# old master comes back empty on its port (Sentinel makes it a replica of
+# the new one, as a restarted server with its stale config would be);
+# REP_MPORT, REP_RPORTS and REP_MPID follow the new roles.
+rep_restart_old_master() {
+	local old=$REP_MPORT
+	_rep_redis rmaster "$old"
+	REP_MPORT=$REP_NEW_MPORT
+	REP_MPID=${REP_PID_OF[$REP_MPORT]}
+	REP_RPORTS=$(echo $REP_RPORTS $old | tr ' ' '\n' | grep -vx "$REP_MPORT" | tr '\n' ' ')
+	REP_RPORTS=${REP_RPORTS% }
+	REP_RPORT=${REP_RPORTS%% *}
 }
