@@ -28,8 +28,8 @@ for line in open(log):
                  None if c == "-" else int(c), w))
 rows.sort(key=lambda r: r[1])
 last_worker, first_after, good_after = {}, {}, {}
-acks = {}  # user -> [(k, end_ms)] of 200s before the event
-first_count = {}  # user -> count of its first 200 after the event
+acks = {}  # user -> [(count, end_ms)] of 200s before the event
+after = {}  # user -> counts of its 200s after the event
 lost, double, errors, ok = {}, {}, 0, 0
 for s, e, u, k, st, c, w in rows:
     if st == 200 and c is not None:
@@ -41,10 +41,11 @@ for s, e, u, k, st, c, w in rows:
     if e < ev:
         if st == 200:
             last_worker[u] = w
-            acks.setdefault(u, []).append((k, e))
+            if c is not None:
+                acks.setdefault(u, []).append((c, e))
         continue
-    if st == 200 and c is not None and u not in first_count:
-        first_count[u] = c
+    if st == 200 and c is not None:
+        after.setdefault(u, []).append(c)
     if u not in first_after:
         first_after[u] = max(s, ev)
     if st == 200 and u not in good_after:
@@ -60,11 +61,18 @@ for u in aff:
         continue
     worst = max(worst, good_after[u] - first_after[u])
 ttfg = str(worst) if never == 0 else "never(%d)" % never
+# An answer after the event whose count is not above the last one
+# acknowledged before it went back: the acknowledged answers from that
+# count on were lost; the window reaches back to the first of them.
 win = 0
-for u, c in first_count.items():
-    gone = [e for k, e in acks.get(u, []) if k > c]
-    if gone:
-        win = max(win, ev - min(gone))
+for u, cs in after.items():
+    if not acks.get(u):
+        continue
+    top = max(c for c, e in acks[u])
+    for c in cs:
+        if c <= top:
+            gone = [e for c2, e in acks[u] if c2 >= c]
+            win = max(win, ev - min(gone))
 print("%-28s %8s %7d %5d %9d %6d %7d %5d" % (name, ttfg, errors,
       sum(v for v in lost.values() if v > 0), win,
       sum(v for v in double.values() if v > 0), ok, len(aff)))
