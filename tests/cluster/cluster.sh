@@ -192,10 +192,11 @@ cl_fronts_start() {
 			>"$d/sticky.$([ $fe = haproxy ] && echo cfg || echo conf)" 2>"$d/routes.err" ||
 			{ t_log "routes $fe: $(cat "$d/routes.err")"; return 1; }
 		"fe_write_$fe" "$d"
+		# Started here, not through a function: $! must be the server.
 		if [ $fe = haproxy ]; then
-			in_hub haproxy -db -f "$d/global.cfg" -f "$d/sticky.cfg" >"$d/stderr.log" 2>&1 &
+			$RUN_HUB haproxy -db -f "$d/global.cfg" -f "$d/sticky.cfg" >"$d/stderr.log" 2>&1 &
 		else
-			in_hub apache2 -f "$d/httpd.conf" -DFOREGROUND >"$d/stderr.log" 2>&1 &
+			$RUN_HUB apache2 -f "$d/httpd.conf" -DFOREGROUND >"$d/stderr.log" 2>&1 &
 		fi
 		t_track $!
 		tcp_up "$HUB" "$port" || { t_log "$fe did not start: $(tail -5 "$d/stderr.log")"; return 1; }
@@ -218,7 +219,7 @@ cl_mode() { # restart every host in MODE (sync|async)
 # The host whose worker serves most users now: h1 unless told.
 load_start() { # NAME
 	LOG="$T/load-$1.log"
-	in_hub python3 "$top_srcdir/tests/cluster/load.py" --url "http://$HUB:$HA_PORT/" \
+	$RUN_HUB python3 "$top_srcdir/tests/cluster/load.py" --url "http://$HUB:$HA_PORT/" \
 		--url "http://$HUB:$AP_PORT/" --users "$USERS" --duration "$DURATION" \
 		--run "$1" --out "$LOG" &
 	LOADPID=$!
@@ -314,6 +315,7 @@ sc_redis_kill() { # MODE
 	# The old master comes back (empty) and Sentinel makes it a replica.
 	rep_restart_old_master
 	rep_wait_ready || t_log "replication not ready again"
+	rep_sync_roles
 }
 
 sc_redis_empty() { # MODE
@@ -327,11 +329,13 @@ sc_redis_empty() { # MODE
 	_rep_redis rmaster "$REP_MPORT"
 	REP_MPID=$REP_LAST
 	sleep 1
+	rep_sync_roles
 	t_log "$mode redis_empty: keys on the master 1 s after its restart: $(rep_cli "$REP_MPORT" dbsize) (the workers rewrite what they hold)"
 	load_wait
 	row "$mode:redis_empty" "$te" ""
 	check "$mode redis_empty: 0 acknowledged updates lost ($R_LOST; needs re-claim, issue 11 item 3)" \
 		[ "$R_LOST" = 0 ]
+	rep_sync_roles
 	rep_wait_ready || t_log "replication not ready again"
 }
 

@@ -90,6 +90,7 @@ _rep_try() {
 	done
 	REP_RPORTS=${REP_RPORTS# } REP_RPIDS=${REP_RPIDS# }
 	REP_RPORT=${REP_RPORTS%% *} REP_RPID=${REP_RPIDS%% *}
+	REP_ALL_PORTS="$REP_MPORT $REP_RPORTS"
 	i=0
 	for port in $REP_SPORTS; do
 		i=$((i + 1))
@@ -196,6 +197,21 @@ rep_kill_master() {
 	t_untrack "$pid"
 	REP_OLD_MPID=$pid
 	REP_MPID=""
+}
+
+# rep_sync_roles: REP_MPORT, REP_MPID, REP_RPORTS from what the first
+# Sentinel says now (after a failover, planned or not).
+rep_sync_roles() {
+	local m
+	m=$(rep_master)
+	m=${m#* }
+	m=${m% }
+	[ -n "$m" ] || return 1
+	REP_MPORT=$m
+	REP_MPID=${REP_PID_OF[$m]}
+	REP_RPORTS=$(echo $REP_ALL_PORTS | tr ' ' '\n' | grep -vx "$m" | tr '\n' ' ')
+	REP_RPORTS=${REP_RPORTS% }
+	REP_RPORT=${REP_RPORTS%% *}
 }
 
 # rep_restart_old_master: after rep_kill_master and rep_new_master, the
