@@ -203,8 +203,26 @@ cl_fronts_start() {
 	done
 }
 
+# Until new users through each front-end reach every host (the front-ends
+# may hold a restarted host down for a while); bounded.
+cl_fronts_ready() {
+	local port seen i w
+	for port in $HA_PORT $AP_PORT; do
+		seen=""
+		for i in $(seq 1 100); do
+			w=$($RUN_HUB curl -s -m 2 -o /dev/null -D - "http://$HUB:$port/" 2>/dev/null |
+				tr -d '\r' | sed -n 's/^[Xx]-[Ss]ticky-[Ww]orker: \(h[0-9]\)-.*/\1/p')
+			case " $seen " in *" $w "*) ;; *) seen="$seen $w" ;; esac
+			[ "$(echo $seen | wc -w)" -ge 3 ] && break
+			sleep 0.05
+		done
+		[ "$(echo $seen | wc -w)" -ge 3 ] || { t_log "front :$port reaches only$seen"; return 1; }
+	done
+}
+
 # ---- scenarios ----------------------------------------------------------
 MODE=""
+FRONTS_UP=""
 cl_mode() { # restart every host in MODE (sync|async)
 	local h
 	[ "$MODE" = "$1" ] && return 0
@@ -214,6 +232,7 @@ cl_mode() { # restart every host in MODE (sync|async)
 		cl_host_start "$h" || { fail "host h$h starts ($1)"; return 1; }
 	done
 	MODE=$1
+	[ -z "$FRONTS_UP" ] || cl_fronts_ready || fail "front-ends reach every host ($1)"
 }
 
 # The host whose worker serves most users now: h1 unless told.
@@ -237,7 +256,7 @@ row() { # NAME EVENT_MS PREFIX [FROM_MS]: appends the table row, sets R_*
 	ROWS="$ROWS$r
 "
 	set -- $r
-	R_TTFG=$2 R_ERR=$3 R_LOST=$4 R_WIN=$5 R_DOUBLE=$6
+	R_TTFG=$2 R_ERR=$3 R_LOST=$4 R_WIN=$5 R_DOUBLE=$6 R_USERS=$8
 	t_log "$r"
 }
 is_num() { case $1 in ''|*[!0-9]*) return 1 ;; esac; }
@@ -259,7 +278,9 @@ sc_host_kill() { # MODE
 		check "$mode host_kill: lost $R_LOST updates, each user at most one flush window ($R_WIN ms <= 2 x $INTERVAL + 200)" \
 			[ "$R_WIN" -le $((2 * INTERVAL + 200)) ]
 	fi
+	check "$mode host_kill: h1 had users ($R_USERS)" [ "$R_USERS" -gt 0 ]
 	cl_host_start 1 || fail "h1 restarts"
+	cl_fronts_ready || fail "front-ends reach h1 again"
 }
 
 sc_host_cut() { # MODE
@@ -281,7 +302,9 @@ sc_host_cut() { # MODE
 	fi
 	load_wait
 	row "$mode:host_cut(h2,3s)" "$te" h2-
-	check "$mode host_cut: h2's users served elsewhere (worst $R_TTFG ms)" is_num "$R_TTFG"
+	check "$mode host_cut: h2's $R_USERS users served elsewhere (worst $R_TTFG ms)" \
+		eval 'is_num "$R_TTFG" && [ "$R_USERS" -gt 0 ]'
+	cl_fronts_ready || fail "front-ends reach h2 again"
 	if [ "$mode" = sync ]; then
 		check "$mode host_cut: no snap-back: 0 acknowledged updates lost ($R_LOST)" [ "$R_LOST" = 0 ]
 	else
@@ -341,6 +364,8 @@ sc_redis_empty() { # MODE
 
 cl_mode sync || { t_done; exit 1; }
 cl_fronts_start || { fail "HAProxy and Apache start with the --also recipes"; t_done; exit 1; }
+FRONTS_UP=1
+cl_fronts_ready || fail "front-ends reach every host"
 ok "HAProxy :$HA_PORT and Apache :$AP_PORT with stickyctl routes --also"
 for s in $SCENARIOS; do
 	"sc_${s#*:}" "${s%%:*}"
