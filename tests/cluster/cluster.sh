@@ -203,11 +203,13 @@ cl_fronts_start() {
 	done
 }
 
-# Until new users through each front-end reach every host (the front-ends
-# may hold a restarted host down for a while); bounded.
+# Until new users through HAProxy reach every host (it may hold a
+# restarted host down for a while); bounded.  Not Apache: each of its
+# processes balances new users on its own, from the first member, so
+# which hosts a few new users reach says little.
 cl_fronts_ready() {
 	local port seen i w
-	for port in $HA_PORT $AP_PORT; do
+	for port in $HA_PORT; do
 		seen=""
 		for i in $(seq 1 100); do
 			w=$($RUN_HUB curl -s -m 2 -o /dev/null -D - "http://$HUB:$port/" 2>/dev/null |
