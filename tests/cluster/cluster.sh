@@ -264,11 +264,12 @@ row() { # NAME EVENT_MS PREFIX [FROM_MS]: appends the table row, sets R_*
 is_num() { case $1 in ''|*[!0-9]*) return 1 ;; esac; }
 
 sc_host_kill() { # MODE
-	local mode=$1 te
+	local mode=$1 te pids
 	cl_mode "$mode" || return 1
 	load_start "$mode:host_kill"
+	pids=$(cl_host_pids 1) # first: ps takes a while on a busy machine
 	te=$(ms)
-	kill -KILL $(cl_host_pids 1)
+	kill -KILL $pids
 	load_wait
 	t_untrack "${HPID[1]}"; HPID[1]=""
 	row "$mode:host_kill(h1)" "$te" h1-
@@ -286,15 +287,17 @@ sc_host_kill() { # MODE
 }
 
 sc_host_cut() { # MODE
-	local mode=$1 te h2f0
+	local mode=$1 te h2f0 pids
 	cl_mode "$mode" || return 1
 	h2f0=$(grep -cE 'event=(fenced|taken_over)' "$T/h2/sticky.log")
 	load_start "$mode:host_cut"
+	[ -n "$NETNS" ] || pids=$(cl_host_pids 2)
 	te=$(ms)
 	if [ -n "$NETNS" ]; then
 		ip -n "$NS-h2" link set eth0 down
 	else
-		cl_host_stopsig 2
+		STOPPED="$pids"
+		kill -STOP $pids
 	fi
 	sleep 3
 	if [ -n "$NETNS" ]; then
