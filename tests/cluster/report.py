@@ -12,8 +12,9 @@ Columns:
   lost     acknowledged updates gone: per user the largest k - count over
            its 200 answers (count below the number of acknowledged
            requests), summed
-  lost_ms  the widest loss window: per user, from the answer of its
-           oldest lost update to the event (async: one flush window)
+  lost_ms  the widest loss window: from the answer of the oldest lost
+           update to the request that showed the loss (async: about one
+           flush window plus the time to the user's next request)
   double   updates applied twice: per user the largest count - k, summed
   ok       200 answers in the whole run
 """
@@ -28,8 +29,6 @@ for line in open(log):
                  None if c == "-" else int(c), w))
 rows.sort(key=lambda r: r[1])
 last_worker, first_after, good_after = {}, {}, {}
-acks = {}  # user -> [(count, end_ms)] of 200s before the event
-after = {}  # user -> counts of its 200s after the event
 lost, double, errors, ok = {}, {}, 0, 0
 for s, e, u, k, st, c, w in rows:
     if st == 200 and c is not None:
@@ -41,11 +40,7 @@ for s, e, u, k, st, c, w in rows:
     if e < ev:
         if st == 200:
             last_worker[u] = w
-            if c is not None:
-                acks.setdefault(u, []).append((c, e))
         continue
-    if st == 200 and c is not None:
-        after.setdefault(u, []).append(c)
     if u not in first_after:
         first_after[u] = max(s, ev)
     if st == 200 and u not in good_after:
@@ -61,18 +56,21 @@ for u in aff:
         continue
     worst = max(worst, good_after[u] - first_after[u])
 ttfg = str(worst) if never == 0 else "never(%d)" % never
-# An answer after the event whose count is not above the last one
-# acknowledged before it went back: the acknowledged answers from that
-# count on were lost; the window reaches back to the first of them.
+# Any answer whose count is not above the highest acknowledged before it
+# went back (after the event: a restore from an older checkpoint, or a
+# later takeover by a stale host); the acknowledged answers from that count
+# on were lost.  The window: from the first of them to the request that
+# showed the loss.
 win = 0
-for u, cs in after.items():
-    if not acks.get(u):
+seen = {}  # user -> [(count, end_ms)] of its 200s so far
+for s_, e, u, k, st, c, w in rows:
+    if st != 200 or c is None:
         continue
-    top = max(c for c, e in acks[u])
-    for c in cs:
-        if c <= top:
-            gone = [e for c2, e in acks[u] if c2 >= c]
-            win = max(win, ev - min(gone))
+    prev = seen.setdefault(u, [])
+    if e >= ev and prev and c <= max(c2 for c2, e2 in prev):
+        gone = [e2 for c2, e2 in prev if c2 >= c]
+        win = max(win, s_ - min(gone))
+    prev.append((c, e))
 print("%-28s %8s %7d %5d %9d %6d %7d %5d" % (name, ttfg, errors,
       sum(v for v in lost.values() if v > 0), win,
       sum(v for v in double.values() if v > 0), ok, len(aff)))
