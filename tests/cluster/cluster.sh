@@ -55,6 +55,7 @@ fi
 : "${LEAD:=2}"
 : "${DURATION:=$([ -n "$SHORT" ] && echo 6 || echo 10)}"
 : "${INTERVAL:=100}" # checkpoint_interval (async flush window), ms
+# CLUSTER_CONF: more lines for every host's stickyd.conf (e.g. fencing = strict)
 REP_REPLICAS=2
 COOKIE=STICKYSID
 ms() { date +%s%3N; }
@@ -145,6 +146,7 @@ redis_connect_timeout = 200
 worker_header = X-Sticky-Worker
 status_path = /sticky-status
 pid_file = $d/sticky.pid
+${CLUSTER_CONF:-}
 EOC
 }
 cl_host_start() { # N
