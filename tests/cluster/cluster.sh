@@ -46,7 +46,7 @@ SHORT=""
 SCENARIOS=${*:-}
 if [ -z "$SCENARIOS" ]; then
 	if [ -n "$SHORT" ]; then
-		SCENARIOS="sync:host_kill sync:host_cut sync:redis_kill"
+		SCENARIOS="sync:host_kill async:host_cut sync:redis_kill"
 	else
 		SCENARIOS="sync:host_kill async:host_kill sync:host_cut async:host_cut sync:redis_kill async:redis_kill sync:redis_empty async:redis_empty"
 	fi

@@ -70,6 +70,9 @@ for s_, e, u, k, st, c, w in rows:
     if e >= ev and prev and c <= max(c2 for c2, e2 in prev):
         gone = [e2 for c2, e2 in prev if c2 >= c]
         win = max(win, s_ - min(gone))
+        # One loss: what survived is the new history, so the answers
+        # that follow (still below the old top) do not count it again.
+        prev[:] = [(c2, e2) for c2, e2 in prev if c2 < c]
     prev.append((c, e))
 print("%-28s %8s %7d %5d %9d %6d %7d %5d" % (name, ttfg, errors,
       sum(v for v in lost.values() if v > 0), win,

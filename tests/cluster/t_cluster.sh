@@ -1,7 +1,6 @@
 #!/bin/bash
 # t_cluster.sh: make check's short run of the multi-host harness
-# (tests/cluster/cluster.sh --short), sync mode: a whole host SIGKILLed,
-# a host cut off and back, the Redis master SIGKILLed (checkpoint_replicas
-# = 1).  `make check-cluster` runs every scenario, async ones too (async
-# host_cut can fail: see docs/operations.md).
+# (tests/cluster/cluster.sh --short): a whole host SIGKILLed (sync), a
+# host cut off and back (async), the Redis master SIGKILLed (sync,
+# checkpoint_replicas = 1).  `make check-cluster` runs every scenario.
 exec bash "$top_srcdir/tests/cluster/cluster.sh" --short
