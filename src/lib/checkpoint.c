@@ -26,6 +26,7 @@
 #define GEN_CHECK_MS 1000 /* how often P"generation" is compared */
 #define SCRUB_PER_FLUSH 8 /* sessions compared with Redis per flush tick:
                               one round trip each, so a small slice */
+#define PROBE_MS 100 /* WAIT before the handler while replicas lag */
 
 int
 ckpt_enabled(const struct worker *w)
@@ -47,6 +48,10 @@ ckpt_redis_opts(const struct sticky_config *cfg, struct redis_opts *o)
 	o->addr = cfg->redis;
 	o->user = cfg->redis_user[0] != '\0' ? cfg->redis_user : NULL;
 	o->password = cfg->redis_password[0] != '\0' ? cfg->redis_password : NULL;
+	o->sentinel_user = cfg->redis_sentinel_user[0] != '\0' ?
+	    cfg->redis_sentinel_user : NULL;
+	o->sentinel_password = cfg->redis_sentinel_password[0] != '\0' ?
+	    cfg->redis_sentinel_password : NULL;
 	o->db = (int)cfg->redis_db;
 	o->connect_timeout_ms = (int)cfg->redis_connect_timeout_ms;
 	o->command_timeout_ms = (int)cfg->redis_timeout_ms;
@@ -90,10 +95,32 @@ ensure_conn(struct worker *w)
 	return rc == 0 ? 0 : STICKY_EAGAIN;
 }
 
+/*
+ * Set while the replicas of checkpoint_replicas are known to lag (the
+ * last WAIT fell short): per worker process, as the connection is.
+ */
+static int replicas_short;
+
 int
 ckpt_available(struct worker *w)
 {
-	return ensure_conn(w);
+	int rc, probe_ms;
+
+	if ((rc = ensure_conn(w)) != 0 || !replicas_short)
+		return rc;
+	/* Short: while the replicas are away every request pays it. */
+	probe_ms = w->cfg->checkpoint_replicas_timeout_ms < PROBE_MS ?
+	    (int)w->cfg->checkpoint_replicas_timeout_ms : PROBE_MS;
+	/*
+	 * Probe before the handler runs, so a request refused for want of
+	 * replicas changed nothing: WAIT for what this connection wrote
+	 * (on a new connection: nothing, so it counts the replicas there).
+	 */
+	if (redis_wait_replicas(w->redis, (int)w->cfg->checkpoint_replicas,
+	    probe_ms, NULL) != 0)
+		return STICKY_EAGAIN;
+	replicas_short = 0;
+	return 0;
 }
 
 /*
@@ -530,6 +557,34 @@ ckpt_write(struct worker *w, struct session **ss, size_t n, int *results)
 
 static void check_generation(struct worker *w);
 static void scrub(struct worker *w);
+
+int
+ckpt_replicate(struct worker *w, struct session *s)
+{
+	static int64_t last_warn;
+	int acked, rc;
+	int64_t now;
+
+	if (!ckpt_enabled(w) || w->cfg->checkpoint != CKPT_SYNC ||
+	    w->cfg->checkpoint_replicas <= 0)
+		return 0;
+	rc = redis_wait_replicas(w->redis, (int)w->cfg->checkpoint_replicas,
+	    (int)w->cfg->checkpoint_replicas_timeout_ms, &acked);
+	if (rc == 0)
+		return 0;
+	replicas_short = 1;
+	now = now_ms();
+	/* The master has it, the replicas may not: not acknowledged. */
+	store_dirty(w->store, s, now);
+	w->stats->redis_up = redis_connected(w->redis);
+	if (now - last_warn >= 10000) { /* at most one line per 10 s */
+		last_warn = now;
+		log_warn("checkpoint_unreplicated", "acked=%d wanted=%ld "
+		    "reason=\"%s\"", acked, w->cfg->checkpoint_replicas,
+		    redis_errstr(w->redis));
+	}
+	return rc;
+}
 
 int
 ckpt_flush(struct worker *w, int all, int64_t *next_due)

@@ -22,7 +22,9 @@ void ckpt_redis_opts(const struct sticky_config *cfg, struct redis_opts *o);
 /* Connect the worker's Redis client if configured (failures are retried). */
 int ckpt_open(struct worker *w);
 void ckpt_close(struct worker *w);
-/* Can Redis be used now?  0, or STICKY_EAGAIN (down, backing off). */
+/* Can Redis be used now?  0, or STICKY_EAGAIN (down, backing off, or
+ * sync mode: the last WAIT for checkpoint_replicas fell short and a new
+ * one still does, so the request should be refused before it runs). */
 int ckpt_available(struct worker *w);
 /* 1 when checkpoints are configured. */
 int ckpt_enabled(const struct worker *w);
@@ -51,6 +53,14 @@ int ckpt_restore(struct worker *w, const char *key, int have_copy,
  * (still dirty, retried later).  Returns 0 or the connection's error.
  */
 int ckpt_write(struct worker *w, struct session **ss, size_t n, int *results);
+/*
+ * Sync mode with checkpoint_replicas > 0, right after ckpt_write() wrote s:
+ * WAIT until that many replicas have it.  0 when they do (or nothing is
+ * asked); STICKY_ETIMEDOUT or STICKY_EREDIS otherwise, and s is dirty
+ * again, so it is written and waited for again before anything of it is
+ * acknowledged (a replayed answer included).
+ */
+int ckpt_replicate(struct worker *w, struct session *s);
 /*
  * Write the sessions whose oldest change is checkpoint_interval old: a
  * small slice per call, so requests keep flowing between slices; or (all)

@@ -164,11 +164,19 @@ static const struct key keys[] = {
 
 	/* checkpoints */
 	{ "redis", T_STR, F(redis), "", 0, 0, "Checkpoints",
-	  "Redis for checkpoints: HOST:PORT or unix:PATH; empty: no checkpoints." },
+	  "Redis for checkpoints: HOST:PORT, unix:PATH, or "
+	  "sentinel://HOST:PORT[,HOST:PORT...]/MASTERNAME to ask Redis Sentinel "
+	  "for the master and follow its failovers; empty: no checkpoints." },
 	{ "redis_user", T_STR, F(redis_user), "", 0, 0, "Checkpoints",
 	  "ACL user for AUTH; empty: password only (or none)." },
 	{ "redis_password", T_STR, F(redis_password), "", 0, 0, "Checkpoints",
 	  "Password for AUTH; never logged." },
+	{ "redis_sentinel_user", T_STR, F(redis_sentinel_user), "", 0, 0,
+	  "Checkpoints", "ACL user for AUTH on the Sentinels; empty: password "
+	  "only (or none).  redis_user/redis_password are for the master." },
+	{ "redis_sentinel_password", T_STR, F(redis_sentinel_password), "", 0, 0,
+	  "Checkpoints", "Password for AUTH on the Sentinels (their "
+	  "requirepass); never logged." },
 	{ "redis_db", T_LONG, F(redis_db), "0", 0, 65535, "Checkpoints",
 	  "Redis database number." },
 	{ "redis_connect_timeout", T_LONG, F(redis_connect_timeout_ms), "200", 1,
@@ -192,6 +200,13 @@ static const struct key keys[] = {
 	{ "checkpoint_ttl", T_LONG, F(checkpoint_ttl_s), "86400", 0, 2147483647L,
 	  "Checkpoints", "Seconds a checkpoint lives in Redis after its last "
 	  "write; 0: forever." },
+	{ "checkpoint_replicas", T_LONG, F(checkpoint_replicas), "0", 0, 64,
+	  "Checkpoints", "Sync mode: a response waits (WAIT) until this many "
+	  "replicas have the checkpoint, else 503 and nothing is acknowledged; "
+	  "0: the master's answer suffices." },
+	{ "checkpoint_replicas_timeout", T_LONG,
+	  F(checkpoint_replicas_timeout_ms), "1000", 1, 60000, "Checkpoints",
+	  "Milliseconds a sync response waits for checkpoint_replicas." },
 	{ "checkpoint_page", T_LONG, F(checkpoint_page), "4096", 64, 1048576,
 	  "Checkpoints", "Page size in bytes of delta writes: only changed pages "
 	  "are sent." },
@@ -591,6 +606,17 @@ config_validate(const struct sticky_config *cfg, char *err, size_t errlen)
 	    strchr(cfg->status_listen, '%') != NULL)) {
 		seterr(err, errlen, "status_listen: '%s' must be unix:/ABSOLUTE/PATH "
 		    "(its permissions are what protects it)", cfg->status_listen);
+		return STICKY_ECONFIG;
+	}
+	if (cfg->checkpoint_replicas > 0 && cfg->checkpoint != CKPT_SYNC &&
+	    cfg->redis[0] != '\0') {
+		seterr(err, errlen, "checkpoint_replicas needs checkpoint = sync");
+		return STICKY_ECONFIG;
+	}
+	if (cfg->redis_sentinel_user[0] != '\0' &&
+	    cfg->redis_sentinel_password[0] == '\0') {
+		seterr(err, errlen, "redis_sentinel_user needs "
+		    "redis_sentinel_password");
 		return STICKY_ECONFIG;
 	}
 	enum log_level lvl;

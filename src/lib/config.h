@@ -61,6 +61,8 @@ struct sticky_config {
 	char *redis; /* "" = no checkpoints */
 	char *redis_user;
 	char *redis_password;
+	char *redis_sentinel_user;
+	char *redis_sentinel_password;
 	long redis_db;
 	long redis_connect_timeout_ms;
 	long redis_timeout_ms;
@@ -70,6 +72,8 @@ struct sticky_config {
 	enum ckpt_mode checkpoint;
 	long checkpoint_interval_ms;
 	long checkpoint_ttl_s;
+	long checkpoint_replicas;         /* sync: WAIT for this many */
+	long checkpoint_replicas_timeout_ms;
 	long checkpoint_page;
 	enum routing_mode routing;
 	int strict_fencing;

@@ -150,6 +150,8 @@ rd_lost(struct redis *r, struct conn *cn)
 	rd_drop_context(cn);
 	if (cn == &r->sub)
 		r->sub_gen++;
+	if (r->master_name != NULL && cn == &r->cmd)
+		r->resolve = 1; /* ask the Sentinels again before reconnecting */
 	start_backoff(r, cn);
 	if (cn->failures++ == 0)
 		log_warn(cn->ev_down, "addr=%s reason=\"%s\" retry_ms=%d",
@@ -212,6 +214,9 @@ rd_server_error(struct redis *r, const char *op, const redisReply *rep)
 	while (n < rep->len && n < 32 && rep->str[n] > ' ' && rep->str[n] < 0x7f)
 		n++;
 	rd_set_err(r, "%s: server error %.*s", op, (int)n, rep->str);
+	/* A demoted master refuses writes: find the new one. */
+	if (r->master_name != NULL && rd_master_gone(rep->str, n))
+		r->resolve = 1;
 }
 
 int
@@ -224,8 +229,8 @@ rd_bad_reply(struct redis *r, const char *op, const redisReply *rep)
 	return STICKY_EREDIS;
 }
 
-static int
-is_ok(const redisReply *rep)
+int
+rd_is_ok(const redisReply *rep)
 {
 	return rep->type == REDIS_REPLY_STATUS && rep->len == 2 &&
 	    memcmp(rep->str, "OK", 2) == 0;
@@ -250,16 +255,22 @@ rd_cloexec(int fd)
  * never hangs it).  0, or rd_lost()'s result.
  */
 int
-rd_open_context(struct redis *r, struct conn *cn)
+rd_open_context_at(struct redis *r, struct conn *cn, const char *host,
+    int port)
 {
 	redisContext *c;
 
-	if (r->path != NULL)
+	if (host == NULL && r->path != NULL)
 		c = redisConnectUnixWithTimeout(r->path,
 		    ms_to_tv(r->connect_timeout_ms));
-	else
-		c = redisConnectWithTimeout(r->host, r->port,
+	else if (host != NULL)
+		c = redisConnectWithTimeout(host, port,
 		    ms_to_tv(r->connect_timeout_ms));
+	else {
+		/* Sentinel mode before any Sentinel named the master. */
+		rd_set_err(r, "%sconnect: master not known yet", cn->name);
+		return rd_lost(r, cn);
+	}
 	if (c == NULL) {
 		rd_set_err(r, "%sconnect: out of memory", cn->name);
 		return rd_lost(r, cn);
@@ -271,6 +282,12 @@ rd_open_context(struct redis *r, struct conn *cn)
 	if (redisSetTimeout(c, ms_to_tv(r->command_timeout_ms)) != REDIS_OK)
 		return rd_failed_io(r, cn, "connect");
 	return 0;
+}
+
+int
+rd_open_context(struct redis *r, struct conn *cn)
+{
+	return rd_open_context_at(r, cn, r->host, r->port);
 }
 
 /* Queue AUTH and SELECT as configured; rd_read_auth() checks the replies. */
@@ -314,7 +331,7 @@ rd_read_auth(struct redis *r, struct conn *cn, int nauth, int nselect)
 			return rd_failed_io(r, cn,
 			    i < nauth ? "AUTH" : "SELECT");
 		rep = p;
-		if (!is_ok(rep)) {
+		if (!rd_is_ok(rep)) {
 			rd_bad_reply(r, op, rep);
 			freeReplyObject(rep);
 			return rd_lost(r, cn);
@@ -324,15 +341,22 @@ rd_read_auth(struct redis *r, struct conn *cn, int nauth, int nselect)
 	return 0;
 }
 
-/* AUTH, SELECT and SCRIPT LOAD in one round trip. */
+/*
+ * AUTH, SELECT, ROLE (Sentinel mode: a demoted master is not trusted) and
+ * SCRIPT LOAD in one round trip.
+ */
 static int
 handshake(struct redis *r)
 {
 	int nauth, nselect, rc;
 
 	rd_append_auth(r, &r->cmd, &nauth, &nselect);
+	if (r->master_name != NULL)
+		redisAppendCommand(r->cmd.c, "ROLE");
 	rd_append_script_loads(r);
 	if ((rc = rd_read_auth(r, &r->cmd, nauth, nselect)) != 0)
+		return rc;
+	if (r->master_name != NULL && (rc = rd_read_role(r)) != 0)
 		return rc;
 	return rd_read_script_loads(r);
 }
@@ -342,10 +366,18 @@ redis_connect(struct redis *r)
 {
 	int rc;
 
+	if (r->master_name != NULL) {
+		rd_sentinel_watch(r); /* may drop both connections */
+		if (r->resolve && r->cmd.c != NULL) /* READONLY: demoted */
+			rd_drop_context(&r->cmd);
+	}
 	if (r->cmd.c != NULL)
 		return 0;
 	if (now_ms() < r->cmd.retry_at)
 		return STICKY_EAGAIN;
+	if (r->master_name != NULL && (r->host == NULL || r->resolve) &&
+	    rd_sentinel_resolve(r) != 0)
+		return rd_lost(r, &r->cmd);
 	if ((rc = rd_open_context(r, &r->cmd)) != 0 || (rc = handshake(r)) != 0)
 		return rc;
 	rd_conn_up(r, &r->cmd);
@@ -388,22 +420,17 @@ redis_backoff_left_ms(const struct redis *r)
 	return rd_backoff_left(&r->cmd);
 }
 
-/* "unix:/path", "[v6]:port", "[v6]", "host:port", "host" or a bare v6. */
-static int
-parse_addr(struct redis *r, const char *addr)
+/*
+ * "[v6]:port", "[v6]", "host:port", "host" or a bare v6 into a new *host
+ * and *port (defport when none is given).
+ */
+int
+rd_parse_hostport(const char *addr, int defport, char **host, int *port)
 {
 	const char *colon, *end;
-	uint64_t port = REDIS_DEFAULT_PORT;
+	uint64_t p = (uint64_t)defport;
 	size_t hostlen;
 
-	if (strncmp(addr, "unix:", 5) == 0) {
-		/* hiredis would silently truncate a path that does not fit. */
-		if (addr[5] == '\0' ||
-		    strlen(addr + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-			return STICKY_EINVAL;
-		r->path = xstrdup(addr + 5);
-		return r->path == NULL ? STICKY_ENOMEM : 0;
-	}
 	if (addr[0] == '[') {
 		if ((end = strchr(addr, ']')) == NULL || end == addr + 1)
 			return STICKY_EINVAL;
@@ -424,12 +451,29 @@ parse_addr(struct redis *r, const char *addr)
 	if (hostlen == 0)
 		return STICKY_EINVAL;
 	if (colon != NULL &&
-	    (rd_parse_u64(colon + 1, strlen(colon + 1), &port) != 0 ||
-	    port == 0 || port > 65535))
+	    (rd_parse_u64(colon + 1, strlen(colon + 1), &p) != 0 ||
+	    p == 0 || p > 65535))
 		return STICKY_EINVAL;
-	r->port = (int)port;
-	r->host = xstrndup(addr, hostlen);
-	return r->host == NULL ? STICKY_ENOMEM : 0;
+	*port = (int)p;
+	*host = xstrndup(addr, hostlen);
+	return *host == NULL ? STICKY_ENOMEM : 0;
+}
+
+/* "unix:/path", "sentinel://...", or rd_parse_hostport()'s forms. */
+static int
+parse_addr(struct redis *r, const char *addr)
+{
+	if (strncmp(addr, "unix:", 5) == 0) {
+		/* hiredis would silently truncate a path that does not fit. */
+		if (addr[5] == '\0' ||
+		    strlen(addr + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return STICKY_EINVAL;
+		r->path = xstrdup(addr + 5);
+		return r->path == NULL ? STICKY_ENOMEM : 0;
+	}
+	if (strncmp(addr, SENTINEL_SCHEME, strlen(SENTINEL_SCHEME)) == 0)
+		return rd_sentinel_parse(r, addr + strlen(SENTINEL_SCHEME));
+	return rd_parse_hostport(addr, REDIS_DEFAULT_PORT, &r->host, &r->port);
 }
 
 static int
@@ -451,6 +495,7 @@ redis_new(struct redis **out, const struct redis_opts *o)
 	    o->command_timeout_ms < 0 || o->ttl_s < 0 || o->ttl_s > MAX_TTL_S ||
 	    o->backoff_min_ms < 0 || o->backoff_max_ms < 0 ||
 	    (o->user != NULL && o->password == NULL) ||
+	    (o->sentinel_user != NULL && o->sentinel_password == NULL) ||
 	    (o->prefix != NULL && strlen(o->prefix) > MAX_PREFIX_LEN))
 		return STICKY_EINVAL;
 	if ((r = xcalloc(1, sizeof(*r))) == NULL)
@@ -469,6 +514,9 @@ redis_new(struct redis **out, const struct redis_opts *o)
 		.ev_down = "redis_down", .ev_up = "redis_up" };
 	r->sub = (struct conn){ .backoff_ms = r->backoff_min_ms, .name = "sub ",
 		.ev_down = "redis_sub_down", .ev_up = "redis_sub_up" };
+	r->watch = (struct conn){ .backoff_ms = r->backoff_min_ms,
+		.name = "sentinel ", .ev_down = "redis_sentinel_down",
+		.ev_up = "redis_sentinel_up" };
 	rc = STICKY_EINVAL;
 	if (r->backoff_max_ms < r->backoff_min_ms)
 		goto fail;
@@ -476,6 +524,8 @@ redis_new(struct redis **out, const struct redis_opts *o)
 	    (rc = dup_opt(&r->addr, o->addr)) != 0 ||
 	    (rc = dup_opt(&r->user, o->user)) != 0 ||
 	    (rc = dup_opt(&r->password, o->password)) != 0 ||
+	    (rc = dup_opt(&r->sentinel_user, o->sentinel_user)) != 0 ||
+	    (rc = dup_opt(&r->sentinel_password, o->sentinel_password)) != 0 ||
 	    (rc = dup_opt(&r->prefix, o->prefix != NULL ? o->prefix : "")) != 0)
 		goto fail;
 	r->prefixlen = strlen(r->prefix);
@@ -499,9 +549,15 @@ redis_free(struct redis *r)
 		return;
 	rd_drop_context(&r->cmd);
 	rd_drop_context(&r->sub);
+	rd_drop_context(&r->watch);
 	if (r->password != NULL)
 		explicit_bzero(r->password, strlen(r->password));
 	xfree(r->password);
+	if (r->sentinel_password != NULL)
+		explicit_bzero(r->sentinel_password, strlen(r->sentinel_password));
+	xfree(r->sentinel_password);
+	xfree(r->sentinel_user);
+	rd_sentinel_free(r);
 	xfree(r->user);
 	xfree(r->addr);
 	xfree(r->host);
@@ -512,6 +568,62 @@ redis_free(struct redis *r)
 }
 
 /* ---- commands -------------------------------------------------------- */
+
+/*
+ * WAIT on the connection that made the writes (never a new one: Redis
+ * counts the acknowledgements of this client's own writes, and a fresh
+ * connection has none to wait for).  The socket timeout is lengthened for
+ * the call so WAIT's own timeout decides.
+ */
+int
+redis_wait_replicas(struct redis *r, int replicas, int timeout_ms, int *acked)
+{
+	const char *argv[3];
+	size_t lens[3];
+	char n[NUMLEN], t[NUMLEN];
+	redisReply *rep;
+	void *p;
+	int rc = 0;
+
+	if (acked != NULL)
+		*acked = 0;
+	if (replicas <= 0)
+		return 0;
+	if (r->cmd.c == NULL || timeout_ms <= 0) {
+		rd_set_err(r, "WAIT: not connected");
+		return STICKY_EREDIS;
+	}
+	argv[0] = "WAIT";
+	lens[0] = 4;
+	argv[1] = n;
+	lens[1] = rd_fmt_num(n, (uint64_t)replicas);
+	argv[2] = t;
+	lens[2] = rd_fmt_num(t, (uint64_t)timeout_ms);
+	if (redisSetTimeout(r->cmd.c,
+	    ms_to_tv(timeout_ms + r->command_timeout_ms)) != REDIS_OK)
+		return rd_io_failed(r, "WAIT");
+	if ((p = redisCommandArgv(r->cmd.c, 3, argv, lens)) == NULL)
+		return rd_io_failed(r, "WAIT");
+	rep = p;
+	if (redisSetTimeout(r->cmd.c, ms_to_tv(r->command_timeout_ms)) !=
+	    REDIS_OK) {
+		freeReplyObject(rep);
+		return rd_io_failed(r, "WAIT");
+	}
+	if (rep->type != REDIS_REPLY_INTEGER)
+		rc = rd_bad_reply(r, "WAIT", rep);
+	else {
+		if (acked != NULL)
+			*acked = (int)rep->integer;
+		if (rep->integer < replicas) {
+			rd_set_err(r, "WAIT: %lld of %d replicas in %d ms",
+			    rep->integer, replicas, timeout_ms);
+			rc = STICKY_ETIMEDOUT;
+		}
+	}
+	freeReplyObject(rep);
+	return rc;
+}
 
 /*
  * One command and its reply.  Returns 0 with *out set (possibly an error

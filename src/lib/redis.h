@@ -34,9 +34,16 @@
 #include "internal.h"
 
 struct redis_opts {
-	const char *addr;     /* "host:port", "host" (port 6379) or "unix:/path" */
+	/*
+	 * "host:port", "host" (port 6379), "unix:/path", or
+	 * "sentinel://host[:port][,host[:port]...]/mastername" (port 26379):
+	 * the master is whatever the Sentinels name (see redis_sentinel.c).
+	 */
+	const char *addr;
 	const char *user;     /* ACL user, or NULL */
 	const char *password; /* or NULL */
+	const char *sentinel_user;     /* AUTH on the Sentinels, or NULL */
+	const char *sentinel_password; /* or NULL */
 	int db;
 	int connect_timeout_ms; /* 0: 1000 */
 	int command_timeout_ms; /* each read/write of a command; 0: 1000 */
@@ -71,6 +78,23 @@ void redis_disconnect(struct redis *r);
 const char *redis_errstr(const struct redis *r);
 /* Milliseconds until the next connection attempt is allowed (0: now). */
 int64_t redis_backoff_left_ms(const struct redis *r);
+/*
+ * Sentinel mode: the master's name (NULL otherwise), the i-th Sentinel as
+ * "host:port" into buf (STICKY_ENOENT past the last), and the master in
+ * use now as "host:port" (STICKY_ENOENT before the Sentinels named one).
+ */
+const char *redis_master_name(const struct redis *r);
+int redis_sentinel_addr(const struct redis *r, size_t i, char *buf,
+    size_t len);
+int redis_master_addr(const struct redis *r, char *buf, size_t len);
+/*
+ * WAIT: block until `replicas` replicas acknowledged every write this
+ * connection made, at most timeout_ms.  0 when they did; STICKY_ETIMEDOUT
+ * when fewer did in time (*acked, if not NULL, says how many);
+ * STICKY_EREDIS when the connection failed or Redis refused.
+ */
+int redis_wait_replicas(struct redis *r, int replicas, int timeout_ms,
+    int *acked);
 
 /*
  * Restore with takeover, atomically: if a checkpoint exists, increment the

@@ -41,13 +41,31 @@ struct conn {
 	const char *ev_down, *ev_up;
 };
 
+/* A Sentinel to ask for the master (redis = sentinel://...). */
+struct sentinel_addr {
+	char *host;
+	int port;
+};
+
+#define SENTINEL_SCHEME "sentinel://"
+
 struct redis {
 	struct conn cmd; /* commands and scripts */
 	struct conn sub; /* subscribed to the channel, non-blocking */
+	struct conn watch; /* Sentinel mode: +switch-master, non-blocking */
 	unsigned sub_gen; /* changes whenever sub is opened or closed */
 	char *addr;      /* as configured, for logs */
-	char *host;      /* TCP host, or NULL */
+	char *host;      /* TCP host (Sentinel mode: the master), or NULL */
 	int port;
+	/* Sentinel mode: master_name != NULL */
+	char *master_name;
+	struct sentinel_addr *sentinels;
+	size_t nsentinels;
+	size_t sentinel_next; /* asked first: the last one that answered */
+	size_t watch_next;    /* where the watch subscribes next */
+	char *sentinel_user;
+	char *sentinel_password; /* wiped on free */
+	int resolve;             /* ask the Sentinels before reconnecting */
 	char *path; /* unix socket path, or NULL */
 	char *user;
 	char *password; /* wiped on free */
@@ -84,12 +102,24 @@ int rd_io_failed(struct redis *r, const char *op);
 void rd_server_error(struct redis *r, const char *op, const redisReply *rep);
 int rd_bad_reply(struct redis *r, const char *op, const redisReply *rep);
 int rd_open_context(struct redis *r, struct conn *cn);
+int rd_open_context_at(struct redis *r, struct conn *cn, const char *host,
+    int port);
+int rd_parse_hostport(const char *addr, int defport, char **host, int *port);
+int rd_is_ok(const redisReply *rep);
 void rd_append_auth(struct redis *r, struct conn *cn, int *nauth,
     int *nselect);
 int rd_read_auth(struct redis *r, struct conn *cn, int nauth, int nselect);
 int64_t rd_backoff_left(const struct conn *cn);
 int rd_command(struct redis *r, const char *op, int argc, const char **argv,
     const size_t *lens, redisReply **out);
+
+/* ---- redis_sentinel.c ------------------------------------------------ */
+int rd_sentinel_parse(struct redis *r, const char *spec);
+void rd_sentinel_free(struct redis *r);
+int rd_sentinel_resolve(struct redis *r);
+void rd_sentinel_watch(struct redis *r);
+int rd_read_role(struct redis *r);
+int rd_master_gone(const char *code, size_t len);
 
 /* ---- redis_scripts.c ------------------------------------------------- */
 int rd_is_noscript(const redisReply *rep);

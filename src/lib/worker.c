@@ -248,6 +248,12 @@ settle_session(struct worker *w, struct sticky_req *req)
 		w->stats->status_503++;
 		return;
 	}
+	if (res == 0 && ckpt_replicate(w, s) != 0) {
+		/* On the master only: dirty again, not acknowledged. */
+		request_error(req, 503, "state not replicated; retry");
+		w->stats->status_503++;
+		return;
+	}
 #ifdef STICKY_FAULT_INJECTION
 	if (res == 0 && fault_requested(w, req)) {
 		log_warn("fault_injected", "what=die-after-checkpoint");
@@ -338,6 +344,30 @@ quarantined(struct worker *w, struct sticky_req *req)
 	}
 }
 
+/*
+ * Before a replayed answer in sync mode: write the session if it holds
+ * unsaved changes, or always when replicas must confirm (a clean session
+ * may have been flushed without WAIT, or on a connection since lost).
+ * 1 when the answer may be given.
+ */
+static int
+replay_saved(struct worker *w, struct sticky_req *req)
+{
+	struct session *s = req->sess;
+	int res = 0;
+
+	if (w->cfg->checkpoint != CKPT_SYNC || !ckpt_enabled(w))
+		return 1;
+	if (s->dirty_since_ms == 0 && w->cfg->checkpoint_replicas <= 0)
+		return 1;
+	ckpt_write(w, &s, 1, &res);
+	if (res == STICKY_EFENCED) {
+		req->sess = NULL; /* dropped: another worker owns the user */
+		return 0;
+	}
+	return res == 0 && ckpt_replicate(w, s) == 0;
+}
+
 static void
 answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 {
@@ -369,12 +399,24 @@ answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 	}
 	id = sticky_req_id(&req);
 	if (req.sess != NULL && id != NULL &&
-	    (rec = session_replay_find(req.sess, id)) != NULL &&
-	    replay_response(&req, rec) == 0) {
+	    (rec = session_replay_find(req.sess, id)) != NULL) {
+		/*
+		 * Sync mode: the recorded answer is given only once the state
+		 * that holds its change is saved (and replicated), as for the
+		 * first answer; a refused first answer did not save it.
+		 */
+		if (!replay_saved(w, &req)) {
+			request_error(&req, 503, "state not saved; retry");
+			w->stats->status_503++;
+			goto render;
+		}
+		if (replay_response(&req, rec) != 0)
+			goto handle;
 		w->stats->replays++;
 		log_info("replayed", "reason=request_id_seen");
 		goto render;
 	}
+handle:
 	/*
 	 * Sync mode promises that an answered change is in Redis.  While
 	 * Redis is known to be unreachable, refuse before the handler runs,

@@ -2286,3 +2286,106 @@ Test(redis, peek_shows_epoch_and_header)
 	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), STICKY_ENOENT);
 	redis_free(r);
 }
+
+/* ---- Sentinel addresses and WAIT -------------------------------------- */
+
+Test(redis_fake, sentinel_addresses_are_parsed)
+{
+	static const char *const bad[] = { "sentinel://", "sentinel:///m",
+		"sentinel://h/", "sentinel://h", "sentinel://h:0/m",
+		"sentinel://h:65536/m", "sentinel://h,,k/m", "sentinel://,h/m",
+		"sentinel://h,/m", "sentinel://h/m x", "sentinel://h/m/x",
+		"sentinel://[::1/m", "sentinel://h:x/m", "sentinel://h/a,b",
+		"sentinel://1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17/m", NULL };
+	struct redis_opts o = { .prefix = PREFIX };
+	struct redis *r;
+	char buf[64];
+
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		o.addr = bad[i];
+		cr_assert_eq(redis_new(&r, &o), STICKY_EINVAL, "%s", bad[i]);
+		cr_assert_null(r);
+	}
+	o.addr = "sentinel://10.0.0.1,s2:26380,[::1]:5,::2/mymaster";
+	cr_assert_eq(redis_new(&r, &o), 0);
+	cr_assert_str_eq(redis_master_name(r), "mymaster");
+	cr_assert_eq(redis_sentinel_addr(r, 0, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "10.0.0.1:26379");
+	cr_assert_eq(redis_sentinel_addr(r, 1, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "s2:26380");
+	cr_assert_eq(redis_sentinel_addr(r, 2, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "[::1]:5");
+	cr_assert_eq(redis_sentinel_addr(r, 3, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "[::2]:26379");
+	cr_assert_eq(redis_sentinel_addr(r, 4, buf, sizeof(buf)), STICKY_ENOENT);
+	cr_assert_eq(redis_sentinel_addr(r, 0, buf, 4), STICKY_ETOOBIG);
+	/* No Sentinel asked yet: no master. */
+	cr_assert_eq(redis_master_addr(r, buf, sizeof(buf)), STICKY_ENOENT);
+	cr_assert_not(redis_connected(r));
+	redis_free(r);
+	/* Sentinel credentials: a user needs a password. */
+	o.addr = "sentinel://h/m";
+	o.sentinel_user = "u";
+	cr_assert_eq(redis_new(&r, &o), STICKY_EINVAL);
+	o.sentinel_password = "p";
+	cr_assert_eq(redis_new(&r, &o), 0);
+	redis_free(r);
+	/* A plain address has no master name. */
+	o.addr = "h:1";
+	cr_assert_eq(redis_new(&r, &o), 0);
+	cr_assert_null(redis_master_name(r));
+	cr_assert_eq(redis_master_addr(r, buf, sizeof(buf)), STICKY_ENOENT);
+	redis_free(r);
+}
+
+/* Nothing answers on these Sentinels: a clear error, then the backoff. */
+Test(redis_fake, sentinel_unreachable_fails_with_backoff)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char a[80];
+	struct redis *r;
+	int fd;
+
+	/* A port nobody listens on while we hold it bound, not listening. */
+	cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(a, sizeof(a), "sentinel://127.0.0.1:%d,127.0.0.1:%d/m",
+	    ntohs(sin.sin_port), ntohs(sin.sin_port));
+	r = mk_opts(a, NULL, NULL, 0, 200, 1000, 1000);
+	cr_assert_eq(redis_connect(r), STICKY_EREDIS);
+	cr_assert_neq(strstr(redis_errstr(r), "no Sentinel named the master"),
+	    NULL, "%s", redis_errstr(r));
+	cr_assert_eq(redis_connect(r), STICKY_EAGAIN);
+	cr_assert_gt(redis_backoff_left_ms(r), 0);
+	redis_free(r);
+	close(fd);
+}
+
+Test(redis, wait_replicas_without_replicas_times_out)
+{
+	struct redis *r = mk(0);
+	int acked = -1;
+	int64_t t0;
+	uint64_t e;
+
+	/* Not connected: nothing to wait on, never a new connection. */
+	cr_assert_eq(redis_wait_replicas(r, 1, 100, &acked), STICKY_EREDIS);
+	cr_assert_eq(redis_wait_replicas(r, 0, 100, &acked), 0);
+	cr_assert_eq(redis_claim(r, "w", "w1", &e), 0);
+	t0 = now_ms();
+	cr_assert_eq(redis_wait_replicas(r, 1, 150, &acked), STICKY_ETIMEDOUT);
+	cr_assert_geq(now_ms() - t0, 100, "WAIT's timeout, not the socket's");
+	cr_assert_eq(acked, 0);
+	cr_assert_neq(strstr(redis_errstr(r), "0 of 1 replicas"), NULL, "%s",
+	    redis_errstr(r));
+	cr_assert(redis_connected(r), "a short WAIT keeps the connection");
+	/* Longer than the command timeout (1000 ms here): still WAIT's. */
+	cr_assert_eq(redis_wait_replicas(r, 1, 1200, NULL), STICKY_ETIMEDOUT);
+	cr_assert(redis_connected(r));
+	redis_free(r);
+}
