@@ -42,7 +42,7 @@ state_size(struct worker *w, struct session *s)
 {
 	if (w->app->codec.size != NULL && s->state != NULL)
 		return w->app->codec.size(s->state, w->app->appdata);
-	return s->written_len > 0 ? s->written_len : 64;
+	return s->x != NULL && s->x->written_len > 0 ? s->x->written_len : 64;
 }
 
 /*
@@ -56,21 +56,33 @@ int
 session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
     uint32_t *meta_len)
 {
-	size_t slots = (size_t)w->cfg->replay_slots, first, meta_start;
-	unsigned char tmp[4];
 	int rc;
 
 	if (w->app->codec.encode != NULL &&
 	    (rc = w->app->codec.encode(s->state, out, w->app->appdata)) != 0)
 		return rc;
+	return session_encode_meta(w, s, out, meta_len);
+}
+
+int
+session_encode_meta(struct worker *w, struct session *s,
+    struct sticky_buf *out, uint32_t *meta_len)
+{
+	size_t slots = (size_t)w->cfg->replay_slots, first, meta_start;
+	struct session_ext *x = s->x;
+	size_t nreplay = x != NULL ? x->nreplay : 0;
+	uint32_t hwm = x != NULL ? x->meta_hwm : 0;
+	unsigned char tmp[4];
+	int rc;
+
 	meta_start = out->len;
-	put32(tmp, (uint32_t)s->nreplay);
+	put32(tmp, (uint32_t)nreplay);
 	if ((rc = buf_append(out, tmp, 4)) != 0)
 		return rc;
 	/* A full ring's oldest entry is the one to be overwritten next. */
-	first = s->nreplay == slots ? s->replay_next : 0;
-	for (size_t k = 0; k < s->nreplay; k++) {
-		const struct replay_entry *e = &s->replay[(first + k) % s->nreplay];
+	first = nreplay == slots ? x->replay_next : 0;
+	for (size_t k = 0; k < nreplay; k++) {
+		const struct replay_entry *e = &x->replay[(first + k) % nreplay];
 		size_t idlen = strlen(e->id);
 
 		put32(tmp, (uint32_t)idlen);
@@ -86,8 +98,8 @@ session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
 	 * Pad to the largest section written so far: Redis cannot shorten a
 	 * string in place, so a shorter payload would cost a full rewrite.
 	 */
-	if (out->len - meta_start < s->meta_hwm) {
-		size_t pad = s->meta_hwm - (out->len - meta_start);
+	if (out->len - meta_start < hwm) {
+		size_t pad = hwm - (out->len - meta_start);
 		unsigned char *z = sticky_buf_reserve(out, pad);
 
 		if (z == NULL)
@@ -95,8 +107,12 @@ session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
 		memset(z, 0, pad);
 	}
 	*meta_len = (uint32_t)(out->len - meta_start);
-	if (*meta_len > s->meta_hwm)
-		s->meta_hwm = *meta_len;
+	/* The bare count (no log yet) needs no extension to remember. */
+	if (*meta_len > hwm && *meta_len > 4) {
+		if (session_ext(s) == NULL)
+			return STICKY_ENOMEM;
+		s->x->meta_hwm = *meta_len;
+	}
 	return 0;
 }
 
@@ -104,13 +120,15 @@ static int
 replay_alloc(struct worker *w, struct session *s)
 {
 	size_t slots = (size_t)w->cfg->replay_slots;
+	struct session_ext *x;
 
-	if (s->replay != NULL || slots == 0)
+	if (slots == 0 || (s->x != NULL && s->x->replay != NULL))
 		return 0;
-	if ((s->replay = xcalloc(slots, sizeof(*s->replay))) == NULL)
+	if ((x = session_ext(s)) == NULL ||
+	    (x->replay = xcalloc(slots, sizeof(*x->replay))) == NULL)
 		return STICKY_ENOMEM;
 	for (size_t i = 0; i < slots; i++)
-		buf_init(&s->replay[i].out);
+		buf_init(&x->replay[i].out);
 	return 0;
 }
 
@@ -150,13 +168,14 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 		if (outlen > meta_len - off)
 			return STICKY_ECORRUPT;
 		if (slots > 0 && i + slots >= count) {
-			struct replay_entry *e = &s->replay[s->nreplay];
+			struct session_ext *x = s->x;
+			struct replay_entry *e = &x->replay[x->nreplay];
 
 			if ((e->id = xstrndup(id, idlen)) == NULL ||
 			    (rc = buf_append(&e->out, m + off, outlen)) != 0)
 				return STICKY_ENOMEM;
-			s->nreplay++;
-			s->replay_next = s->nreplay % slots;
+			x->nreplay++;
+			x->replay_next = x->nreplay % slots;
 		}
 		off += outlen;
 	}
@@ -164,7 +183,11 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 	for (; off < meta_len; off++)
 		if (m[off] != 0)
 			return STICKY_ECORRUPT;
-	s->meta_hwm = meta_len;
+	if (meta_len > 4) {
+		if (session_ext(s) == NULL)
+			return STICKY_ENOMEM;
+		s->x->meta_hwm = meta_len;
+	}
 	if (c->decode == NULL)
 		return STICKY_EINVAL;
 	s->state = NULL;
@@ -174,9 +197,11 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 const struct sticky_buf *
 session_replay_find(const struct session *s, const char *id)
 {
-	for (size_t i = 0; i < s->nreplay; i++)
-		if (strcmp(s->replay[i].id, id) == 0)
-			return &s->replay[i].out;
+	const struct session_ext *x = s->x;
+
+	for (size_t i = 0; x != NULL && i < x->nreplay; i++)
+		if (strcmp(x->replay[i].id, id) == 0)
+			return &x->replay[i].out;
 	return NULL;
 }
 
@@ -185,6 +210,7 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
     const struct sticky_buf *response)
 {
 	size_t slots = (size_t)w->cfg->replay_slots;
+	struct session_ext *x;
 	struct replay_entry *e;
 	int rc;
 
@@ -193,12 +219,14 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 		return 0;
 	if ((rc = replay_alloc(w, s)) != 0)
 		return rc;
-	e = &s->replay[s->replay_next];
-	if (s->nreplay == slots) {
+	x = s->x;
+	s->flags |= SESS_META_DIRTY;
+	e = &x->replay[x->replay_next];
+	if (x->nreplay == slots) {
 		xfree(e->id); /* the ring is full: overwrite the oldest */
 		buf_reset(&e->out);
 	} else
-		s->nreplay++;
+		x->nreplay++;
 	e->id = xstrdup(id);
 	if (e->id == NULL || (rc = buf_append(&e->out, response->data,
 	    response->len)) != 0) {
@@ -206,7 +234,7 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 		e->id = xstrdup("-");
 		return STICKY_ENOMEM;
 	}
-	s->replay_next = (s->replay_next + 1) % slots;
+	x->replay_next = (x->replay_next + 1) % slots;
 	return 0;
 }
 
@@ -331,7 +359,7 @@ session_sweep(struct worker *w, int64_t now)
 	int budget = 256; /* bounded work per call */
 
 	for (s = store_lru(w->store); s != NULL && budget-- > 0; s = newer) {
-		int idle = idle_ms > 0 && now - s->last_used_ms >= idle_ms;
+		int idle = idle_ms > 0 && store_age_ms(now, s->last_used_ms) >= idle_ms;
 		int r;
 
 		newer = store_newer(s);
@@ -396,7 +424,8 @@ sticky_session_state(struct sticky_req *req, int *err)
 	}
 	s->epoch = 1;
 	s->gen = w->stall_gen;
-	s->bytes = state_size(w, s);
+	s->bytes = (uint32_t)(state_size(w, s) > UINT32_MAX ? UINT32_MAX :
+	    state_size(w, s));
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		if (err != NULL)
@@ -415,8 +444,71 @@ sticky_session_state(struct sticky_req *req, int *err)
 void
 sticky_session_dirty(struct sticky_req *req)
 {
-	if (req != NULL && req->sess != NULL)
+	if (req != NULL && req->sess != NULL) {
 		mark_dirty(req);
+		req->sess->flags |= SESS_TOUCH_ALL;
+	}
+}
+
+int
+session_touch(struct session *s, size_t page, size_t off, size_t len,
+    size_t view_len)
+{
+	struct session_ext *x;
+	size_t first, last, words;
+
+	if (len == 0)
+		return 0;
+	if (page == 0 || off >= view_len || len > view_len - off) {
+		s->flags |= SESS_TOUCH_ALL;
+		return STICKY_EINVAL;
+	}
+	first = off / page;
+	last = (off + len - 1) / page;
+	words = last / 64 + 1;
+	if ((x = session_ext(s)) == NULL)
+		goto all;
+	if (x->ntouched < words) {
+		/* Sized for the whole view at once: one allocation per session. */
+		size_t want = ((view_len - 1) / page) / 64 + 1;
+		uint64_t *t = xreallocarray(x->touched, want, sizeof(*t));
+
+		if (t == NULL)
+			goto all;
+		memset(t + x->ntouched, 0, (want - x->ntouched) * sizeof(*t));
+		x->touched = t;
+		x->ntouched = want;
+	}
+	for (size_t i = first; i <= last; i++)
+		x->touched[i / 64] |= (uint64_t)1 << (i % 64);
+	s->flags |= SESS_TOUCHED;
+	return 0;
+all:
+	s->flags |= SESS_TOUCH_ALL; /* out of memory: write it whole */
+	return 0;
+}
+
+int
+sticky_session_touch(struct sticky_req *req, size_t off, size_t len)
+{
+	struct worker *w;
+	const void *data;
+	size_t vlen;
+
+	if (req == NULL || req->sess == NULL)
+		return STICKY_ESTATE;
+	w = req->w;
+	mark_dirty(req);
+	if (!ckpt_enabled(w))
+		return 0;
+	if (w->app->codec.view == NULL ||
+	    w->app->codec.view(req->sess->state, &data, &vlen,
+	    w->app->appdata) != 0) {
+		req->sess->flags |= SESS_TOUCH_ALL;
+		return 0;
+	}
+	return session_touch(req->sess, (size_t)w->cfg->checkpoint_page, off,
+	    len, vlen);
 }
 
 int
@@ -463,12 +555,14 @@ sticky_session_rotate(struct sticky_req *req)
 	memcpy(s->key, sid.key, sizeof(s->key));
 	/* The new id starts its own history in Redis. */
 	s->epoch = 1;
-	s->in_redis = 0;
-	buf_reset(&s->written);
-	s->written_len = 0;
-	xfree(s->page_crc);
-	s->page_crc = NULL;
-	s->npage_crc = 0;
+	s->flags &= (uint8_t)~SESS_IN_REDIS;
+	if (s->x != NULL) {
+		buf_reset(&s->x->written);
+		s->x->written_len = 0;
+		xfree(s->x->page_crc);
+		s->x->page_crc = NULL;
+		s->x->npage_crc = 0;
+	}
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		req->sess = NULL;

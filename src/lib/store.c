@@ -1,6 +1,7 @@
 /*
  * store.c: a worker's session table.  Chained hash table with power-of-two
- * buckets that doubles at load 1, plus an intrusive LRU list.  Keys are
+ * buckets that doubles at load 2, plus intrusive LRU and dirty lists;
+ * sessions come from slabs of fixed-size slots (no malloc header each).  Keys are
  * already 128 random bits, so the hash is just their first bytes mixed: an
  * attacker cannot choose keys that collide because unknown keys never get
  * inserted (ids are never adopted from clients).
@@ -121,7 +122,7 @@ store_get(struct store *st, const char *key, int64_t now)
 		lru_unlink(st, s);
 		lru_push(st, s);
 	}
-	s->last_used_ms = now;
+	s->last_used_ms = (uint32_t)now;
 	return s;
 }
 
@@ -154,15 +155,15 @@ store_insert(struct store *st, struct session *s, int64_t now)
 
 	if (store_peek(st, s->key) != NULL)
 		return STICKY_EINVAL;
-	if (st->count >= st->nbuckets)
+	if (st->count >= 2 * st->nbuckets)
 		grow(st);
 	b = key_hash(s->key) & (st->nbuckets - 1);
 	s->hnext = st->buckets[b];
 	st->buckets[b] = s;
 	lru_push(st, s);
-	s->last_used_ms = now;
+	s->last_used_ms = (uint32_t)now;
 	if (s->dirty_since_ms != 0) { /* dirty before it came in: queue it */
-		int64_t since = s->dirty_since_ms;
+		uint32_t since = s->dirty_since_ms;
 
 		s->dirty_since_ms = 0;
 		store_dirty(st, s, since);
@@ -177,7 +178,7 @@ store_dirty(struct store *st, struct session *s, int64_t now)
 {
 	if (s->dirty_since_ms != 0)
 		return; /* already queued: keep the time of its first change */
-	s->dirty_since_ms = now != 0 ? now : 1;
+	s->dirty_since_ms = (uint32_t)now != 0 ? (uint32_t)now : 1;
 	s->dirty_next = NULL;
 	s->dirty_prev = st->dirty_tail;
 	if (st->dirty_tail != NULL)
@@ -239,8 +240,10 @@ store_remove(struct store *st, struct session *s)
 void
 store_set_bytes(struct store *st, struct session *s, size_t bytes)
 {
+	if (bytes > UINT32_MAX)
+		bytes = UINT32_MAX;
 	st->bytes = st->bytes - s->bytes + bytes;
-	s->bytes = bytes;
+	s->bytes = (uint32_t)bytes;
 }
 
 struct session *
@@ -275,30 +278,118 @@ store_foreach(struct store *st, void (*cb)(struct session *, void *),
 		cb(s, arg);
 }
 
+/*
+ * Session slots.  Under AddressSanitizer each is its own allocation, so
+ * a use after free is still caught; otherwise slabs of SLAB_N slots with a
+ * free list through hnext, all freed when the last session goes (tests,
+ * valgrind).  A worker is one thread: no locking.
+ */
+#define SLAB_N 1024
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SLOTS_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLOTS_MALLOC 1
+#endif
+#endif
+
+#ifndef SLOTS_MALLOC
+struct slab {
+	struct slab *next;
+	struct session slot[SLAB_N];
+};
+
+static struct slab *slabs;
+static struct session *free_slots;
+static size_t live_slots;
+#endif
+
+static struct session *
+slot_get(void)
+{
+#ifdef SLOTS_MALLOC
+	return xcalloc(1, sizeof(struct session));
+#else
+	struct session *s;
+
+	if (free_slots == NULL) {
+		struct slab *b = xmalloc(sizeof(*b));
+
+		if (b == NULL)
+			return NULL;
+		b->next = slabs;
+		slabs = b;
+		for (size_t i = SLAB_N; i-- > 0;) {
+			b->slot[i].hnext = free_slots;
+			free_slots = &b->slot[i];
+		}
+	}
+	s = free_slots;
+	free_slots = s->hnext;
+	live_slots++;
+	memset(s, 0, sizeof(*s));
+	return s;
+#endif
+}
+
+static void
+slot_put(struct session *s)
+{
+#ifdef SLOTS_MALLOC
+	xfree(s);
+#else
+	s->hnext = free_slots;
+	free_slots = s;
+	if (--live_slots == 0) {
+		while (slabs != NULL) {
+			struct slab *next = slabs->next;
+
+			xfree(slabs);
+			slabs = next;
+		}
+		free_slots = NULL;
+	}
+#endif
+}
+
 struct session *
 session_alloc(const char *key)
 {
 	struct session *s;
 
-	if ((s = xcalloc(1, sizeof(*s))) == NULL)
+	if ((s = slot_get()) == NULL)
 		return NULL;
 	memcpy(s->key, key, SID_KEY_LEN);
 	s->key[SID_KEY_LEN] = '\0';
-	buf_init(&s->written);
 	return s;
+}
+
+struct session_ext *
+session_ext(struct session *s)
+{
+	if (s->x == NULL && (s->x = xcalloc(1, sizeof(*s->x))) != NULL)
+		buf_init(&s->x->written);
+	return s->x;
 }
 
 void
 session_release(struct session *s)
 {
+	struct session_ext *x;
+
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->nreplay; i++) {
-		xfree(s->replay[i].id);
-		buf_cleanup(&s->replay[i].out);
+	if ((x = s->x) != NULL) {
+		for (size_t i = 0; i < x->nreplay; i++) {
+			xfree(x->replay[i].id);
+			buf_cleanup(&x->replay[i].out);
+		}
+		xfree(x->replay);
+		buf_cleanup(&x->written);
+		xfree(x->page_crc);
+		xfree(x->touched);
+		xfree(x);
 	}
-	xfree(s->replay);
-	buf_cleanup(&s->written);
-	xfree(s->page_crc);
-	xfree(s);
+	slot_put(s);
 }

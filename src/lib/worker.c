@@ -423,7 +423,8 @@ update_gauges(struct worker *w, int64_t now)
 	st->sessions = store_count(w->store);
 	st->bytes = store_bytes(w->store);
 	st->dirty = store_dirty_count(w->store);
-	st->oldest_dirty_ms = oldest != NULL ? now - oldest->dirty_since_ms : 0;
+	st->oldest_dirty_ms = oldest != NULL ?
+	    store_age_ms(now, oldest->dirty_since_ms) : 0;
 }
 
 /* Resident size in KiB: compared rounded up, so 100.5 MiB is over 100. */
