@@ -276,6 +276,22 @@ touched_page(const struct session_ext *x, size_t i)
 }
 
 /*
+ * On the view path, must full page i be read (and sent) afresh?  Touched,
+ * holding bytes of a changed replay log, not held in full by Redis, or
+ * the partial last page.
+ */
+static int
+view_page_changed(const struct pending *p, const struct session_ext *x,
+    size_t i, size_t page)
+{
+	size_t off = i * page;
+
+	return i >= x->npage_crc || off + page > p->len ||
+	    (off < p->app_len && touched_page(x, i)) ||
+	    ((p->s->flags & SESS_META_DIRTY) && off + page > p->app_len);
+}
+
+/*
  * The payload's CRC32C, reading only the pages that changed since the last
  * write: unchanged full pages reuse their cached CRC and everything is
  * folded with the page-length shift operator (at 1 MiB a full CRC was 115
@@ -290,7 +306,6 @@ payload_crc(struct worker *w, struct pending *p, int nruns)
 	const struct session_ext *x = s->x;
 	size_t page = (size_t)w->cfg->checkpoint_page, len = p->len;
 	size_t full = len / page, r = 0, ncached = x != NULL ? x->npage_crc : 0;
-	int meta = (s->flags & SESS_META_DIRTY) != 0;
 	uint32_t crc = 0;
 
 	p->page_crc = full > 0 ? xcalloc(full, sizeof(*p->page_crc)) : NULL;
@@ -306,8 +321,7 @@ payload_crc(struct worker *w, struct pending *p, int nruns)
 		if (changed)
 			;
 		else if (p->app != NULL)
-			changed = (off < p->app_len && touched_page(x, i)) ||
-			    (meta && off + page > p->app_len);
+			changed = view_page_changed(p, x, i, page);
 		else {
 			while (r < (size_t)nruns &&
 			    p->runs[r].off + p->runs[r].len <= off)
@@ -354,32 +368,34 @@ view_runs(struct worker *w, struct pending *p, uint32_t *meta_len)
 	p->len = vlen + *meta_len;
 	if (p->len < x->written_len)
 		goto no;
-	if (s->flags & SESS_TOUCHED) {
-		size_t npages = (vlen - 1) / page + 1;
+	/*
+	 * Send exactly the pages whose CRC is read afresh (payload_crc), so
+	 * the header's CRC is always that of the bytes Redis holds: touched
+	 * pages, pages holding a changed replay log, pages Redis did not have
+	 * in full, and the last partial page.  Runs are split where the
+	 * state's bytes end and the log's begin (two pieces, see redis.h).
+	 */
+	for (size_t i = 0; i * page < p->len; i++) {
+		size_t off = i * page, end = off + page < p->len ? off + page : p->len;
 
-		for (size_t i = 0; i < npages; i++) {
-			size_t off = i * page, n;
+		if (!view_page_changed(p, x, i, page))
+			continue;
+		changed += end - off;
+		while (off < end) {
+			size_t stop = off < vlen && end > vlen ? vlen : end;
 
-			if (!touched_page(x, i))
-				continue;
-			n = vlen - off < page ? vlen - off : page;
-			changed += n;
 			if (nruns > 0 && p->runs[nruns - 1].off +
-			    p->runs[nruns - 1].len == off) {
-				p->runs[nruns - 1].len += n;
-				continue;
+			    p->runs[nruns - 1].len == off &&
+			    (off != vlen || stop <= vlen))
+				p->runs[nruns - 1].len += stop - off;
+			else {
+				if (nruns == RUNS_MAX)
+					goto no;
+				p->runs[nruns].off = off;
+				p->runs[nruns++].len = stop - off;
 			}
-			if (nruns == RUNS_MAX)
-				goto no;
-			p->runs[nruns].off = off;
-			p->runs[nruns++].len = n;
+			off = stop;
 		}
-	}
-	/* The log section, when it changed or grew (runs must cover growth). */
-	if ((s->flags & SESS_META_DIRTY) || p->len > x->written_len) {
-		p->runs[nruns].off = vlen;
-		p->runs[nruns++].len = *meta_len;
-		changed += *meta_len;
 	}
 	if (changed > p->len / 2)
 		goto no;

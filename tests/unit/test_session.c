@@ -174,3 +174,75 @@ Test(payload, hostile_meta_is_refused)
 	    "meta longer than the payload");
 	session_destroy_cb(r, &w);
 }
+
+/* ---- touched ranges (sticky_session_touch -> session_touch) ---- */
+
+static int
+page_bit(const struct session *s, size_t i)
+{
+	return s->x != NULL && i / 64 < s->x->ntouched &&
+	    (s->x->touched[i / 64] >> (i % 64) & 1) != 0;
+}
+
+Test(payload, touch_marks_the_pages_a_range_covers)
+{
+	struct session *s = mk();
+	size_t view = 1048576 + 8; /* 257 pages of 4 KiB, the last partial */
+
+	cr_assert_eq(session_touch(s, 4096, 0, 8, view), 0);
+	cr_assert(page_bit(s, 0));
+	cr_assert(!page_bit(s, 1));
+	cr_assert(s->flags & SESS_TOUCHED);
+	cr_assert(!(s->flags & SESS_TOUCH_ALL));
+	/* one range over a page boundary: both pages */
+	cr_assert_eq(session_touch(s, 4096, 3 * 4096 - 2, 4, view), 0);
+	cr_assert(page_bit(s, 2) && page_bit(s, 3));
+	cr_assert(!page_bit(s, 4));
+	/* the last byte of the view: the last (partial) page */
+	cr_assert_eq(session_touch(s, 4096, view - 1, 1, view), 0);
+	cr_assert(page_bit(s, 256));
+	cr_assert(!page_bit(s, 255));
+	/* the bitmap is sized for the whole view at once */
+	cr_assert_eq(s->x->ntouched, 5);
+	size_t n = 0;
+	for (size_t i = 0; i < 5 * 64; i++)
+		n += page_bit(s, i);
+	cr_assert_eq(n, 4, "pages 0, 2, 3, 256 only (%zu)", n);
+	/* empty range: nothing */
+	cr_assert_eq(session_touch(s, 4096, 5 * 4096, 0, view), 0);
+	cr_assert(!page_bit(s, 5));
+	session_destroy_cb(s, &w);
+}
+
+Test(payload, touch_past_the_view_marks_the_whole_state)
+{
+	struct session *s = mk();
+
+	cr_assert_eq(session_touch(s, 4096, 96, 8, 104), 0);
+	cr_assert(!(s->flags & SESS_TOUCH_ALL));
+	cr_assert_eq(session_touch(s, 4096, 100, 5, 104), STICKY_EINVAL);
+	cr_assert(s->flags & SESS_TOUCH_ALL);
+	cr_assert_eq(session_touch(s, 4096, 104, 1, 104), STICKY_EINVAL);
+	cr_assert_eq(session_touch(s, 4096, SIZE_MAX, 2, 104), STICKY_EINVAL,
+	    "no overflow");
+	session_destroy_cb(s, &w);
+}
+
+Test(payload, small_sessions_have_no_extension)
+{
+	struct session *s = mk();
+	struct sticky_buf out;
+	uint32_t meta;
+
+	cr_assert_leq(sizeof(struct session), 104, "a session is %zu bytes",
+	    sizeof(struct session));
+	buf_init(&out);
+	cr_assert_eq(session_encode(&w, s, &out, &meta), 0);
+	cr_assert_eq(meta, 4);
+	cr_assert_null(s->x, "no replay log, no extension");
+	buf_cleanup(&out);
+	add(s, "id-1", "first");
+	cr_assert_not_null(s->x);
+	cr_assert(s->flags & SESS_META_DIRTY, "the log changed: send it");
+	session_destroy_cb(s, &w);
+}

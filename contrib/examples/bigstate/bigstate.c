@@ -220,6 +220,30 @@ big_handle(struct sticky_req *req, void *appdata)
 	}
 	if ((b = sticky_session_state(req, &err)) == NULL)
 		return err;
+#ifdef BIGSTATE_TEST
+	/*
+	 * Tests only (tests/integration/apps/bigtouch): /fnv hashes the whole
+	 * encoding; /untouched changes the middle float and touches only the
+	 * count, a handler bug that shows which bytes a checkpoint sends.
+	 */
+	if (strcmp(sticky_req_path(req), "/fnv") == 0) {
+		uint64_t h = 1469598103934665603ULL;
+
+		for (size_t i = 0; i < 8 + b->n * sizeof(float); i++)
+			h = (h ^ b->enc[i]) * 1099511628211ULL;
+		return sticky_req_printf(req, "count=%" PRIu64 " fnv=%016" PRIx64
+		    "\n", b->count, h);
+	}
+	if (strcmp(sticky_req_path(req), "/untouched") == 0) {
+		b->v[b->n / 2] += 1.0f;
+		set_count(b, b->count + 1);
+		if (set->view)
+			sticky_session_touch(req, 0, sizeof(b->enc));
+		else
+			sticky_session_dirty(req);
+		return sticky_req_printf(req, "count=%" PRIu64 "\n", b->count);
+	}
+#endif
 	if (strcmp(sticky_req_path(req), "/peek") != 0) {
 		/* Nudge 16 floats at a moving place: one page changes. */
 		at = (size_t)(b->count * 16) % (b->n > 16 ? b->n - 16 : 1);
