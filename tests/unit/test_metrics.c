@@ -39,6 +39,8 @@ static const struct {
 	C(evictions), C(expired), C(replays), C(rehomed), C(bad_records),
 	C(bad_cookies), C(read_timeouts), C(abandoned), C(status_503),
 	C(restarts), C(crashes), C(recycles), C(timeouts_killed),
+	C(sweep_calls), C(sweep_us), G(sweep_us_max), C(flush_slices),
+	C(flush_us), G(flush_us_max),
 #undef C
 #undef G
 };
