@@ -501,9 +501,13 @@ sticky_session_touch(struct sticky_req *req, size_t off, size_t len)
 	mark_dirty(req);
 	if (!ckpt_enabled(w))
 		return 0;
+	/*
+	 * No view, or a state of a page or less (a page is the unit of a
+	 * write: it goes whole anyway, and ranges would only cost memory).
+	 */
 	if (w->app->codec.view == NULL ||
 	    w->app->codec.view(req->sess->state, &data, &vlen,
-	    w->app->appdata) != 0) {
+	    w->app->appdata) != 0 || vlen <= (size_t)w->cfg->checkpoint_page) {
 		req->sess->flags |= SESS_TOUCH_ALL;
 		return 0;
 	}
