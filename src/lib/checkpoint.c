@@ -695,7 +695,9 @@ ckpt_flush(struct worker *w, int all, int64_t *next_due)
 	 * sessions, which may be 1 KiB or 1 MiB each) per call unless
 	 * everything must go (stop, reload), so a flush never holds the
 	 * requests that wait behind it for long: the worker serves what is
-	 * pending before it comes back for the next slice.
+	 * pending before it comes back for the next slice, and a slice stops
+	 * growing as soon as a request is waiting (one session at least, so
+	 * checkpoints keep up under any load).
 	 */
 	do {
 		n = 0;
@@ -706,6 +708,9 @@ ckpt_flush(struct worker *w, int all, int64_t *next_due)
 				break;
 			cost += flush_cost(w, s);
 			if (!all && n > 0 && cost > SLICE_BYTES)
+				break;
+			/* A request waits: it goes first, the rest next slice. */
+			if (!all && n > 0 && worker_pending(w))
 				break;
 			ss[n++] = s;
 		}

@@ -442,6 +442,26 @@ rss_kb(void)
 	return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+int
+worker_pending(struct worker *w)
+{
+	struct pollfd pfd[16];
+	nfds_t n = 0;
+
+	if (w->conns == NULL || w->stopping)
+		return 0;
+	pfd[n].fd = w->listen_fd;
+	pfd[n].events = POLLIN;
+	n++;
+	for (size_t i = 0; i < w->nconns && n < 16; i++)
+		if (w->conns[i]->state == CONN_READING) {
+			pfd[n].fd = w->conns[i]->fd;
+			pfd[n].events = POLLIN;
+			n++;
+		}
+	return poll(pfd, n, 0) > 0;
+}
+
 /* Count one bounded step of background work and how long it took. */
 static void
 timed(uint64_t *calls, uint64_t *total, uint64_t *max, int64_t t0)
@@ -606,6 +626,7 @@ run(struct worker *w)
 		conn_free(w->conns[i]);
 	w->nconns = 0;
 	xfree(w->conns);
+	w->conns = NULL; /* worker_pending: no loop any more */
 	xfree(w->rbuf);
 	xfree(pfd);
 }
