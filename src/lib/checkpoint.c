@@ -183,7 +183,7 @@ ckpt_restore(struct worker *w, const char *key, struct session **out)
 		goto refuse;
 	}
 	s->epoch = epoch;
-	s->gen = w->stall_gen;
+	s->gen = (uint16_t)w->stall_gen;
 	s->flags |= SESS_IN_REDIS;
 	if (blob.len - ENV_HDR_LEN > (size_t)w->cfg->checkpoint_page) {
 		if (session_ext(s) == NULL) {
@@ -246,6 +246,7 @@ struct pending {
 	size_t app_len;
 	size_t len;               /* the whole payload's length */
 	uint32_t meta_len;        /* its replay log section */
+	char key[SID_KEY_LEN + 1]; /* the session's key as text */
 	unsigned char hdr[ENV_HDR_LEN];
 	struct delta_run runs[RUNS_MAX + 1];
 	uint32_t *page_crc; /* of payload's full pages, for the next write */
@@ -447,7 +448,7 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 
 	memset(rw, 0, sizeof(*rw));
 	rw->result = STICKY_EREDIS; /* until Redis says otherwise */
-	rw->key = s->key;
+	rw->key = session_key(s, p->key);
 	rw->owner = w->tag;
 	rw->epoch = s->epoch;
 	rw->hdr = p->hdr;
@@ -538,7 +539,8 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 	case STICKY_EFENCED:
 		w->stats->ckpt_fenced++;
 		log_warn("fenced", "sid=%s epoch=%llu action=drop_local_copy",
-		    log_sid(s->key, sidbuf), (unsigned long long)s->epoch);
+		    log_sid(session_key(s, p->key), sidbuf),
+		    (unsigned long long)s->epoch);
 		return STICKY_EFENCED;
 	default:
 		w->stats->ckpt_failed++;
@@ -804,14 +806,15 @@ int
 ckpt_check_owner(struct worker *w, const struct session *s)
 {
 	uint64_t epoch;
-	char owner[64];
+	char owner[64], key[SID_KEY_LEN + 1];
 	int rc;
 
 	if (!(s->flags & SESS_IN_REDIS))
 		return 0; /* never written: nobody else can own it */
 	if (ensure_conn(w) != 0)
 		return STICKY_EAGAIN;
-	rc = redis_owner(w->redis, s->key, &epoch, owner, sizeof(owner));
+	rc = redis_owner(w->redis, session_key(s, key), &epoch, owner,
+	    sizeof(owner));
 	if (rc == STICKY_ENOENT)
 		return STICKY_EFENCED;
 	if (rc != 0)
@@ -822,13 +825,14 @@ ckpt_check_owner(struct worker *w, const struct session *s)
 int
 ckpt_drop(struct worker *w, struct session *s)
 {
+	char key[SID_KEY_LEN + 1];
 	int rc;
 
 	if (!(s->flags & SESS_IN_REDIS))
 		return 0;
 	if (ensure_conn(w) != 0)
 		return STICKY_EAGAIN;
-	rc = redis_drop(w->redis, s->key, s->epoch);
+	rc = redis_drop(w->redis, session_key(s, key), s->epoch);
 	if (rc == STICKY_EREDIS)
 		return STICKY_EAGAIN;
 	return rc;

@@ -348,7 +348,7 @@ render_cookie(struct sticky_req *req, struct sticky_buf *out)
 		a.max_age = 0;
 		value[0] = '\0';
 	} else {
-		memcpy(sid.key, req->sess->key, sizeof(sid.key));
+		session_key(req->sess, sid.key);
 		snprintf(sid.tag, sizeof(sid.tag), "%s", req->w->tag);
 		if ((rc = sid_format(&sid, value, sizeof(value))) != 0)
 			return rc;

@@ -268,7 +268,7 @@ session_resolve(struct worker *w, struct sticky_req *req)
 	s = store_get(w->store, req->in_sid.key, now_ms());
 	if (s != NULL && (ours || !ckpt_enabled(w))) {
 		if (ckpt_enabled(w) && (cfg->strict_fencing ||
-		    s->gen != w->stall_gen || !ckpt_watching(w))) {
+		    !session_gen_ok(s, w->stall_gen) || !ckpt_watching(w))) {
 			rc = ckpt_check_owner(w, s);
 			/*
 			 * Redis unreachable: strict fencing refuses; otherwise
@@ -280,13 +280,14 @@ session_resolve(struct worker *w, struct sticky_req *req)
 			if (rc == STICKY_EFENCED) {
 				w->stats->ckpt_fenced++;
 				log_warn("fenced", "sid=%s action=drop_local_copy "
-				    "check=%s", log_sid(s->key, sidbuf),
+				    "check=%s", log_sid(req->in_sid.key, sidbuf),
 				    cfg->strict_fencing ? "strict" :
-				    s->gen != w->stall_gen ? "stall" : "unwatched");
+				    !session_gen_ok(s, w->stall_gen) ? "stall" :
+				    "unwatched");
 				session_forget(w, s);
 				s = NULL;
 			} else if (rc == 0)
-				s->gen = w->stall_gen;
+				s->gen = (uint16_t)w->stall_gen;
 		}
 		if (s != NULL) {
 			req->sess = s;
@@ -423,7 +424,7 @@ sticky_session_state(struct sticky_req *req, int *err)
 		return NULL;
 	}
 	s->epoch = 1;
-	s->gen = w->stall_gen;
+	s->gen = (uint16_t)w->stall_gen;
 	s->bytes = (uint32_t)(state_size(w, s) > UINT32_MAX ? UINT32_MAX :
 	    state_size(w, s));
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
@@ -556,7 +557,7 @@ sticky_session_rotate(struct sticky_req *req)
 	    rc != STICKY_EFENCED)
 		return rc;
 	store_remove(w->store, s);
-	memcpy(s->key, sid.key, sizeof(s->key));
+	session_set_key(s, sid.key);
 	/* The new id starts its own history in Redis. */
 	s->epoch = 1;
 	s->flags &= (uint8_t)~SESS_IN_REDIS;

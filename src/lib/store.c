@@ -24,16 +24,82 @@ struct store {
 	void *arg;
 };
 
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static unsigned
+b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '-' ? 62 : 63;
+}
+
+void
+session_key_pack(const char *key, unsigned char out[SESSION_KEY_BYTES])
+{
+	memset(out, 0, SESSION_KEY_BYTES);
+	for (size_t i = 0; i < SID_KEY_LEN; i++) {
+		unsigned v = b64_val((unsigned char)key[i]);
+
+		for (int b = 5; b >= 0; b--) {
+			size_t bit = i * 6 + (size_t)(5 - b);
+
+			if (v >> b & 1)
+				out[bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
+		}
+	}
+}
+
+char *
+session_key(const struct session *s, char out[SID_KEY_LEN + 1])
+{
+	for (size_t i = 0; i < SID_KEY_LEN; i++) {
+		unsigned v = 0;
+
+		for (size_t b = 0; b < 6; b++) {
+			size_t bit = i * 6 + b;
+
+			v = v << 1 | ((s->key[bit / 8] >> (7 - bit % 8)) & 1);
+		}
+		out[i] = b64url[v];
+	}
+	out[SID_KEY_LEN] = '\0';
+	return out;
+}
+
+void
+session_set_key(struct session *s, const char *key)
+{
+	session_key_pack(key, s->key);
+}
+
 static size_t
-key_hash(const char *key)
+key_hash(const unsigned char *k)
 {
 	uint64_t h = 1469598103934665603ULL;
 
-	for (size_t i = 0; i < SID_KEY_LEN && key[i] != '\0'; i++) {
-		h ^= (unsigned char)key[i];
+	for (size_t i = 0; i < SESSION_KEY_BYTES; i++) {
+		h ^= k[i];
 		h *= 1099511628211ULL;
 	}
 	return (size_t)(h ^ (h >> 29));
+}
+
+static struct session *
+peek_packed(const struct store *st, const unsigned char *k)
+{
+	struct session *s;
+
+	for (s = st->buckets[key_hash(k) & (st->nbuckets - 1)]; s != NULL;
+	    s = s->hnext)
+		if (memcmp(s->key, k, SESSION_KEY_BYTES) == 0)
+			return s;
+	return NULL;
 }
 
 int
@@ -102,13 +168,12 @@ lru_push(struct store *st, struct session *s)
 struct session *
 store_peek(const struct store *st, const char *key)
 {
-	struct session *s;
+	unsigned char k[SESSION_KEY_BYTES];
 
-	for (s = st->buckets[key_hash(key) & (st->nbuckets - 1)]; s != NULL;
-	    s = s->hnext)
-		if (strcmp(s->key, key) == 0)
-			return s;
-	return NULL;
+	if (strnlen(key, SID_KEY_LEN + 1) != SID_KEY_LEN)
+		return NULL;
+	session_key_pack(key, k);
+	return peek_packed(st, k);
 }
 
 struct session *
@@ -153,7 +218,7 @@ store_insert(struct store *st, struct session *s, int64_t now)
 {
 	size_t b;
 
-	if (store_peek(st, s->key) != NULL)
+	if (peek_packed(st, s->key) != NULL)
 		return STICKY_EINVAL;
 	if (st->count >= 2 * st->nbuckets)
 		grow(st);
@@ -360,8 +425,7 @@ session_alloc(const char *key)
 
 	if ((s = slot_get()) == NULL)
 		return NULL;
-	memcpy(s->key, key, SID_KEY_LEN);
-	s->key[SID_KEY_LEN] = '\0';
+	session_set_key(s, key);
 	return s;
 }
 

@@ -51,11 +51,15 @@ struct session_ext {
 #define SESS_TOUCH_ALL 0x04  /* changed without ranges since the last write */
 #define SESS_TOUCHED 0x08    /* ranges in x->touched since the last write */
 
+/* A session key (22 base64url characters) packed 6 bits a character. */
+#define SESSION_KEY_BYTES 17
+
 /*
- * 104 bytes on LP64, allocated from slabs (no malloc header): with the
- * hash table's share (load <= 2) a session costs ~110 bytes beyond its
+ * 96 bytes on LP64, allocated from slabs (no malloc header): with the
+ * hash table's share (load <= 2) a session costs ~100 bytes beyond its
  * state.  Times are the low 32 bits of the monotonic ms clock, compared
- * with wrap-safe differences (store_age_ms).
+ * with wrap-safe differences (store_age_ms); the stall generation is its
+ * low 16 bits (session_gen_ok).
  */
 struct session {
 	/* the store's links */
@@ -70,10 +74,23 @@ struct session {
 	uint32_t last_used_ms; /* monotonic, low 32 bits */
 	uint32_t dirty_since_ms; /* first unflushed change; 0: clean (store_dirty) */
 	uint32_t bytes;       /* accounted size of state (saturates) */
-	uint32_t gen;         /* worker stall generation when last verified */
-	char key[SID_KEY_LEN + 1];
+	uint16_t gen;         /* worker stall generation when last verified */
 	uint8_t flags;        /* SESS_* */
+	unsigned char key[SESSION_KEY_BYTES]; /* packed: session_key() */
 };
+
+/* The session's key as text (SID_KEY_LEN characters and a NUL). */
+char *session_key(const struct session *s, char out[SID_KEY_LEN + 1]);
+/* Pack a key's text form (SID_KEY_LEN base64url characters). */
+void session_key_pack(const char *key, unsigned char out[SESSION_KEY_BYTES]);
+/* Set a session's key from its text form. */
+void session_set_key(struct session *s, const char *key);
+/* Was s verified in stall generation gen? */
+static inline int
+session_gen_ok(const struct session *s, unsigned gen)
+{
+	return s->gen == (uint16_t)gen;
+}
 
 /* Milliseconds from a stored 32-bit time to now (wrap-safe, < 24 days). */
 static inline int64_t

@@ -8,7 +8,9 @@
 #
 # Environment: SCALE_STEPS (users per step, comma-separated; short 10000,
 # full 10000,100000,1000000, smoke 2000), SCALE_SECONDS (measured run per
-# step), SCALE_HOT (fcgi-load --hot, default 1:90), BENCH_OUT.
+# step), SCALE_HOT (fcgi-load --hot, default 1000:90: 90% of the requests
+# to the same 1,000 recently active users at every step, the rest to a
+# random one of the others), BENCH_OUT.
 #
 # Per step:
 #   populate  N new users over kept connections (fcgi-load -k, the fast
@@ -18,13 +20,17 @@
 #   memory    worker VmRSS and Redis used_memory growth per user (and RSS
 #             beyond the state itself, as codec.size counts it)
 #   measure   closed loop, -c 8, one connection per request (as make
-#             bench's tput): SCALE_HOT of requests go to the recently
+#             bench's tput): most requests go to a fixed set of recently
 #             active users, the rest to a random cold one; req/s, p99 and
 #             the largest oldest_dirty_ms sampled meanwhile (flush lag)
 #   churn     N/10 (at most 20,000) new users with max_sessions = N: every
 #             one evicts the least recently used (eviction sweeps, at most
 #             256 sessions per call); req/s and p99 of that run, and the
 #             longest sweep and async flush slice (status page)
+#   restart   SIGKILL the worker, then 0.5 s windows of the measured load
+#             until one is back to normal (req/s >= 0.9x, p99 <= 1.3x):
+#             that time, the users restored, the average restore, Redis's
+#             CPU meanwhile
 # Output: $OUT/scale.tsv (one line per step, plot-ready), scale.md.
 set -u
 
@@ -46,7 +52,7 @@ smoke) STEPS=2000 SECS=0.5 ;;
 esac
 STEPS=${SCALE_STEPS:-$STEPS}
 SECS=${SCALE_SECONDS:-$SECS}
-HOT=${SCALE_HOT:-1:90}
+HOT=${SCALE_HOT:-1000:90}
 OUT=${BENCH_OUT:-$top_builddir/bench-results}
 STATE=1024
 BIGSTATE="$EXAMPLES/bigstate/bigstate"
@@ -62,6 +68,7 @@ kv() { printf '%s\n' "$2" | tr '\t' '\n' | sed -n "s/^$1=//p" | head -1; }
 rss_kb() { sed -n "s/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
 redis_mem() { redis-cli -s "$REDIS_SOCK" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 now_ms() { date +%s%3N; }
+CLK=$(getconf CLK_TCK)
 # st FIELD: the worker's field from the status page.
 st() {
 	"$STICKYCTL" -o "listen=unix:$D/%t.sock" -o workers=1 \
@@ -70,7 +77,7 @@ st() {
 }
 
 start_redis || { note "redis did not start"; exit 1; }
-printf 'users\tpopulate_s\tpopulate_rps\tsettle_ms\trss_per_user\toverhead_per_user\tredis_per_user\trps\tp50_us\tp99_us\tflush_lag_max_ms\tflush_slice_max_us\tchurn_rps\tchurn_p99_us\tevicted\tsweep_calls\tsweep_max_us\tsweep_avg_us\terrors\tlost\n' >"$TSV"
+printf 'users\tpopulate_s\tpopulate_rps\tsettle_ms\trss_per_user\toverhead_per_user\tredis_per_user\trps\tp50_us\tp99_us\tflush_lag_max_ms\tflush_slice_max_us\tchurn_rps\tchurn_p99_us\tevicted\tsweep_calls\tsweep_max_us\tsweep_avg_us\terrors\tlost\trestart_back_ms\trestart_windows\trestored\trestore_avg_us\tredis_cpu_max_pct\trestart_errors\n' >"$TSV"
 for n in ${STEPS//,/ }; do
 	D="$T/s$n"
 	mkdir -p "$D"
@@ -122,13 +129,41 @@ for n in ${STEPS//,/ }; do
 	scalls=$((sc1 - sc0))
 	savg=0
 	[ "$scalls" -gt 0 ] && savg=$(( (su1 - su0) / scalls ))
+	# restart: SIGKILL the worker, then 0.5 s windows of the same load on
+	# its successor until one is back to normal (req/s >= 0.9x and p99
+	# <= 1.3x of the measured run; at most 30 windows)
+	note "$n users: SIGKILL, restart under load"
+	h0=$(st restore_hits); u0=$(st restore_us_total)
+	kill -KILL "$WP"
+	tk=$(now_ms)
+	back=-1 win=0 rmax=0 rerr=0
+	for win in $(seq 1 30); do
+		rr0=$(awk '{print $14 + $15}' "/proc/$REDIS_PID/stat")
+		wl=$("$FCGI_LOAD" -a "unix:$D/w0.sock" -u "$n" --cookies "$D/pool" --hot "$HOT" \
+			-c 8 -d 0.5 -t 5000 --no-request-id --tsv 2>>"$D/load.err")
+		rr1=$(awk '{print $14 + $15}' "/proc/$REDIS_PID/stat")
+		rc=$(( (rr1 - rr0) * 1000000 / CLK / 5000 )) # Redis CPU, % of a core over 0.5 s
+		[ "$rc" -gt "$rmax" ] && rmax=$rc
+		rerr=$((rerr + $(kv errors "$wl")))
+		if awk -v r="$(kv rps "$wl")" -v p="$(kv p99_us "$wl")" -v R="$(kv rps "$ml")" -v P="$(kv p99_us "$ml")" \
+			'BEGIN { exit !(r >= 0.9 * R && p <= 1.3 * P) }'; then
+			back=$(( $(now_ms) - tk ))
+			break
+		fi
+	done
+	h1=$(st restore_hits); u1=$(st restore_us_total)
+	[ "$h1" -lt "$h0" ] && h0=0 u0=0 # the successor's counters may start afresh
+	rh=$((h1 - h0))
+	ravg=0
+	[ "$rh" -gt 0 ] && ravg=$(( (u1 - u0) / rh ))
 	errs=$(( $(kv errors "$pl") + $(kv errors "$ml") + $(kv errors "$cl") ))
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 		"$n" "$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", (b - a) / 1000 }')" \
 		"$(kv rps "$pl")" "$((t3 - t2))" "$rpu" "$((rpu - spu))" \
 		"$(( (m1 - m0) / n ))" "$(kv rps "$ml")" "$(kv p50_us "$ml")" "$(kv p99_us "$ml")" \
 		"${lag:-0}" "$fmax" "$(kv rps "$cl")" "$(kv p99_us "$cl")" "$((ev1 - ev0))" \
-		"$scalls" "$smax" "$savg" "$errs" "$(kv lost "$ml")" >>"$TSV"
+		"$scalls" "$smax" "$savg" "$errs" "$(kv lost "$ml")" \
+		"$back" "$win" "$rh" "$ravg" "$rmax" "$rerr" >>"$TSV"
 	kill -TERM $SP
 	for _ in $(seq 1 400); do kill -0 $SP 2>/dev/null || break; sleep 0.05; done
 	kill -KILL $SP 2>/dev/null
@@ -144,7 +179,7 @@ p = out.append
 p('### Scale: one worker, 1 KiB of state per user, async checkpoints')
 p('')
 p('Measured run: %s s closed loop, 8 in flight, one connection per request; '
-  '--hot %s (%% of users : %% of requests to them; the rest to a random cold user). '
+  '--hot %s (recently active users : %% of requests to them; the rest to a random cold user). '
   'Ratios against the first step of the same run.' % (sys.argv[4], sys.argv[3]))
 p('')
 p('| users | populate s (req/s) | req/s | ratio | p99 us | ratio | RSS/user B | beyond state B | Redis/user B | settle ms | flush lag max ms | flush slice max us | churn req/s | churn p99 us | evicted | sweep max us | sweep avg us | errors |')
@@ -161,6 +196,17 @@ for r in rows:
         r['rss_per_user'], r['overhead_per_user'], r['redis_per_user'], r['settle_ms'],
         r['flush_lag_max_ms'], r['flush_slice_max_us'], f(r['churn_rps']), r['churn_p99_us'],
         r['evicted'], r['sweep_max_us'], r['sweep_avg_us'], int(f(r['errors'])) + int(f(r['lost']))))
+p('')
+p('Restart: the worker SIGKILLed after the runs above, then 0.5 s windows of the same load on its successor '
+  '(each user restored from Redis on its first request; one request per user in flight, so one restore per user) '
+  'until a window is back to normal (req/s >= 0.9x, p99 <= 1.3x of the measured run).')
+p('')
+p('| users | back to normal ms | windows | users restored | restore avg us | Redis CPU max %% | errors |')
+p('|---:|---:|---:|---:|---:|---:|---:|')
+for r in rows:
+    p('| %s | %s | %s | %s | %s | %s | %s |' % (r['users'],
+        r['restart_back_ms'] if r['restart_back_ms'] != '-1' else 'not within %s windows' % r['restart_windows'],
+        r['restart_windows'], r['restored'], r['restore_avg_us'], r['redis_cpu_max_pct'], r['restart_errors']))
 if len(rows) > 1:
     last = rows[-1]
     rr = f(last['rps']) / f(b['rps']) if f(b['rps']) else 0

@@ -10,7 +10,7 @@
  *           [-c CONCURRENCY] [-r RATE] [-k] [-t TIMEOUT_MS] [--uri PATH]
  *           [--cookie NAME] [--tags T0,T1,...] [--worker-header NAME]
  *           [--method M] [--body STRING] [--check-counter] [--tsv]
- *           [--hot USERS_PCT:REQS_PCT] [--save-cookies FILE] [--no-request-id]
+ *           [--hot HOT_USERS:REQS_PCT] [--save-cookies FILE] [--no-request-id]
  *
  * Users: each keeps the cookie its responses set (--cookie, default
  * STICKYSID; the last Set-Cookie for it wins, an empty value forgets it).
@@ -19,9 +19,9 @@
  * last '.'; users without a cookie, or with an unknown tag, go round-robin.
  * One user never has two requests in flight, as a browser tab would not,
  * so --check-counter can tell a lost update from a reordering.  Users take
- * turns in order, unless --hot U:R: then R% of the requests go to a random
- * user among the first U% (the recently active ones) and the rest to a
- * random user among the others (cold ones).  --save-cookies FILE writes
+ * turns in order, unless --hot H:R: then R% of the requests go to a random
+ * user among the first H users (the recently active ones) and the rest to
+ * a random user among the others (cold ones).  --save-cookies FILE writes
  * each user's cookie value at the end, one a line (for a later
  * --cookies run over the same population).  --no-request-id leaves out
  * REQUEST_ID (by default each request has a unique one, as a front-end's
@@ -120,7 +120,8 @@ struct load {
 	double seconds;
 	double rate;             /* 0: closed loop */
 	int keep, check, tsv, no_reqid;
-	double hot_users, hot_reqs; /* --hot: percentages, 0: off */
+	size_t hot_users;           /* --hot: users in the hot set, 0: off */
+	double hot_reqs;            /* and the % of requests they get */
 	uint64_t rng;
 	int timeout_ms;
 	const char *uri, *cookie_name, *worker_header, *method, *body;
@@ -155,7 +156,7 @@ usage(void)
 	    "[--worker-header NAME]\n"
 	    "                 [--method M] [--body STRING] [--check-counter] "
 	    "[--tsv]\n"
-	    "                 [--hot USERS_PCT:REQS_PCT] [--save-cookies FILE] "
+	    "                 [--hot HOT_USERS:REQS_PCT] [--save-cookies FILE] "
 	    "[--no-request-id]\n");
 	exit(2);
 }
@@ -228,10 +229,8 @@ pick_user(struct load *L)
 	size_t i, u;
 
 	if (L->hot_users > 0) {
-		size_t nhot = (size_t)((double)L->nusers * L->hot_users / 100);
+		size_t nhot = L->hot_users;
 
-		if (nhot == 0)
-			nhot = 1;
 		for (i = 0; i < 32; i++) {
 			if (nhot >= L->nusers ||
 			    (double)(rnd(L) % 10000) < L->hot_reqs * 100)
@@ -843,7 +842,7 @@ main(int argc, char *argv[])
 			if ((colon = strchr(optarg, ':')) == NULL)
 				usage();
 			*colon = '\0';
-			L.hot_users = num_arg(optarg, 0.001, 100);
+			L.hot_users = (size_t)num_arg(optarg, 1, 1e7);
 			L.hot_reqs = num_arg(colon + 1, 0, 100);
 			break;
 		case 'S':
