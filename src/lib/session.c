@@ -116,19 +116,38 @@ session_encode_meta(struct worker *w, struct session *s,
 	return 0;
 }
 
+/*
+ * Room for `need` entries of the replay ring (at most replay_slots): it
+ * grows by doubling, so a user with one remembered response pays for one
+ * entry, not for the whole ring.  Entries are appended in order until the
+ * ring is full, so growing keeps their order.
+ */
 static int
-replay_alloc(struct worker *w, struct session *s)
+replay_alloc(struct worker *w, struct session *s, size_t need)
 {
-	size_t slots = (size_t)w->cfg->replay_slots;
+	size_t slots = (size_t)w->cfg->replay_slots, cap;
 	struct session_ext *x;
+	struct replay_entry *r;
 
-	if (slots == 0 || (s->x != NULL && s->x->replay != NULL))
+	if (slots == 0)
 		return 0;
-	if ((x = session_ext(s)) == NULL ||
-	    (x->replay = xcalloc(slots, sizeof(*x->replay))) == NULL)
+	if (need > slots)
+		need = slots;
+	if ((x = session_ext(s)) == NULL)
 		return STICKY_ENOMEM;
-	for (size_t i = 0; i < slots; i++)
-		buf_init(&x->replay[i].out);
+	if (x->replay_cap >= need)
+		return 0;
+	cap = x->replay_cap * 2 > need ? x->replay_cap * 2 : need;
+	if (cap > slots)
+		cap = slots;
+	if ((r = xreallocarray(x->replay, cap, sizeof(*r))) == NULL)
+		return STICKY_ENOMEM;
+	for (size_t i = x->replay_cap; i < cap; i++) {
+		r[i].id = NULL;
+		buf_init(&r[i].out);
+	}
+	x->replay = r;
+	x->replay_cap = cap;
 	return 0;
 }
 
@@ -148,7 +167,7 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 	count = get32(m);
 	if (count > 64)
 		return STICKY_ECORRUPT;
-	if ((rc = replay_alloc(w, s)) != 0)
+	if (count > 0 && (rc = replay_alloc(w, s, count)) != 0)
 		return rc;
 	/* Entries come oldest first: keep the newest that fit our slots. */
 	for (size_t i = 0; i < count; i++) {
@@ -217,7 +236,7 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 	if (slots == 0 || strlen(id) > REPLAY_MAX_ID ||
 	    response->len > REPLAY_MAX_RESPONSE)
 		return 0;
-	if ((rc = replay_alloc(w, s)) != 0)
+	if ((rc = replay_alloc(w, s, s->x != NULL ? s->x->nreplay + 1 : 1)) != 0)
 		return rc;
 	x = s->x;
 	s->flags |= SESS_META_DIRTY;

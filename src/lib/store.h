@@ -28,7 +28,8 @@ struct replay_entry {
  * write).
  */
 struct session_ext {
-	struct replay_entry *replay; /* ring of replay_slots entries */
+	struct replay_entry *replay; /* ring of up to replay_slots entries */
+	size_t replay_cap;    /* entries allocated (grows to replay_slots) */
 	size_t nreplay;
 	size_t replay_next;
 	uint32_t meta_hwm;    /* largest replay section written: it is padded
