@@ -376,9 +376,12 @@ session_sweep(struct worker *w, int64_t now)
 {
 	int64_t idle_ms = w->cfg->idle_timeout_s * 1000;
 	struct session *s, *newer;
-	int budget = 256; /* bounded work per call */
+	int budget = 256; /* bounded work per call: sessions, and 1 ms */
+	int64_t t0 = now_us();
 
 	for (s = store_lru(w->store); s != NULL && budget-- > 0; s = newer) {
+		if ((budget & 15) == 0 && now_us() - t0 > 1000)
+			break;
 		int idle = idle_ms > 0 && store_age_ms(now, s->last_used_ms) >= idle_ms;
 		int r;
 
