@@ -20,9 +20,10 @@ start_redis || { fail "redis starts"; t_done; exit 1; }
 CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" -o app.name=bigstate "$@"; }
 fnv_of() { echo "$BODY" | sed -n 's/.*fnv=\([0-9a-f]*\).*/\1/p'; }
 # get_back URI SID: after a SIGKILL, until the respawned worker answers
-# (bounded: 5 s).
+# (bounded: 15 s, however long each try takes).
 get_back() {
-	for _ in $(seq 1 100); do
+	local end=$((SECONDS + 15))
+	while [ $SECONDS -lt $end ]; do
 		get w0 "$1" "$2" && [ "$STATUS" = 200 ] && return 0
 		sleep 0.05
 	done

@@ -119,6 +119,14 @@ big_encode(const void *state, struct sticky_buf *out, void *appdata)
 }
 
 /* The encoding in place: what big_encode would append. */
+/* The encoding's bytes: enc then v, addressed from the start of the
+ * allocation (not through the 8-byte member, which they outgrow). */
+static unsigned char *
+enc_of(const struct big *b)
+{
+	return (unsigned char *)b + offsetof(struct big, enc);
+}
+
 static int
 big_view(const void *state, const void **data, size_t *len, void *appdata)
 {
@@ -127,7 +135,7 @@ big_view(const void *state, const void **data, size_t *len, void *appdata)
 
 	if (!s->view)
 		return STICKY_EINVAL; /* app.view=0: the checkpoint encodes */
-	*data = b->enc;
+	*data = enc_of(b);
 	*len = sizeof(b->enc) + b->n * sizeof(float);
 	return 0;
 }
@@ -153,7 +161,7 @@ big_decode(void **state, const void *data, size_t len, uint32_t schema,
 		return STICKY_ECORRUPT;
 	if ((b = big_alloc((len - 8) / sizeof(float))) == NULL)
 		return STICKY_ENOMEM;
-	memcpy(b->enc, p, len); /* enc and v are contiguous */
+	memcpy(enc_of(b), p, len); /* enc and v are contiguous */
 	for (int i = 0; i < 8; i++)
 		b->count = b->count << 8 | p[i];
 	*state = b;
@@ -229,8 +237,10 @@ big_handle(struct sticky_req *req, void *appdata)
 	if (strcmp(sticky_req_path(req), "/fnv") == 0) {
 		uint64_t h = 1469598103934665603ULL;
 
+		const unsigned char *e = enc_of(b);
+
 		for (size_t i = 0; i < 8 + b->n * sizeof(float); i++)
-			h = (h ^ b->enc[i]) * 1099511628211ULL;
+			h = (h ^ e[i]) * 1099511628211ULL;
 		return sticky_req_printf(req, "count=%" PRIu64 " fnv=%016" PRIx64
 		    "\n", b->count, h);
 	}
