@@ -85,6 +85,16 @@ struct sticky_codec {
 	void (*destroy)(void *state, void *appdata);
 	/* Optional: bytes the state holds, for memory limits and metrics. */
 	size_t (*size)(const void *state, void *appdata);
+	/*
+	 * Optional: for a state kept in memory in its encoded form, the
+	 * bytes encode would append, in place: *data and *len, valid until
+	 * the state next changes; 0, or an error (the checkpoint then calls
+	 * encode).  With it, a checkpoint of a state whose handler reports
+	 * its changes with sticky_session_touch() reads and sends only the
+	 * touched pages: no encode, no copy, no comparison.
+	 */
+	int (*view)(const void *state, const void **data, size_t *len,
+	    void *appdata);
 	/* STICKY_CODEC_* flags. */
 	unsigned flags;
 };
@@ -189,6 +199,17 @@ STICKY_API int sticky_req_printf(struct sticky_req *req, const char *fmt, ...)
 STICKY_API void *sticky_session_state(struct sticky_req *req, int *err);
 /* Mark the state changed: it will be checkpointed (now, in sync mode). */
 STICKY_API void sticky_session_dirty(struct sticky_req *req);
+/*
+ * Mark bytes [off, off + len) of the state's encoding changed (what
+ * codec.view exposes): like sticky_session_dirty(), and with a view the
+ * next checkpoint sends only the pages touched since the last one.  Every
+ * changed byte must be covered: bytes changed but not touched may not
+ * reach the checkpoint.  Without a view it is sticky_session_dirty().
+ * 0, STICKY_ESTATE (no session) or STICKY_EINVAL (range past the view:
+ * the whole state is written).
+ */
+STICKY_API int sticky_session_touch(struct sticky_req *req, size_t off,
+    size_t len);
 /* Logout: drop the state here and in Redis, expire the cookie. */
 STICKY_API int sticky_session_destroy(struct sticky_req *req);
 /* New id for the same state (after login): stops session fixation. */

@@ -21,7 +21,7 @@
 #include "worker.h"
 
 #define BATCH_MAX 64 /* sessions per pipeline */
-#define SLICE 8      /* sessions per pipeline between requests */
+#define SLICE_BYTES (128 * 1024) /* work per pipeline between requests */
 #define RUNS_MAX 64  /* delta runs per write; more: write in full */
 #define GEN_CHECK_MS 1000 /* how often P"generation" is compared */
 #define SCRUB_PER_FLUSH 8 /* sessions compared with Redis per flush tick:
@@ -126,20 +126,44 @@ ckpt_available(struct worker *w)
 /*
  * Keep what Redis now holds as the base of the next delta, or nothing:
  * a payload of one page or less is written whole anyway (the page is the
- * unit of a delta), so a copy would only double the session's memory.
+ * unit of a delta), so a copy would only double the session's memory; and
+ * a codec with a view is its own base (touched pages are what changed).
  */
-static void
-keep_base(const struct worker *w, struct session *s, struct sticky_buf *b)
+/* The codec exposes this state in place (no base copy needed). */
+static int
+has_view(const struct worker *w, const struct session *s)
 {
-	buf_cleanup(&s->written);
-	s->written_len = b->len;
-	if (b->len > (size_t)w->cfg->checkpoint_page) {
-		s->written = *b;
-		buf_init(b);
-	} else {
-		buf_init(&s->written);
+	const void *d;
+	size_t n;
+
+	return w->app->codec.view != NULL && s->state != NULL &&
+	    w->app->codec.view(s->state, &d, &n, w->app->appdata) == 0;
+}
+
+static int
+keep_base(const struct worker *w, struct session *s, struct sticky_buf *b,
+    size_t len, size_t app_len)
+{
+	struct session_ext *x = s->x;
+	int big = len > (size_t)w->cfg->checkpoint_page;
+
+	if (x == NULL && !big) {
 		buf_cleanup(b);
+		return 0;
 	}
+	if ((x = session_ext(s)) == NULL) {
+		buf_cleanup(b);
+		return STICKY_ENOMEM;
+	}
+	buf_cleanup(&x->written);
+	x->written_len = len;
+	x->written_app = app_len;
+	if (big && !has_view(w, s) && b->len == len) {
+		x->written = *b;
+		buf_init(b);
+	} else
+		buf_cleanup(b);
+	return 0;
 }
 
 /*
@@ -185,6 +209,8 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 	size_t maclen = 0;
 	uint64_t epoch;
 	int64_t t0 = now_us();
+	uint32_t *pcrc = NULL;
+	size_t page, npcrc = 0;
 	int rc;
 
 	*out = NULL;
@@ -226,7 +252,20 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 		rc = STICKY_ECORRUPT;
 		goto refuse;
 	}
-	if ((rc = envelope_decode(blob.data, blob.len, w->app_id, &env, &why)) != 0)
+	/*
+	 * With a view, the page CRCs of what Redis holds are computed in the
+	 * pass that verifies it: the first touched write is a delta.
+	 */
+	page = (size_t)w->cfg->checkpoint_page;
+	if (w->app->codec.view != NULL && blob.len > ENV_HDR_LEN + page &&
+	    (pcrc = xcalloc((blob.len - ENV_HDR_LEN) / page,
+	    sizeof(*pcrc))) != NULL) {
+		npcrc = (blob.len - ENV_HDR_LEN) / page;
+		rc = envelope_decode_pages(blob.data, blob.len, w->app_id, &env,
+		    &why, &w->crc_page, page, pcrc);
+	} else
+		rc = envelope_decode(blob.data, blob.len, w->app_id, &env, &why);
+	if (rc != 0)
 		goto refuse;
 	if ((s = store_session_alloc(name)) == NULL) {
 		rc = STICKY_ENOMEM;
@@ -241,12 +280,32 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 		goto refuse;
 	}
 	s->epoch = epoch;
-	s->gen = w->stall_gen;
-	s->in_redis = 1;
-	memcpy(s->written_hdr, blob.data, ENV_HDR_LEN);
-	buf_consume(&blob, ENV_HDR_LEN);
-	keep_base(w, s, &blob); /* Redis holds exactly these bytes */
-	s->bytes = session_footprint(w, s); /* counted from the start */
+	s->gen = (uint16_t)w->stall_gen;
+	s->flags |= SESS_IN_REDIS;
+	if (blob.len - ENV_HDR_LEN > (size_t)w->cfg->checkpoint_page) {
+		if (session_ext(s) == NULL) {
+			rc = STICKY_ENOMEM;
+			goto nomem;
+		}
+		memcpy(s->x->written_hdr, blob.data, ENV_HDR_LEN);
+		if (pcrc != NULL && has_view(w, s)) {
+			xfree(s->x->page_crc);
+			s->x->page_crc = pcrc;
+			s->x->npage_crc = npcrc;
+			pcrc = NULL;
+		}
+	} else if (s->x != NULL) /* a replay log: the scrub compares it */
+		memcpy(s->x->written_hdr, blob.data, ENV_HDR_LEN);
+	{
+		size_t plen = blob.len - ENV_HDR_LEN;
+
+		/* Redis holds exactly these bytes: the base of the next delta
+		 * (without a view: a copy is avoided by moving the buffer). */
+		if (!has_view(w, s) && plen > (size_t)w->cfg->checkpoint_page)
+			buf_consume(&blob, ENV_HDR_LEN);
+		keep_base(w, s, &blob, plen, plen - env.meta_len);
+	}
+	session_set_footprint(w, s); /* counted from the start */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0)
 		goto out;
 	w->stats->restore_hits++;
@@ -280,56 +339,181 @@ out:
 		store_session_release(s);
 	}
 	buf_cleanup(&blob);
+	xfree(pcrc);
 	return rc;
 }
 
 /* What one session's write needs until its reply is read. */
 struct pending {
 	struct session *s;
+	/* the whole payload; on the view path only the replay log section */
 	struct sticky_buf payload;
+	const unsigned char *app; /* view path: the state's bytes in place */
+	size_t app_len;
+	size_t len;               /* the whole payload's length */
+	uint32_t meta_len;        /* its replay log section */
+	char key[SID_KEY_LEN + 1]; /* the session's key as text */
 	unsigned char hdr[ENV_HDR_LEN];
 	unsigned char mac[SECRET_MAC_LEN];
-	struct delta_run runs[RUNS_MAX];
+	struct delta_run runs[RUNS_MAX + 1];
 	uint32_t *page_crc; /* of payload's full pages, for the next write */
 	size_t npage_crc;
 };
+
+/* CRC32C continued over payload bytes [off, off + n), from either piece. */
+static uint32_t
+pcrc(const struct pending *p, uint32_t crc, size_t off, size_t n)
+{
+	if (p->app == NULL)
+		return crc32c(crc, p->payload.data + off, n);
+	if (off < p->app_len) {
+		size_t a = p->app_len - off < n ? p->app_len - off : n;
+
+		crc = crc32c(crc, p->app + off, a);
+		off += a;
+		n -= a;
+	}
+	return n > 0 ? crc32c(crc, p->payload.data + (off - p->app_len), n) :
+	    crc;
+}
+
+static int
+touched_page(const struct session_ext *x, size_t i)
+{
+	return i / 64 < x->ntouched &&
+	    (x->touched[i / 64] >> (i % 64) & 1) != 0;
+}
+
+/*
+ * On the view path, must full page i be read (and sent) afresh?  Touched,
+ * holding bytes of a changed replay log, not held in full by Redis, or
+ * the partial last page.
+ */
+static int
+view_page_changed(const struct pending *p, const struct session_ext *x,
+    size_t i, size_t page)
+{
+	size_t off = i * page;
+
+	return i >= x->npage_crc || off + page > p->len ||
+	    (off < p->app_len && touched_page(x, i)) ||
+	    ((p->s->flags & SESS_META_DIRTY) && off + page > p->app_len);
+}
 
 /*
  * The payload's CRC32C, reading only the pages that changed since the last
  * write: unchanged full pages reuse their cached CRC and everything is
  * folded with the page-length shift operator (at 1 MiB a full CRC was 115
  * us of the ~160 a checkpoint cost; one changed page costs ~2 us).
- * nruns < 0: no usable diff, read everything.
+ * nruns < 0: no usable diff, read everything.  On the view path a page
+ * changed when it was touched or holds replay log bytes that changed.
  */
 static uint32_t
 payload_crc(struct worker *w, struct pending *p, int nruns)
 {
 	const struct session *s = p->s;
-	const unsigned char *d = p->payload.data;
-	size_t page = (size_t)w->cfg->checkpoint_page, len = p->payload.len;
-	size_t full = len / page, r = 0;
+	const struct session_ext *x = s->x;
+	size_t page = (size_t)w->cfg->checkpoint_page, len = p->len;
+	size_t full = len / page, r = 0, ncached = x != NULL ? x->npage_crc : 0;
 	uint32_t crc = 0;
 
 	p->page_crc = full > 0 ? xcalloc(full, sizeof(*p->page_crc)) : NULL;
 	if (p->page_crc == NULL) {
 		p->npage_crc = 0;
-		return crc32c(0, d, len);
+		return pcrc(p, 0, 0, len);
 	}
 	p->npage_crc = full;
 	for (size_t i = 0; i < full; i++) {
 		size_t off = i * page;
-		int changed = nruns < 0 || i >= s->npage_crc;
+		int changed = nruns < 0 || i >= ncached;
 
-		while (!changed && r < (size_t)nruns &&
-		    p->runs[r].off + p->runs[r].len <= off)
-			r++;
-		if (!changed && r < (size_t)nruns && p->runs[r].off <= off)
-			changed = 1;
-		p->page_crc[i] = changed ? crc32c(0, d + off, page) :
-		    s->page_crc[i];
+		if (changed)
+			;
+		else if (p->app != NULL)
+			changed = view_page_changed(p, x, i, page);
+		else {
+			while (r < (size_t)nruns &&
+			    p->runs[r].off + p->runs[r].len <= off)
+				r++;
+			if (r < (size_t)nruns && p->runs[r].off < off + page)
+				changed = 1;
+		}
+		p->page_crc[i] = changed ? pcrc(p, 0, off, page) :
+		    x->page_crc[i];
 		crc = crc32c_combine(&w->crc_page, crc, p->page_crc[i]);
 	}
-	return crc32c(crc, d + full * page, len - full * page);
+	return pcrc(p, crc, full * page, len - full * page);
+}
+
+/*
+ * The view path: the state's bytes in place, runs from the touched pages
+ * and the replay log if it changed.  Returns the number of runs, or -1
+ * when it does not apply (no view, never written, changed without ranges,
+ * a different length, too many runs or more than half changed): then
+ * the payload is encoded.  On success p->payload holds the log section.
+ */
+static int
+view_runs(struct worker *w, struct pending *p, uint32_t *meta_len)
+{
+	const struct sticky_codec *c = &w->app->codec;
+	struct session *s = p->s;
+	struct session_ext *x = s->x;
+	size_t page = (size_t)w->cfg->checkpoint_page, nruns = 0, changed = 0;
+	const void *data;
+	size_t vlen;
+
+	if (c->view == NULL || x == NULL || !(s->flags & SESS_IN_REDIS) ||
+	    (s->flags & SESS_TOUCH_ALL) || x->written_len == 0 ||
+	    x->npage_crc != x->written_len / page ||
+	    c->view(s->state, &data, &vlen, w->app->appdata) != 0 ||
+	    vlen != x->written_app || vlen == 0)
+		return -1;
+	if (session_encode_meta(w, s, &p->payload, meta_len) != 0) {
+		buf_reset(&p->payload);
+		return -1;
+	}
+	p->app = data;
+	p->app_len = vlen;
+	p->len = vlen + *meta_len;
+	if (p->len < x->written_len)
+		goto no;
+	/*
+	 * Send exactly the pages whose CRC is read afresh (payload_crc), so
+	 * the header's CRC is always that of the bytes Redis holds: touched
+	 * pages, pages holding a changed replay log, pages Redis did not have
+	 * in full, and the last partial page.  Runs are split where the
+	 * state's bytes end and the log's begin (two pieces, see redis.h).
+	 */
+	for (size_t i = 0; i * page < p->len; i++) {
+		size_t off = i * page, end = off + page < p->len ? off + page : p->len;
+
+		if (!view_page_changed(p, x, i, page))
+			continue;
+		changed += end - off;
+		while (off < end) {
+			size_t stop = off < vlen && end > vlen ? vlen : end;
+
+			if (nruns > 0 && p->runs[nruns - 1].off +
+			    p->runs[nruns - 1].len == off &&
+			    (off != vlen || stop <= vlen))
+				p->runs[nruns - 1].len += stop - off;
+			else {
+				if (nruns == RUNS_MAX)
+					goto no;
+				p->runs[nruns].off = off;
+				p->runs[nruns++].len = stop - off;
+			}
+			off = stop;
+		}
+	}
+	if (changed > p->len / 2)
+		goto no;
+	return (int)nruns;
+no:
+	p->app = NULL;
+	p->app_len = 0;
+	buf_reset(&p->payload);
+	return -1;
 }
 
 static int
@@ -337,13 +521,25 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 {
 	const struct sticky_app_def *app = w->app;
 	struct session *s = p->s;
+	struct session_ext *x;
 	struct envelope env;
 	uint32_t meta_len;
 	int nruns, rc;
 
 	buf_init(&p->payload);
-	if ((rc = session_encode(w, s, &p->payload, &meta_len)) != 0)
-		return rc;
+	p->app = NULL;
+	nruns = full ? DELTA_REWRITE_WHOLE : view_runs(w, p, &meta_len);
+	if (p->app == NULL) {
+		if ((rc = session_encode(w, s, &p->payload, &meta_len)) != 0)
+			return rc;
+		p->len = p->payload.len;
+		x = s->x;
+		if (!full && (s->flags & SESS_IN_REDIS) && x != NULL &&
+		    x->written.len > 0)
+			nruns = delta_pages(x->written.data, x->written.len,
+			    p->payload.data, p->payload.len,
+			    (size_t)w->cfg->checkpoint_page, p->runs, RUNS_MAX);
+	}
 	if (s->epoch == 0)
 		s->epoch = 1;
 	memset(&env, 0, sizeof(env));
@@ -351,37 +547,67 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	env.app_id = w->app_id;
 	env.schema = app->codec.schema_version;
 	env.epoch = s->epoch;
-	nruns = DELTA_REWRITE_WHOLE;
-	if (!full && s->in_redis && s->written.len > 0)
-		nruns = delta_pages(s->written.data, s->written.len,
-		    p->payload.data, p->payload.len, (size_t)w->cfg->checkpoint_page,
-		    p->runs, RUNS_MAX);
 	env.meta_len = meta_len;
-	env.app_len = p->payload.len - meta_len;
+	env.app_len = p->len - meta_len;
+	p->meta_len = meta_len;
 	env.crc = payload_crc(w, p, nruns);
 	envelope_encode(&env, p->hdr);
 
 	memset(rw, 0, sizeof(*rw));
 	rw->result = STICKY_EREDIS; /* until Redis says otherwise */
-	rw->key = s->key;
+	rw->key = session_key(s, p->key);
 	rw->owner = w->tag;
 	rw->epoch = s->epoch;
 	rw->hdr = p->hdr;
-	rw->payload = p->payload.data;
-	rw->payload_len = p->payload.len;
-	rw->fresh = !s->in_redis;
+	rw->payload_len = p->len;
+	if (p->app != NULL) {
+		rw->payload = p->app;
+		rw->tail = p->payload.data;
+		rw->tail_off = p->app_len;
+	} else
+		rw->payload = p->payload.data;
+	rw->fresh = !(s->flags & SESS_IN_REDIS);
 	if (w->cfg->secrets != NULL) {
 		/* Over the final bytes, whether Redis gets them whole or not. */
-		secret_mac(w->cfg->secrets, 0, p->hdr, ENV_HDR_LEN,
-		    p->payload.data, p->payload.len, p->mac);
+		secret_mac_split(w->cfg->secrets, 0, p->hdr, ENV_HDR_LEN,
+		    rw->payload, p->app != NULL ? p->app_len : p->len,
+		    p->app != NULL ? p->payload.data : NULL,
+		    p->app != NULL ? p->payload.len : 0, p->mac);
 		rw->mac = p->mac;
 		rw->maclen = SECRET_MAC_LEN;
 	}
 	if (nruns != DELTA_REWRITE_WHOLE) {
-		rw->prev_hdr = s->written_hdr;
+		rw->prev_hdr = s->x->written_hdr;
 		rw->runs = p->runs;
 		rw->nruns = (size_t)nruns;
 	}
+	return 0;
+}
+
+/* A delta was refused: the whole payload in one piece, for a full write. */
+static int
+flatten(struct pending *p, struct redis_write *rw)
+{
+	struct sticky_buf b;
+
+	if (p->app != NULL) {
+		buf_init(&b);
+		if (buf_append(&b, p->app, p->app_len) != 0 ||
+		    buf_append(&b, p->payload.data, p->payload.len) != 0) {
+			buf_cleanup(&b);
+			return STICKY_ENOMEM;
+		}
+		buf_cleanup(&p->payload);
+		p->payload = b;
+		p->app = NULL;
+		p->app_len = 0;
+	}
+	rw->payload = p->payload.data;
+	rw->tail = NULL;
+	rw->tail_off = 0;
+	rw->prev_hdr = NULL;
+	rw->runs = NULL;
+	rw->nruns = 0;
 	return 0;
 }
 
@@ -406,21 +632,31 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 
 	switch (rw->result) {
 	case 0:
-		keep_base(w, s, &p->payload);
-		xfree(s->page_crc);
-		s->page_crc = p->page_crc;
-		s->npage_crc = p->npage_crc;
-		p->page_crc = NULL;
-		session_account(w, s); /* the delta base changed */
-		memcpy(s->written_hdr, p->hdr, ENV_HDR_LEN);
-		s->in_redis = 1;
+		s->flags |= SESS_IN_REDIS;
+		s->flags &= (uint8_t)~(SESS_META_DIRTY | SESS_TOUCH_ALL |
+		    SESS_TOUCHED);
 		store_clean(w->store, s);
+		if (keep_base(w, s, &p->payload, p->len,
+		    p->len - p->meta_len) == 0 &&
+		    s->x != NULL) {
+			struct session_ext *x = s->x;
+
+			xfree(x->page_crc);
+			x->page_crc = p->page_crc;
+			x->npage_crc = p->npage_crc;
+			p->page_crc = NULL;
+			memcpy(x->written_hdr, p->hdr, ENV_HDR_LEN);
+			if (x->touched != NULL)
+				memset(x->touched, 0,
+				    x->ntouched * sizeof(*x->touched));
+		}
+		session_account(w, s); /* the delta base changed */
 		if (rw->reclaimed) {
 			/* Redis had lost it (or held older state): ours won. */
 			s->epoch++;
 			w->stats->reclaims++;
 			log_warn("reclaimed", "sid=%s epoch=%llu reason=redis_lost_it",
-			    log_sid(s->key, sidbuf), (unsigned long long)s->epoch);
+			    log_sid(session_key(s, p->key), sidbuf), (unsigned long long)s->epoch);
 		}
 		w->stats->ckpt_written++;
 		w->stats->ckpt_bytes += write_bytes(rw);
@@ -428,7 +664,8 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 	case STICKY_EFENCED:
 		w->stats->ckpt_fenced++;
 		log_warn("fenced", "sid=%s epoch=%llu action=drop_local_copy",
-		    log_sid(s->key, sidbuf), (unsigned long long)s->epoch);
+		    log_sid(session_key(s, p->key), sidbuf),
+		    (unsigned long long)s->epoch);
 		return STICKY_EFENCED;
 	case REDIS_DELTA_REFUSED: /* twice: not written, try again later */
 		w->stats->ckpt_failed++;
@@ -480,10 +717,10 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 			break;
 		if (round == 1) {
 			for (i = 0; i < n; i++)
-				if (rw[i].key != NULL && rw[i].result == REDIS_DELTA_REFUSED) {
-					rw[i].prev_hdr = NULL;
-					rw[i].runs = NULL;
-					rw[i].nruns = 0;
+				if (rw[i].key != NULL && rw[i].result == REDIS_DELTA_REFUSED &&
+				    flatten(&p[i], &rw[i]) != 0) {
+					rw[i].result = STICKY_ENOMEM;
+					results[i] = STICKY_ENOMEM;
 				}
 		}
 		/* The batch API takes a contiguous array of what to send. */
@@ -586,13 +823,31 @@ ckpt_replicate(struct worker *w, struct session *s)
 	return rc;
 }
 
+/*
+ * What writing s costs the worker, in bytes read: its touched pages on
+ * the view path, else the whole state (encoded, compared, CRC'd).
+ */
+static size_t
+flush_cost(const struct worker *w, const struct session *s)
+{
+	const struct session_ext *x = s->x;
+	size_t n = 0;
+
+	if (!has_view(w, s) || x == NULL ||
+	    !(s->flags & SESS_IN_REDIS) || (s->flags & SESS_TOUCH_ALL))
+		return (size_t)s->bytes + 512;
+	for (size_t i = 0; i < x->ntouched; i++)
+		n += (size_t)__builtin_popcountll(x->touched[i]);
+	return n * (size_t)w->cfg->checkpoint_page + 512;
+}
+
 int
 ckpt_flush(struct worker *w, int all, int64_t *next_due)
 {
 	struct session *ss[BATCH_MAX], *s;
 	int res[BATCH_MAX];
-	int64_t now = now_ms(), due = now - w->cfg->checkpoint_interval_ms;
-	size_t n, ok;
+	int64_t now = now_ms(), ivl = w->cfg->checkpoint_interval_ms;
+	size_t n, ok, cost;
 	int rounds = 0;
 
 	*next_due = 0;
@@ -603,15 +858,27 @@ ckpt_flush(struct worker *w, int all, int64_t *next_due)
 		scrub(w);
 	}
 	/*
-	 * Oldest change first; one pipeline of at most SLICE sessions per
-	 * call unless everything must go (stop, reload), so a flush never
-	 * holds the requests that wait behind it for long.
+	 * Oldest change first; one pipeline of at most SLICE_BYTES of work
+	 * (what encoding, comparing and sending them reads: not a number of
+	 * sessions, which may be 1 KiB or 1 MiB each) per call unless
+	 * everything must go (stop, reload), so a flush never holds the
+	 * requests that wait behind it for long: the worker serves what is
+	 * pending before it comes back for the next slice, and a slice stops
+	 * growing as soon as a request is waiting (one session at least, so
+	 * checkpoints keep up under any load).
 	 */
 	do {
 		n = 0;
+		cost = 0;
 		for (s = store_dirty_oldest(w->store); s != NULL &&
-		    n < (all ? BATCH_MAX : SLICE); s = s->dirty_next) {
-			if (!all && s->dirty_since_ms > due)
+		    n < BATCH_MAX; s = s->dirty_next) {
+			if (!all && store_age_ms(now, s->dirty_since_ms) < ivl)
+				break;
+			cost += flush_cost(w, s);
+			if (!all && n > 0 && cost > SLICE_BYTES)
+				break;
+			/* A request waits: it goes first, the rest next slice. */
+			if (!all && n > 0 && worker_pending(w))
 				break;
 			ss[n++] = s;
 		}
@@ -626,7 +893,7 @@ ckpt_flush(struct worker *w, int all, int64_t *next_due)
 			return STICKY_EREDIS; /* Redis refuses them: next time */
 	} while (all && ++rounds < 1000000);
 	if ((s = store_dirty_oldest(w->store)) != NULL)
-		*next_due = s->dirty_since_ms + w->cfg->checkpoint_interval_ms;
+		*next_due = now - store_age_ms(now, s->dirty_since_ms) + ivl;
 	return 0;
 }
 
@@ -723,14 +990,15 @@ int
 ckpt_check_owner(struct worker *w, struct session *s)
 {
 	uint64_t epoch;
-	char owner[64];
+	char owner[64], key[SID_KEY_LEN + 1];
 	int rc;
 
-	if (!s->in_redis)
+	if (!(s->flags & SESS_IN_REDIS))
 		return 0; /* never written: nobody else can own it */
 	if (ensure_conn(w) != 0)
 		return STICKY_EAGAIN;
-	rc = redis_owner(w->redis, s->key, &epoch, owner, sizeof(owner));
+	rc = redis_owner(w->redis, session_key(s, key), &epoch, owner,
+	    sizeof(owner));
 	if (rc == STICKY_ENOENT || (rc == 0 && epoch < s->epoch))
 		return reclaim(w, s);
 	if (rc != 0)
@@ -743,7 +1011,7 @@ mark_dirty_cb(struct session *s, void *arg)
 {
 	struct worker *w = arg;
 
-	if (s->in_redis)
+	if (s->flags & SESS_IN_REDIS)
 		store_dirty(w->store, s, now_ms());
 }
 
@@ -754,12 +1022,43 @@ mark_dirty_cb(struct session *s, void *arg)
  * written again.  A newer epoch is left to announcements and fencing.
  * The cursor is a name, so a session freed meanwhile cannot dangle.
  */
+/*
+ * Does the checkpoint header Redis holds (epoch equal to ours) describe what
+ * this clean session last wrote?  Sessions with a delta base keep that
+ * header; a small one (a page or less, no extension) is encoded again and
+ * compared by length and payload CRC: clean, it encodes to what was written.
+ */
+static int
+written_matches(struct worker *w, struct session *s,
+    const unsigned char hdr[ENV_HDR_LEN])
+{
+	struct envelope env;
+	struct sticky_buf b;
+	const char *why;
+	uint32_t meta;
+	int same;
+
+	if (s->x != NULL && s->x->written_len > 0)
+		return memcmp(hdr, s->x->written_hdr, ENV_HDR_LEN) == 0;
+	if (envelope_decode_header(hdr, ENV_HDR_LEN, w->app_id, &env, &why) != 0)
+		return 0;
+	buf_init(&b);
+	if (session_encode(w, s, &b, &meta) != 0) {
+		buf_cleanup(&b);
+		return 1; /* cannot tell (out of memory): leave it */
+	}
+	same = env.meta_len == meta && env.app_len + meta == b.len &&
+	    env.crc == crc32c(0, b.data, b.len);
+	buf_cleanup(&b);
+	return same;
+}
+
 static void
 scrub(struct worker *w)
 {
 	struct session *s = NULL, *next;
 	unsigned char hdr[ENV_HDR_LEN];
-	char sidbuf[16];
+	char sidbuf[16], name[SID_KEY_LEN + 1];
 	size_t hdrlen;
 	uint64_t epoch;
 	int rc;
@@ -770,22 +1069,22 @@ scrub(struct worker *w)
 		s = store_lru(w->store);
 	for (int n = 0; s != NULL && n < SCRUB_PER_FLUSH; n++, s = next) {
 		next = store_newer(s);
-		if (!s->in_redis || s->dirty_since_ms != 0)
+		if (!(s->flags & SESS_IN_REDIS) || s->dirty_since_ms != 0)
 			continue; /* written soon anyway */
-		rc = redis_peek(w->redis, s->key, &epoch, hdr, &hdrlen);
+		session_key(s, name);
+		rc = redis_peek(w->redis, name, &epoch, hdr, &hdrlen);
 		if (rc != 0 && rc != STICKY_ENOENT)
 			break; /* Redis unreachable: next time */
 		if (rc == 0 && (epoch > s->epoch || (epoch == s->epoch &&
-		    hdrlen == ENV_HDR_LEN &&
-		    memcmp(hdr, s->written_hdr, ENV_HDR_LEN) == 0)))
+		    hdrlen == ENV_HDR_LEN && written_matches(w, s, hdr))))
 			continue;
-		log_warn("scrub_rewrite", "sid=%s reason=%s", log_sid(s->key,
+		log_warn("scrub_rewrite", "sid=%s reason=%s", log_sid(name,
 		    sidbuf), rc == STICKY_ENOENT || hdrlen == 0 ? "missing" :
 		    "older_in_redis");
 		store_dirty(w->store, s, now_ms());
 	}
 	if (s != NULL)
-		memcpy(w->scrub_next, s->key, sizeof(w->scrub_next));
+		session_key(s, w->scrub_next);
 	else
 		w->scrub_next[0] = '\0';
 }
@@ -822,13 +1121,14 @@ check_generation(struct worker *w)
 int
 ckpt_drop(struct worker *w, struct session *s)
 {
+	char key[SID_KEY_LEN + 1];
 	int rc;
 
-	if (!s->in_redis)
+	if (!(s->flags & SESS_IN_REDIS))
 		return 0;
 	if (ensure_conn(w) != 0)
 		return STICKY_EAGAIN;
-	rc = redis_drop(w->redis, s->key, s->epoch);
+	rc = redis_drop(w->redis, session_key(s, key), s->epoch);
 	if (rc == STICKY_EREDIS)
 		return STICKY_EAGAIN;
 	return rc;

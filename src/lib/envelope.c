@@ -145,3 +145,47 @@ envelope_decode(const unsigned char *data, size_t len, uint32_t app_id,
 		*out = e;
 	return 0;
 }
+
+/*
+ * envelope_decode, and the CRC32C of each full page of the payload into
+ * page_crc[] (len - ENV_HDR_LEN) / page entries), in the same single pass
+ * that verifies it: the payload's CRC is folded from them with op (the
+ * shift by one page).  A restored session's first delta needs them.
+ */
+int
+envelope_decode_pages(const unsigned char *data, size_t len, uint32_t app_id,
+    struct envelope *out, const char **why, const struct crc32c_shift *op,
+    size_t page, uint32_t *page_crc)
+{
+	struct envelope e;
+	const char *unused;
+	const unsigned char *p;
+	uint64_t payload;
+	size_t full;
+	uint32_t crc = 0;
+	int rc;
+
+	if (why == NULL)
+		why = &unused;
+	if ((rc = envelope_decode_header(data, len, app_id, &e, why)) != 0)
+		return rc;
+	payload = (uint64_t)e.meta_len + e.app_len;
+	if ((uint64_t)len - ENV_HDR_LEN != payload) {
+		*why = (uint64_t)len - ENV_HDR_LEN < payload ?
+		    "truncated payload" : "trailing bytes";
+		return STICKY_ECORRUPT;
+	}
+	p = data + ENV_HDR_LEN;
+	full = page > 0 ? (size_t)payload / page : 0;
+	for (size_t i = 0; i < full; i++) {
+		page_crc[i] = crc32c(0, p + i * page, page);
+		crc = crc32c_combine(op, crc, page_crc[i]);
+	}
+	if (crc32c(crc, p + full * page, (size_t)payload - full * page) != e.crc) {
+		*why = "payload crc mismatch";
+		return STICKY_ECORRUPT;
+	}
+	if (out != NULL)
+		*out = e;
+	return 0;
+}

@@ -56,5 +56,10 @@ int envelope_decode_header(const unsigned char *data, size_t len,
 /* Check a whole checkpoint: the header, the lengths and the payload CRC. */
 int envelope_decode(const unsigned char *data, size_t len, uint32_t app_id,
     struct envelope *out, const char **why);
+/* The same, and the CRC32C of each full page of the payload (same pass). */
+struct crc32c_shift;
+int envelope_decode_pages(const unsigned char *data, size_t len,
+    uint32_t app_id, struct envelope *out, const char **why,
+    const struct crc32c_shift *op, size_t page, uint32_t *page_crc);
 
 #endif /* STICKY_ENVELOPE_H */

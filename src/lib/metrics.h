@@ -45,6 +45,12 @@ struct worker_stats {
 	uint64_t sessions_lost;  /* cookies whose session nobody held */
 	uint64_t evictions;
 	uint64_t expired;
+	uint64_t sweep_calls;    /* eviction/idle-expiry sweeps (bounded each) */
+	uint64_t sweep_us;
+	uint64_t sweep_us_max;   /* the longest one since the worker started */
+	uint64_t flush_slices;   /* async checkpoint slices (bounded each) */
+	uint64_t flush_us;
+	uint64_t flush_us_max;   /* the longest one since the worker started */
 	uint64_t replays;        /* resent requests answered from the log */
 	uint64_t rehomed;
 	uint64_t bad_records;    /* malformed FastCGI input */

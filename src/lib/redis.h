@@ -125,6 +125,15 @@ struct redis_write {
 	const unsigned char *prev_hdr; /* delta: the header Redis holds now; NULL: full write */
 	const unsigned char *payload;  /* the whole new payload */
 	size_t payload_len;
+	/*
+	 * Optional, deltas only: the payload in two pieces.  Bytes from
+	 * tail_off on are read from tail (tail[0] is payload byte tail_off),
+	 * the ones before from payload; no run may straddle tail_off.  Lets
+	 * a checkpoint send a state's bytes in place and its replay log from
+	 * a buffer, with no copy of the state.
+	 */
+	const unsigned char *tail;
+	size_t tail_off;
 	const struct delta_run *runs; /* delta: payload ranges to send */
 	size_t nruns;
 	int fresh;                     /* the session was never written: a

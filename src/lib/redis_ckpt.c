@@ -305,7 +305,7 @@ write_check(const struct redis_write *w, uint64_t *prev_total)
 		return STICKY_EINVAL;
 	*prev_total = 0;
 	if (w->prev_hdr == NULL)
-		return 0;
+		return w->tail == NULL ? 0 : STICKY_EINVAL;
 	if ((w->runs == NULL && w->nruns > 0) ||
 	    w->nruns > (size_t)(INT_MAX - 16) / 2 ||
 	    hdr_total(w->prev_hdr, prev_total) != 0)
@@ -320,6 +320,8 @@ write_check(const struct redis_write *w, uint64_t *prev_total)
 		    d->len > total - d->off)
 			return STICKY_EINVAL;
 		end = d->off + d->len;
+		if (w->tail != NULL && d->off < w->tail_off && end > w->tail_off)
+			return STICKY_EINVAL;
 		if (end > covered) {
 			if (d->off > covered)
 				return STICKY_EINVAL;
@@ -408,7 +410,10 @@ wcmd_build(struct redis *r, const struct redis_write *w, uint64_t prev_total,
 		cmd->lens[15 + 2 * i] =
 		    rd_fmt_num(num, ENV_HDR_LEN + w->runs[i].off);
 		num += NUMLEN;
-		cmd->argv[16 + 2 * i] = (const char *)w->payload + w->runs[i].off;
+		cmd->argv[16 + 2 * i] = w->tail != NULL &&
+		    w->runs[i].off >= w->tail_off ?
+		    (const char *)w->tail + (w->runs[i].off - w->tail_off) :
+		    (const char *)w->payload + w->runs[i].off;
 		cmd->lens[16 + 2 * i] = w->runs[i].len;
 	}
 	return 0;

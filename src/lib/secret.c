@@ -232,8 +232,8 @@ secret_name(const struct secrets *s, size_t i, const char *key,
 }
 
 void
-secret_mac(const struct secrets *s, size_t i, const void *hdr,
-    size_t hdrlen, const void *payload, size_t len,
+secret_mac_split(const struct secrets *s, size_t i, const void *hdr,
+    size_t hdrlen, const void *a, size_t alen, const void *b, size_t blen,
     unsigned char out[SECRET_MAC_LEN])
 {
 	unsigned char h[SHA256_LEN];
@@ -241,10 +241,20 @@ secret_mac(const struct secrets *s, size_t i, const void *hdr,
 
 	hmac_start(&s->mac[i], &c);
 	sha256_update(&c, hdr, hdrlen);
-	if (len > 0)
-		sha256_update(&c, payload, len);
+	if (alen > 0)
+		sha256_update(&c, a, alen);
+	if (blen > 0)
+		sha256_update(&c, b, blen);
 	hmac_finish(&s->mac[i], &c, h);
 	memcpy(out, h, SECRET_MAC_LEN);
+}
+
+void
+secret_mac(const struct secrets *s, size_t i, const void *hdr,
+    size_t hdrlen, const void *payload, size_t len,
+    unsigned char out[SECRET_MAC_LEN])
+{
+	secret_mac_split(s, i, hdr, hdrlen, payload, len, NULL, 0, out);
 }
 
 int

@@ -69,6 +69,11 @@ void secret_name(const struct secrets *s, size_t i, const char *key,
 void secret_mac(const struct secrets *s, size_t i, const void *hdr,
     size_t hdrlen, const void *payload, size_t len,
     unsigned char out[SECRET_MAC_LEN]);
+/* The same over a payload in two pieces (a state's bytes in place, then
+ * the replay log): the MAC of their concatenation. */
+void secret_mac_split(const struct secrets *s, size_t i, const void *hdr,
+    size_t hdrlen, const void *a, size_t alen, const void *b, size_t blen,
+    unsigned char out[SECRET_MAC_LEN]);
 /*
  * Check a checkpoint's MAC under every secret, current first: the index of
  * the secret that made it, or -1.

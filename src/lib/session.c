@@ -42,14 +42,28 @@ state_size(struct worker *w, const struct session *s)
 {
 	if (w->app->codec.size != NULL && s->state != NULL)
 		return w->app->codec.size(s->state, w->app->appdata);
-	return s->written_len > 0 ? s->written_len : 64;
+	return s->x != NULL && s->x->written_len > 0 ? s->x->written_len : 64;
 }
 
 size_t
 session_footprint(struct worker *w, const struct session *s)
 {
-	return state_size(w, s) + s->replay_bytes + s->written.cap +
-	    s->npage_crc * sizeof(*s->page_crc);
+	const struct session_ext *x = s->x;
+
+	if (x == NULL)
+		return state_size(w, s);
+	return state_size(w, s) + x->replay_bytes + x->written.cap +
+	    x->npage_crc * sizeof(*x->page_crc) +
+	    x->ntouched * sizeof(*x->touched) +
+	    x->replay_cap * sizeof(*x->replay) + sizeof(*x);
+}
+
+void
+session_set_footprint(struct worker *w, struct session *s)
+{
+	size_t n = session_footprint(w, s);
+
+	s->bytes = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
 }
 
 void
@@ -69,21 +83,33 @@ int
 session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
     uint32_t *meta_len)
 {
-	size_t slots = (size_t)w->cfg->replay_slots, first, meta_start;
-	unsigned char tmp[4];
 	int rc;
 
 	if (w->app->codec.encode != NULL &&
 	    (rc = w->app->codec.encode(s->state, out, w->app->appdata)) != 0)
 		return rc;
+	return session_encode_meta(w, s, out, meta_len);
+}
+
+int
+session_encode_meta(struct worker *w, struct session *s,
+    struct sticky_buf *out, uint32_t *meta_len)
+{
+	size_t slots = (size_t)w->cfg->replay_slots, first, meta_start;
+	struct session_ext *x = s->x;
+	size_t nreplay = x != NULL ? x->nreplay : 0;
+	uint32_t hwm = x != NULL ? x->meta_hwm : 0;
+	unsigned char tmp[4];
+	int rc;
+
 	meta_start = out->len;
-	put32(tmp, (uint32_t)s->nreplay);
+	put32(tmp, (uint32_t)nreplay);
 	if ((rc = buf_append(out, tmp, 4)) != 0)
 		return rc;
 	/* A full ring's oldest entry is the one to be overwritten next. */
-	first = s->nreplay == slots ? s->replay_next : 0;
-	for (size_t k = 0; k < s->nreplay; k++) {
-		const struct replay_entry *e = &s->replay[(first + k) % s->nreplay];
+	first = nreplay == slots ? x->replay_next : 0;
+	for (size_t k = 0; k < nreplay; k++) {
+		const struct replay_entry *e = &x->replay[(first + k) % nreplay];
 		size_t idlen = strlen(e->id);
 
 		put32(tmp, (uint32_t)idlen);
@@ -99,8 +125,8 @@ session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
 	 * Pad to the largest section written so far: Redis cannot shorten a
 	 * string in place, so a shorter payload would cost a full rewrite.
 	 */
-	if (out->len - meta_start < s->meta_hwm) {
-		size_t pad = s->meta_hwm - (out->len - meta_start);
+	if (out->len - meta_start < hwm) {
+		size_t pad = hwm - (out->len - meta_start);
 		unsigned char *z = sticky_buf_reserve(out, pad);
 
 		if (z == NULL)
@@ -108,22 +134,47 @@ session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
 		memset(z, 0, pad);
 	}
 	*meta_len = (uint32_t)(out->len - meta_start);
-	if (*meta_len > s->meta_hwm)
-		s->meta_hwm = *meta_len;
+	/* The bare count (no log yet) needs no extension to remember. */
+	if (*meta_len > hwm && *meta_len > 4) {
+		if (session_ext(s) == NULL)
+			return STICKY_ENOMEM;
+		s->x->meta_hwm = *meta_len;
+	}
 	return 0;
 }
 
+/*
+ * Room for `need` entries of the replay ring (at most replay_slots): it
+ * grows by doubling, so a user with one remembered response pays for one
+ * entry, not for the whole ring.  Entries are appended in order until the
+ * ring is full, so growing keeps their order.
+ */
 static int
-replay_alloc(struct worker *w, struct session *s)
+replay_alloc(struct worker *w, struct session *s, size_t need)
 {
-	size_t slots = (size_t)w->cfg->replay_slots;
+	size_t slots = (size_t)w->cfg->replay_slots, cap;
+	struct session_ext *x;
+	struct replay_entry *r;
 
-	if (s->replay != NULL || slots == 0)
+	if (slots == 0)
 		return 0;
-	if ((s->replay = xcalloc(slots, sizeof(*s->replay))) == NULL)
+	if (need > slots)
+		need = slots;
+	if ((x = session_ext(s)) == NULL)
 		return STICKY_ENOMEM;
-	for (size_t i = 0; i < slots; i++)
-		buf_init(&s->replay[i].out);
+	if (x->replay_cap >= need)
+		return 0;
+	cap = x->replay_cap * 2 > need ? x->replay_cap * 2 : need;
+	if (cap > slots)
+		cap = slots;
+	if ((r = xreallocarray(x->replay, cap, sizeof(*r))) == NULL)
+		return STICKY_ENOMEM;
+	for (size_t i = x->replay_cap; i < cap; i++) {
+		r[i].id = NULL;
+		buf_init(&r[i].out);
+	}
+	x->replay = r;
+	x->replay_cap = cap;
 	return 0;
 }
 
@@ -131,15 +182,16 @@ replay_alloc(struct worker *w, struct session *s)
 static void
 replay_drop_oldest(struct session *s)
 {
-	struct replay_entry *e = &s->replay[0];
+	struct session_ext *x = s->x;
+	struct replay_entry *e = &x->replay[0];
 
-	s->replay_bytes -= strlen(e->id) + e->out.len;
+	x->replay_bytes -= strlen(e->id) + e->out.len;
 	xfree(e->id);
 	buf_cleanup(&e->out);
-	memmove(e, e + 1, (s->nreplay - 1) * sizeof(*e));
-	s->nreplay--;
-	s->replay[s->nreplay].id = NULL;
-	buf_init(&s->replay[s->nreplay].out);
+	memmove(e, e + 1, (x->nreplay - 1) * sizeof(*e));
+	x->nreplay--;
+	x->replay[x->nreplay].id = NULL;
+	buf_init(&x->replay[x->nreplay].out);
 }
 
 int
@@ -158,7 +210,7 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 	count = get32(m);
 	if (count > 64)
 		return STICKY_ECORRUPT;
-	if ((rc = replay_alloc(w, s)) != 0)
+	if (count > 0 && (rc = replay_alloc(w, s, count)) != 0)
 		return rc;
 	/* Entries come oldest first: keep the newest that fit our slots. */
 	for (size_t i = 0; i < count; i++) {
@@ -181,7 +233,8 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 		if (outlen > meta_len - off)
 			return STICKY_ECORRUPT;
 		if (slots > 0 && i + slots >= count) {
-			struct replay_entry *e = &s->replay[s->nreplay];
+			struct session_ext *x = s->x;
+			struct replay_entry *e = &x->replay[x->nreplay];
 
 			if ((e->id = xstrndup(id, idlen)) == NULL ||
 			    (rc = buf_append(&e->out, m + off, outlen)) != 0) {
@@ -189,22 +242,28 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 				e->id = NULL;
 				return STICKY_ENOMEM;
 			}
-			s->nreplay++;
-			s->replay_bytes += idlen + outlen;
+			x->nreplay++;
+			x->replay_bytes += idlen + outlen;
 		}
 		off += outlen;
 	}
 	/* Within this worker's byte budget: the newest are kept. */
-	while (s->nreplay > 0 &&
-	    s->replay_bytes > (size_t)w->cfg->replay_max_bytes)
-		replay_drop_oldest(s);
-	if (slots > 0)
-		s->replay_next = s->nreplay % slots;
+	if (s->x != NULL) {
+		while (s->x->nreplay > 0 &&
+		    s->x->replay_bytes > (size_t)w->cfg->replay_max_bytes)
+			replay_drop_oldest(s);
+		if (slots > 0)
+			s->x->replay_next = s->x->nreplay % slots;
+	}
 	/* What follows the entries is padding (see session_encode): zeros. */
 	for (; off < meta_len; off++)
 		if (m[off] != 0)
 			return STICKY_ECORRUPT;
-	s->meta_hwm = meta_len;
+	if (meta_len > 4) {
+		if (session_ext(s) == NULL)
+			return STICKY_ENOMEM;
+		s->x->meta_hwm = meta_len;
+	}
 	if (c->decode == NULL)
 		return STICKY_EINVAL;
 	s->state = NULL;
@@ -214,9 +273,11 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 const struct sticky_buf *
 session_replay_find(const struct session *s, const char *id)
 {
-	for (size_t i = 0; i < s->nreplay; i++)
-		if (s->replay[i].id != NULL && strcmp(s->replay[i].id, id) == 0)
-			return &s->replay[i].out;
+	const struct session_ext *x = s->x;
+
+	for (size_t i = 0; x != NULL && i < x->nreplay; i++)
+		if (x->replay[i].id != NULL && strcmp(x->replay[i].id, id) == 0)
+			return &x->replay[i].out;
 	return NULL;
 }
 
@@ -225,6 +286,7 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
     const struct sticky_buf *response)
 {
 	size_t slots = (size_t)w->cfg->replay_slots;
+	struct session_ext *x;
 	struct replay_entry *e;
 	struct sticky_buf nb;
 	size_t need;
@@ -236,8 +298,9 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 	    response->len > REPLAY_MAX_RESPONSE ||
 	    need > (size_t)w->cfg->replay_max_bytes)
 		return 0;
-	if ((rc = replay_alloc(w, s)) != 0)
+	if ((rc = replay_alloc(w, s, s->x != NULL ? s->x->nreplay + 1 : 1)) != 0)
 		return rc;
+	x = s->x;
 	/*
 	 * Everything the entry needs is allocated before the ring changes:
 	 * out of memory leaves the ring as it was, never an entry without
@@ -254,15 +317,16 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 	 * Oldest first, newest last: the oldest go while the log is full in
 	 * entries or in bytes (replay_max_bytes, counted in max_bytes).
 	 */
-	while (s->nreplay > 0 && (s->nreplay == slots ||
-	    s->replay_bytes + need > (size_t)w->cfg->replay_max_bytes))
+	while (x->nreplay > 0 && (x->nreplay == slots ||
+	    x->replay_bytes + need > (size_t)w->cfg->replay_max_bytes))
 		replay_drop_oldest(s);
-	e = &s->replay[s->nreplay++];
+	e = &x->replay[x->nreplay++];
 	buf_cleanup(&e->out);
 	e->id = copy;
 	e->out = nb;
-	s->replay_bytes += need;
-	s->replay_next = s->nreplay % slots; /* full: 0, the oldest */
+	x->replay_bytes += need;
+	x->replay_next = x->nreplay % slots; /* full: 0, the oldest */
+	s->flags |= SESS_META_DIRTY;
 	return 0;
 }
 
@@ -298,7 +362,7 @@ session_resolve(struct worker *w, struct sticky_req *req)
 	s = store_get(w->store, name, now_ms());
 	if (s != NULL && (ours || !ckpt_enabled(w))) {
 		if (ckpt_enabled(w) && (cfg->strict_fencing ||
-		    s->gen != w->stall_gen || !ckpt_watching(w))) {
+		    !session_gen_ok(s, w->stall_gen) || !ckpt_watching(w))) {
 			rc = ckpt_check_owner(w, s);
 			/*
 			 * Redis unreachable: strict fencing refuses; otherwise
@@ -310,13 +374,14 @@ session_resolve(struct worker *w, struct sticky_req *req)
 			if (rc == STICKY_EFENCED) {
 				w->stats->ckpt_fenced++;
 				log_warn("fenced", "sid=%s action=drop_local_copy "
-				    "check=%s", log_sid(s->key, sidbuf),
+				    "check=%s", log_sid(req->in_sid.key, sidbuf),
 				    cfg->strict_fencing ? "strict" :
-				    s->gen != w->stall_gen ? "stall" : "unwatched");
+				    !session_gen_ok(s, w->stall_gen) ? "stall" :
+				    "unwatched");
 				session_forget(w, s);
 				s = NULL;
 			} else if (rc == 0)
-				s->gen = w->stall_gen;
+				s->gen = (uint16_t)w->stall_gen;
 		}
 		if (s != NULL) {
 			req->sess = s;
@@ -386,13 +451,16 @@ session_sweep(struct worker *w, int64_t now)
 {
 	int64_t idle_ms;
 	struct session *s, *newer;
-	int budget = 256; /* bounded work per call */
+	int budget = 256; /* bounded work per call: sessions, and 1 ms */
+	int64_t t0 = now_us();
 
 	/* Checked: idle_timeout may be up to LONG_MAX seconds (never, then). */
 	if (__builtin_mul_overflow(w->cfg->idle_timeout_s, 1000, &idle_ms))
 		idle_ms = INT64_MAX;
 	for (s = store_lru(w->store); s != NULL && budget-- > 0; s = newer) {
-		int idle = idle_ms > 0 && now - s->last_used_ms >= idle_ms;
+		if ((budget & 15) == 0 && now_us() - t0 > 1000)
+			break;
+		int idle = idle_ms > 0 && store_age_ms(now, s->last_used_ms) >= idle_ms;
 		int r;
 
 		newer = store_newer(s);
@@ -458,8 +526,8 @@ sticky_session_state(struct sticky_req *req, int *err)
 		return NULL;
 	}
 	s->epoch = 1;
-	s->gen = w->stall_gen;
-	s->bytes = session_footprint(w, s);
+	s->gen = (uint16_t)w->stall_gen;
+	session_set_footprint(w, s); /* not in the store yet */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		if (err != NULL)
@@ -479,8 +547,75 @@ sticky_session_state(struct sticky_req *req, int *err)
 void
 sticky_session_dirty(struct sticky_req *req)
 {
-	if (req != NULL && req->sess != NULL)
+	if (req != NULL && req->sess != NULL) {
 		mark_dirty(req);
+		req->sess->flags |= SESS_TOUCH_ALL;
+	}
+}
+
+int
+session_touch(struct session *s, size_t page, size_t off, size_t len,
+    size_t view_len)
+{
+	struct session_ext *x;
+	size_t first, last, words;
+
+	if (len == 0)
+		return 0;
+	if (page == 0 || off >= view_len || len > view_len - off) {
+		s->flags |= SESS_TOUCH_ALL;
+		return STICKY_EINVAL;
+	}
+	first = off / page;
+	last = (off + len - 1) / page;
+	words = last / 64 + 1;
+	if ((x = session_ext(s)) == NULL)
+		goto all;
+	if (x->ntouched < words) {
+		/* Sized for the whole view at once: one allocation per session. */
+		size_t want = ((view_len - 1) / page) / 64 + 1;
+		uint64_t *t = xreallocarray(x->touched, want, sizeof(*t));
+
+		if (t == NULL)
+			goto all;
+		memset(t + x->ntouched, 0, (want - x->ntouched) * sizeof(*t));
+		x->touched = t;
+		x->ntouched = want;
+	}
+	for (size_t i = first; i <= last; i++)
+		x->touched[i / 64] |= (uint64_t)1 << (i % 64);
+	s->flags |= SESS_TOUCHED;
+	return 0;
+all:
+	s->flags |= SESS_TOUCH_ALL; /* out of memory: write it whole */
+	return 0;
+}
+
+int
+sticky_session_touch(struct sticky_req *req, size_t off, size_t len)
+{
+	struct worker *w;
+	const void *data;
+	size_t vlen;
+
+	if (req == NULL || req->sess == NULL)
+		return STICKY_ESTATE;
+	w = req->w;
+	mark_dirty(req);
+	if (!ckpt_enabled(w))
+		return 0;
+	/*
+	 * No view, or a state of a page or less (a page is the unit of a
+	 * write: it goes whole anyway, and ranges would only cost memory).
+	 */
+	if (w->app->codec.view == NULL ||
+	    w->app->codec.view(req->sess->state, &data, &vlen,
+	    w->app->appdata) != 0 || vlen <= (size_t)w->cfg->checkpoint_page) {
+		req->sess->flags |= SESS_TOUCH_ALL;
+		return 0;
+	}
+	return session_touch(req->sess, (size_t)w->cfg->checkpoint_page, off,
+	    len, vlen);
 }
 
 int
@@ -512,6 +647,7 @@ sticky_session_rotate(struct sticky_req *req)
 	struct worker *w;
 	struct session *s;
 	struct sid sid;
+	char name[SID_KEY_LEN + 1];
 	int rc;
 
 	if (req == NULL || req->sess == NULL)
@@ -524,17 +660,20 @@ sticky_session_rotate(struct sticky_req *req)
 	    rc != STICKY_EFENCED)
 		return rc;
 	store_remove(w->store, s);
-	ckpt_name(w, sid.key, s->key);
+	ckpt_name(w, sid.key, name);
+	session_set_key(s, name);
 	memcpy(req->out_key, sid.key, sizeof(req->out_key));
 	/* The new id starts its own history in Redis. */
 	s->epoch = 1;
-	s->in_redis = 0;
-	buf_reset(&s->written);
-	s->written_len = 0;
-	xfree(s->page_crc);
-	s->page_crc = NULL;
-	s->npage_crc = 0;
-	s->bytes = session_footprint(w, s);
+	s->flags &= (uint8_t)~SESS_IN_REDIS;
+	if (s->x != NULL) {
+		buf_reset(&s->x->written);
+		s->x->written_len = 0;
+		xfree(s->x->page_crc);
+		s->x->page_crc = NULL;
+		s->x->npage_crc = 0;
+	}
+	session_set_footprint(w, s); /* out of the store */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		req->sess = NULL;

@@ -32,6 +32,10 @@ int session_resolve(struct worker *w, struct sticky_req *req);
  * *meta_len gets the length of the replay log section. */
 int session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
     uint32_t *meta_len);
+/* Only the replay log section (what session_encode appends after the
+ * app's bytes). */
+int session_encode_meta(struct worker *w, struct session *s,
+    struct sticky_buf *out, uint32_t *meta_len);
 /* Rebuild a session's state and replay log from a payload. */
 int session_decode(struct worker *w, struct session *s, const unsigned char *p,
     size_t len, uint32_t meta_len, uint32_t schema);
@@ -42,6 +46,14 @@ const struct sticky_buf *session_replay_find(const struct session *s,
 int session_replay_add(struct worker *w, struct session *s, const char *id,
     const struct sticky_buf *response);
 
+/*
+ * Record that bytes [off, off + len) of a view of view_len bytes changed:
+ * page bits in s->x->touched.  STICKY_EINVAL (and the whole state
+ * marked) for a range past the view; out of memory marks it whole too.
+ */
+int session_touch(struct session *s, size_t page, size_t off, size_t len,
+    size_t view_len);
+
 /* Enforce max_sessions/max_bytes and idle expiry (flush before drop). */
 void session_sweep(struct worker *w, int64_t now);
 /*
@@ -51,5 +63,7 @@ void session_sweep(struct worker *w, int64_t now);
  */
 size_t session_footprint(struct worker *w, const struct session *s);
 void session_account(struct worker *w, struct session *s);
+/* The same, on a session not in the store (before store_insert). */
+void session_set_footprint(struct worker *w, struct session *s);
 
 #endif /* STICKY_SESSION_H */

@@ -1,6 +1,7 @@
 /*
  * store.c: a worker's session table.  Chained hash table with power-of-two
- * buckets that doubles at load 1, plus an intrusive LRU list.  Keys are
+ * buckets that doubles at load 2, plus intrusive LRU and dirty lists;
+ * sessions come from slabs of fixed-size slots (no malloc header each).  Keys are
  * already 128 random bits, so the hash is just their first bytes mixed: an
  * attacker cannot choose keys that collide because unknown keys never get
  * inserted (ids are never adopted from clients).
@@ -23,16 +24,93 @@ struct store {
 	void *arg;
 };
 
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static unsigned
+b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '-' ? 62 : 63;
+}
+
+/*
+ * 22 characters of 6 bits fill 132 of the 136 bits; the next bit says the
+ * first character is '~' (a name under secret_file, secret.h), packed as 0.
+ */
+#define KEY_NAME_BIT (SID_KEY_LEN * 6)
+
+void
+session_key_pack(const char *key, unsigned char out[SESSION_KEY_BYTES])
+{
+	memset(out, 0, SESSION_KEY_BYTES);
+	if (key[0] == '~')
+		out[KEY_NAME_BIT / 8] |= (unsigned char)(0x80 >> (KEY_NAME_BIT % 8));
+	for (size_t i = 0; i < SID_KEY_LEN; i++) {
+		unsigned v = i == 0 && key[0] == '~' ? 0 :
+		    b64_val((unsigned char)key[i]);
+
+		for (int b = 5; b >= 0; b--) {
+			size_t bit = i * 6 + (size_t)(5 - b);
+
+			if (v >> b & 1)
+				out[bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
+		}
+	}
+}
+
+char *
+session_key(const struct session *s, char out[SID_KEY_LEN + 1])
+{
+	for (size_t i = 0; i < SID_KEY_LEN; i++) {
+		unsigned v = 0;
+
+		for (size_t b = 0; b < 6; b++) {
+			size_t bit = i * 6 + b;
+
+			v = v << 1 | ((s->key[bit / 8] >> (7 - bit % 8)) & 1);
+		}
+		out[i] = b64url[v];
+	}
+	if (s->key[KEY_NAME_BIT / 8] & (0x80 >> (KEY_NAME_BIT % 8)))
+		out[0] = '~';
+	out[SID_KEY_LEN] = '\0';
+	return out;
+}
+
+void
+session_set_key(struct session *s, const char *key)
+{
+	session_key_pack(key, s->key);
+}
+
 static size_t
-key_hash(const char *key)
+key_hash(const unsigned char *k)
 {
 	uint64_t h = 1469598103934665603ULL;
 
-	for (size_t i = 0; i < SID_KEY_LEN && key[i] != '\0'; i++) {
-		h ^= (unsigned char)key[i];
+	for (size_t i = 0; i < SESSION_KEY_BYTES; i++) {
+		h ^= k[i];
 		h *= 1099511628211ULL;
 	}
 	return (size_t)(h ^ (h >> 29));
+}
+
+static struct session *
+peek_packed(const struct store *st, const unsigned char *k)
+{
+	struct session *s;
+
+	for (s = st->buckets[key_hash(k) & (st->nbuckets - 1)]; s != NULL;
+	    s = s->hnext)
+		if (memcmp(s->key, k, SESSION_KEY_BYTES) == 0)
+			return s;
+	return NULL;
 }
 
 int
@@ -101,13 +179,12 @@ lru_push(struct store *st, struct session *s)
 struct session *
 store_peek(const struct store *st, const char *key)
 {
-	struct session *s;
+	unsigned char k[SESSION_KEY_BYTES];
 
-	for (s = st->buckets[key_hash(key) & (st->nbuckets - 1)]; s != NULL;
-	    s = s->hnext)
-		if (strcmp(s->key, key) == 0)
-			return s;
-	return NULL;
+	if (strnlen(key, SID_KEY_LEN + 1) != SID_KEY_LEN)
+		return NULL;
+	session_key_pack(key, k);
+	return peek_packed(st, k);
 }
 
 struct session *
@@ -121,7 +198,7 @@ store_get(struct store *st, const char *key, int64_t now)
 		lru_unlink(st, s);
 		lru_push(st, s);
 	}
-	s->last_used_ms = now;
+	s->last_used_ms = (uint32_t)now;
 	return s;
 }
 
@@ -152,17 +229,17 @@ store_insert(struct store *st, struct session *s, int64_t now)
 {
 	size_t b;
 
-	if (store_peek(st, s->key) != NULL)
+	if (peek_packed(st, s->key) != NULL)
 		return STICKY_EINVAL;
-	if (st->count >= st->nbuckets)
+	if (st->count >= 2 * st->nbuckets)
 		grow(st);
 	b = key_hash(s->key) & (st->nbuckets - 1);
 	s->hnext = st->buckets[b];
 	st->buckets[b] = s;
 	lru_push(st, s);
-	s->last_used_ms = now;
+	s->last_used_ms = (uint32_t)now;
 	if (s->dirty_since_ms != 0) { /* dirty before it came in: queue it */
-		int64_t since = s->dirty_since_ms;
+		uint32_t since = s->dirty_since_ms;
 
 		s->dirty_since_ms = 0;
 		store_dirty(st, s, since);
@@ -177,7 +254,7 @@ store_dirty(struct store *st, struct session *s, int64_t now)
 {
 	if (s->dirty_since_ms != 0)
 		return; /* already queued: keep the time of its first change */
-	s->dirty_since_ms = now != 0 ? now : 1;
+	s->dirty_since_ms = (uint32_t)now != 0 ? (uint32_t)now : 1;
 	s->dirty_next = NULL;
 	s->dirty_prev = st->dirty_tail;
 	if (st->dirty_tail != NULL)
@@ -247,8 +324,10 @@ store_remove(struct store *st, struct session *s)
 void
 store_set_bytes(struct store *st, struct session *s, size_t bytes)
 {
+	if (bytes > UINT32_MAX)
+		bytes = UINT32_MAX;
 	st->bytes = st->bytes - s->bytes + bytes;
-	s->bytes = bytes;
+	s->bytes = (uint32_t)bytes;
 }
 
 struct session *
@@ -283,30 +362,117 @@ store_foreach(struct store *st, void (*cb)(struct session *, void *),
 		cb(s, arg);
 }
 
+/*
+ * Session slots.  Under AddressSanitizer each is its own allocation, so
+ * a use after free is still caught; otherwise slabs of SLAB_N slots with a
+ * free list through hnext, all freed when the last session goes (tests,
+ * valgrind).  A worker is one thread: no locking.
+ */
+#define SLAB_N 1024
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SLOTS_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLOTS_MALLOC 1
+#endif
+#endif
+
+#ifndef SLOTS_MALLOC
+struct slab {
+	struct slab *next;
+	struct session slot[SLAB_N];
+};
+
+static struct slab *slabs;
+static struct session *free_slots;
+static size_t live_slots;
+#endif
+
+static struct session *
+slot_get(void)
+{
+#ifdef SLOTS_MALLOC
+	return xcalloc(1, sizeof(struct session));
+#else
+	struct session *s;
+
+	if (free_slots == NULL) {
+		struct slab *b = xmalloc(sizeof(*b));
+
+		if (b == NULL)
+			return NULL;
+		b->next = slabs;
+		slabs = b;
+		for (size_t i = SLAB_N; i-- > 0;) {
+			b->slot[i].hnext = free_slots;
+			free_slots = &b->slot[i];
+		}
+	}
+	s = free_slots;
+	free_slots = s->hnext;
+	live_slots++;
+	memset(s, 0, sizeof(*s));
+	return s;
+#endif
+}
+
+static void
+slot_put(struct session *s)
+{
+#ifdef SLOTS_MALLOC
+	xfree(s);
+#else
+	s->hnext = free_slots;
+	free_slots = s;
+	if (--live_slots == 0) {
+		while (slabs != NULL) {
+			struct slab *next = slabs->next;
+
+			xfree(slabs);
+			slabs = next;
+		}
+		free_slots = NULL;
+	}
+#endif
+}
+
 struct session *
 store_session_alloc(const char *key)
 {
 	struct session *s;
 
-	if ((s = xcalloc(1, sizeof(*s))) == NULL)
+	if ((s = slot_get()) == NULL)
 		return NULL;
-	memcpy(s->key, key, SID_KEY_LEN);
-	s->key[SID_KEY_LEN] = '\0';
-	buf_init(&s->written);
+	session_set_key(s, key);
 	return s;
+}
+
+struct session_ext *
+session_ext(struct session *s)
+{
+	if (s->x == NULL && (s->x = xcalloc(1, sizeof(*s->x))) != NULL)
+		buf_init(&s->x->written);
+	return s->x;
 }
 
 void
 store_session_release(struct session *s)
 {
+	struct session_ext *x;
+
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->nreplay; i++) {
-		xfree(s->replay[i].id);
-		buf_cleanup(&s->replay[i].out);
+	if ((x = s->x) != NULL) {
+		for (size_t i = 0; i < x->nreplay; i++) {
+			xfree(x->replay[i].id);
+			buf_cleanup(&x->replay[i].out);
+		}
+		xfree(x->replay);
+		buf_cleanup(&x->written);
+		xfree(x->page_crc);
+		xfree(x->touched);
+		xfree(x);
 	}
-	xfree(s->replay);
-	buf_cleanup(&s->written);
-	xfree(s->page_crc);
-	xfree(s);
+	slot_put(s);
 }

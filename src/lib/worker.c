@@ -638,7 +638,8 @@ update_gauges(struct worker *w, int64_t now)
 	st->sessions = store_count(w->store);
 	st->bytes = store_bytes(w->store);
 	st->dirty = store_dirty_count(w->store);
-	st->oldest_dirty_ms = oldest != NULL ? now - oldest->dirty_since_ms : 0;
+	st->oldest_dirty_ms = oldest != NULL ?
+	    store_age_ms(now, oldest->dirty_since_ms) : 0;
 }
 
 /* Resident size in KiB: compared rounded up, so 100.5 MiB is over 100. */
@@ -656,6 +657,38 @@ rss_kb(void)
 	return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+int
+worker_pending(struct worker *w)
+{
+	struct pollfd pfd[16];
+	nfds_t n = 0;
+
+	if (w->conns == NULL || w->stopping)
+		return 0;
+	pfd[n].fd = w->listen_fd;
+	pfd[n].events = POLLIN;
+	n++;
+	for (size_t i = 0; i < w->nconns && n < 16; i++)
+		if (w->conns[i]->state == CONN_READING) {
+			pfd[n].fd = w->conns[i]->fd;
+			pfd[n].events = POLLIN;
+			n++;
+		}
+	return poll(pfd, n, 0) > 0;
+}
+
+/* Count one bounded step of background work and how long it took. */
+static void
+timed(uint64_t *calls, uint64_t *total, uint64_t *max, int64_t t0)
+{
+	uint64_t us = (uint64_t)(now_us() - t0);
+
+	(*calls)++;
+	*total += us;
+	if (us > *max)
+		*max = us;
+}
+
 static void
 timers(struct worker *w, int64_t now)
 {
@@ -664,15 +697,25 @@ timers(struct worker *w, int64_t now)
 	if (ckpt_enabled(w) && now >= w->next_flush_ms) {
 		int64_t due;
 
+		int64_t t0 = now_us();
+		int rc;
+
 		/* One slice now; if more are due, the loop comes back at once. */
-		if (ckpt_flush(w, 0, &due) != 0 || due == 0)
+		rc = ckpt_flush(w, 0, &due);
+		timed(&w->stats->flush_slices, &w->stats->flush_us,
+		    &w->stats->flush_us_max, t0);
+		if (rc != 0 || due == 0)
 			w->next_flush_ms = now + w->cfg->checkpoint_interval_ms;
 		else
 			w->next_flush_ms = due;
 	}
 	update_gauges(w, now); /* O(1): the status page is never stale */
 	if (now >= w->next_sweep_ms) {
+		int64_t t0 = now_us();
+
 		session_sweep(w, now);
+		timed(&w->stats->sweep_calls, &w->stats->sweep_us,
+		    &w->stats->sweep_us_max, t0);
 		w->next_sweep_ms = now + 250;
 		if (w->cfg->max_rss_mb > 0 && !w->stopping &&
 		    ((kb = rss_kb()) + 1023) / 1024 > w->cfg->max_rss_mb) {
@@ -814,6 +857,7 @@ run(struct worker *w)
 		conn_free(w->conns[i]);
 	w->nconns = 0;
 	xfree(w->conns);
+	w->conns = NULL; /* worker_pending: no loop any more */
 	xfree(w->rbuf);
 	xfree(pfd);
 }

@@ -55,6 +55,12 @@ struct worker {
 };
 
 /* Runs in the forked child; never returns. */
+/*
+ * Is a request waiting (a new connection, or bytes on one being read)?
+ * A poll with a zero timeout: background work (checkpoint slices) stops
+ * early to let it in.  Always 0 before the worker loop runs (tests).
+ */
+int worker_pending(struct worker *w);
 void worker_main(struct worker *w) __attribute__((noreturn));
 
 #endif /* STICKY_WORKER_H */

@@ -30,6 +30,8 @@
 #            on the respawned worker (+ the status page's restore time)
 #   respawn  SIGKILL to the first answer on that worker's socket
 #   memory   RSS growth of one worker per 10k sessions of 1 KiB
+#   scale    tests/bench/scale.sh: one worker holding 10K (short) or 10K,
+#            100K and 1M (full) users; BENCH_SCALE=0 skips it
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -495,3 +497,13 @@ BUSY1=-
 		"$ROUNDS" "$SECS" "$USERS" "$CONC" "$WORKERS" $(($(date +%s) - T0))
 } >"$OUT/meta.tsv"
 python3 "$top_srcdir/tests/bench/report.py" "$OUT"
+rc=$?
+
+# ---- scale: the scale curve, its own script (tests/bench/scale.sh) ------
+# short: 10K users; full: 10K, 100K, 1M (make bench-scale runs it alone).
+if [ "${BENCH_SCALE:-1}" = 1 ] && [ "$MODE" != smoke ]; then
+	note "scale curve ($MODE)"
+	BENCH_OUT="$OUT" bash "$here/scale.sh" "$MODE" &&
+		{ echo; cat "$OUT/scale.md"; } >>"$OUT/bench.md"
+fi
+exit $rc

@@ -10,6 +10,7 @@
  *           [-c CONCURRENCY] [-r RATE] [-k] [-t TIMEOUT_MS] [--uri PATH]
  *           [--cookie NAME] [--tags T0,T1,...] [--worker-header NAME]
  *           [--method M] [--body STRING] [--check-counter] [--tsv]
+ *           [--hot HOT_USERS:REQS_PCT] [--save-cookies FILE] [--no-request-id]
  *
  * Users: each keeps the cookie its responses set (--cookie, default
  * STICKYSID; the last Set-Cookie for it wins, an empty value forgets it).
@@ -17,7 +18,14 @@
  * w0,w1,... in the order of -a) is the cookie value's suffix after its
  * last '.'; users without a cookie, or with an unknown tag, go round-robin.
  * One user never has two requests in flight, as a browser tab would not,
- * so --check-counter can tell a lost update from a reordering.
+ * so --check-counter can tell a lost update from a reordering.  Users take
+ * turns in order, unless --hot H:R: then R% of the requests go to a random
+ * user among the first H users (the recently active ones) and the rest to
+ * a random user among the others (cold ones).  --save-cookies FILE writes
+ * each user's cookie value at the end, one a line (for a later
+ * --cookies run over the same population).  --no-request-id leaves out
+ * REQUEST_ID (by default each request has a unique one, as a front-end's
+ * $request_id, which sticky's replay log records).
  *
  * Closed loop by default: CONCURRENCY requests in flight, the next starts
  * when one ends.  -r RATE is open loop: request i is due at start + i/RATE
@@ -111,7 +119,10 @@ struct load {
 	unsigned long nreq;      /* 0: by duration */
 	double seconds;
 	double rate;             /* 0: closed loop */
-	int keep, check, tsv;
+	int keep, check, tsv, no_reqid;
+	size_t hot_users;           /* --hot: users in the hot set, 0: off */
+	double hot_reqs;            /* and the % of requests they get */
+	uint64_t rng;
 	int timeout_ms;
 	const char *uri, *cookie_name, *worker_header, *method, *body;
 	/* state */
@@ -144,7 +155,9 @@ usage(void)
 	    "                 [--cookie NAME] [--tags T0,T1,...] "
 	    "[--worker-header NAME]\n"
 	    "                 [--method M] [--body STRING] [--check-counter] "
-	    "[--tsv]\n");
+	    "[--tsv]\n"
+	    "                 [--hot HOT_USERS:REQS_PCT] [--save-cookies FILE] "
+	    "[--no-request-id]\n");
 	exit(2);
 }
 
@@ -200,11 +213,34 @@ route(struct load *L, const struct user *u)
 	return (int)(L->rr++ % L->naddrs);
 }
 
+static uint64_t
+rnd(struct load *L)
+{
+	L->rng ^= L->rng << 13;
+	L->rng ^= L->rng >> 7;
+	L->rng ^= L->rng << 17;
+	return L->rng;
+}
+
 /* The next user with nothing in flight, or -1. */
 static int
 pick_user(struct load *L)
 {
 	size_t i, u;
+
+	if (L->hot_users > 0) {
+		size_t nhot = L->hot_users;
+
+		for (i = 0; i < 32; i++) {
+			if (nhot >= L->nusers ||
+			    (double)(rnd(L) % 10000) < L->hot_reqs * 100)
+				u = rnd(L) % nhot;
+			else
+				u = nhot + rnd(L) % (L->nusers - nhot);
+			if (!L->users[u].busy)
+				return (int)u;
+		}
+	}
 
 	for (i = 0; i < L->nusers; i++) {
 		u = (L->user_cursor + i) % L->nusers;
@@ -274,7 +310,7 @@ slot_start(struct load *L, struct slot *s, int user, int64_t due, int64_t now)
 	memset(&rq, 0, sizeof(rq));
 	snprintf(reqid, sizeof(reqid), "REQUEST_ID=load-%ld-%lu",
 	    (long)getpid(), ++L->seq);
-	extra[0] = reqid;
+	extra[0] = L->no_reqid ? NULL : reqid;
 	extra[1] = NULL;
 	rq.method = L->method;
 	rq.uri = L->uri;
@@ -719,6 +755,9 @@ main(int argc, char *argv[])
 		{ "check-counter", no_argument, NULL, 'K' },
 		{ "tsv", no_argument, NULL, 'V' },
 		{ "cookies", required_argument, NULL, 'F' },
+		{ "hot", required_argument, NULL, 'H' },
+		{ "save-cookies", required_argument, NULL, 'S' },
+		{ "no-request-id", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static char deftags[MAX_ADDRS][24];
@@ -728,7 +767,8 @@ main(int argc, char *argv[])
 	size_t i;
 	int c, have_n = 0, have_d = 0, ret;
 	int64_t t0;
-	const char *cookies_file = NULL;
+	const char *cookies_file = NULL, *save_file = NULL;
+	char *colon;
 
 	memset(&L, 0, sizeof(L));
 	L.nusers = 100;
@@ -798,6 +838,19 @@ main(int argc, char *argv[])
 		case 'F':
 			cookies_file = optarg;
 			break;
+		case 'H':
+			if ((colon = strchr(optarg, ':')) == NULL)
+				usage();
+			*colon = '\0';
+			L.hot_users = (size_t)num_arg(optarg, 1, 1e7);
+			L.hot_reqs = num_arg(colon + 1, 0, 100);
+			break;
+		case 'S':
+			save_file = optarg;
+			break;
+		case 'R':
+			L.no_reqid = 1;
+			break;
 		default:
 			usage();
 		}
@@ -842,9 +895,22 @@ main(int argc, char *argv[])
 		fclose(f);
 	}
 
+	L.rng = ((uint64_t)now_us() * 2654435761u ^ (uint64_t)getpid() << 32) | 1;
 	t0 = now_us();
 	run(&L);
 	ret = report(&L, (double)(now_us() - t0) / 1e6);
+	if (save_file != NULL) {
+		FILE *f = fopen(save_file, "w");
+		size_t nl = strlen(L.cookie_name) + 1;
+
+		if (f == NULL)
+			die("cannot write the --save-cookies file");
+		for (i = 0; i < L.nusers; i++)
+			fprintf(f, "%s\n", strlen(L.users[i].cookie) > nl ?
+			    L.users[i].cookie + nl : "");
+		if (fclose(f) != 0)
+			die("cannot write the --save-cookies file");
+	}
 	for (i = 0; i < L.npool; i++)
 		close(L.pool[2 * i]);
 	xfree(L.pool);

@@ -594,3 +594,41 @@ Test(crc32c_combine, zero_length_is_identity)
 	crc32c_shift_init(&op, 0);
 	cr_assert_eq(crc32c_combine(&op, 0xdeadbeef, 0), 0xdeadbeef);
 }
+
+/* The page CRCs a restore keeps come from the pass that verifies. */
+Test(envelope, decode_pages_verifies_and_keeps_page_crcs)
+{
+	size_t page = 64, plen = 5 * page + 17, full = plen / page;
+	unsigned char *buf = malloc(ENV_HDR_LEN + plen);
+	uint32_t pc[5];
+	struct crc32c_shift op;
+	struct envelope e, got;
+	const char *why;
+
+	cr_assert_not_null(buf);
+	for (size_t i = 0; i < plen; i++)
+		buf[ENV_HDR_LEN + i] = (unsigned char)(i * 7 + 3);
+	e = valid_env();
+	e.meta_len = 17;
+	e.app_len = plen - 17;
+	e.crc = crc32c(0, buf + ENV_HDR_LEN, plen);
+	envelope_encode(&e, buf);
+	crc32c_shift_init(&op, page);
+	cr_assert_eq(envelope_decode_pages(buf, ENV_HDR_LEN + plen, e.app_id,
+	    &got, &why, &op, page, pc), 0, "%s", why);
+	cr_assert(env_eq(&got, &e));
+	for (size_t i = 0; i < full; i++)
+		cr_assert_eq(pc[i], crc32c(0, buf + ENV_HDR_LEN + i * page, page));
+	/* a flipped byte in a full page, then in the tail: refused */
+	buf[ENV_HDR_LEN + 2 * page + 5] ^= 1;
+	cr_assert_eq(envelope_decode_pages(buf, ENV_HDR_LEN + plen, e.app_id,
+	    &got, &why, &op, page, pc), STICKY_ECORRUPT);
+	cr_assert_str_eq(why, "payload crc mismatch");
+	buf[ENV_HDR_LEN + 2 * page + 5] ^= 1;
+	buf[ENV_HDR_LEN + plen - 1] ^= 1;
+	cr_assert_eq(envelope_decode_pages(buf, ENV_HDR_LEN + plen, e.app_id,
+	    &got, &why, &op, page, pc), STICKY_ECORRUPT);
+	cr_assert_eq(envelope_decode_pages(buf, ENV_HDR_LEN + plen - 1, e.app_id,
+	    &got, &why, &op, page, pc), STICKY_ECORRUPT, "truncated");
+	free(buf);
+}

@@ -41,6 +41,8 @@ static const struct {
 	C(restarts), C(crashes), C(recycles), C(timeouts_killed),
 	C(poison_refused), C(quarantine_refused), C(output_stalls),
 	C(restore_unauthenticated), C(migrated), C(reclaims), C(sessions_lost),
+	C(sweep_calls), C(sweep_us), G(sweep_us_max), C(flush_slices),
+	C(flush_us), G(flush_us_max),
 #undef C
 #undef G
 };

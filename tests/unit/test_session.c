@@ -211,13 +211,13 @@ Test(payload, out_of_memory_in_replay_add_leaves_the_ring_intact)
 			break;
 		cr_assert_eq(rc, STICKY_ENOMEM);
 		failed++;
-		cr_assert_eq(s->nreplay, 3);
+		cr_assert_eq(s->x->nreplay, 3);
 		cr_assert_str_eq((char *)session_replay_find(s, "a")->data, "1",
 		    "allocation %lu: the oldest is still there", n);
 		cr_assert_null(session_replay_find(s, "d"));
 		cr_assert_null(session_replay_find(s, "-"), "no placeholder");
-		for (size_t i = 0; i < s->nreplay; i++)
-			cr_assert_not_null(s->replay[i].id);
+		for (size_t i = 0; i < s->x->nreplay; i++)
+			cr_assert_not_null(s->x->replay[i].id);
 	}
 	cr_assert_eq(failed, 2, "the id and the response were both tried");
 	cr_assert_str_eq((char *)session_replay_find(s, "d")->data, "new response");
@@ -252,8 +252,8 @@ Test(payload, out_of_memory_in_decode_is_enomem_and_leaks_nothing)
 		alloc_fail_after(0);
 		cr_assert(rc == 0 || rc == STICKY_ENOMEM, "allocation %lu: %d", n, rc);
 		saw += rc == STICKY_ENOMEM;
-		for (size_t i = 0; i < r->nreplay; i++)
-			cr_assert_not_null(r->replay[i].id);
+		for (size_t i = 0; r->x != NULL && i < r->x->nreplay; i++)
+			cr_assert_not_null(r->x->replay[i].id);
 		session_destroy_cb(r, &w);
 	}
 	cr_assert_geq(saw, 3);
@@ -272,10 +272,10 @@ Test(payload, the_replay_log_is_bounded_in_bytes)
 	cfg.replay_max_bytes = 20;
 	add(s, "a", "1234567"); /* 8 bytes with its id */
 	add(s, "b", "1234567");
-	cr_assert_eq(s->replay_bytes, 16);
+	cr_assert_eq(s->x->replay_bytes, 16);
 	add(s, "c", "1234567"); /* 24 > 20: a goes */
-	cr_assert_eq(s->replay_bytes, 16);
-	cr_assert_eq(s->nreplay, 2);
+	cr_assert_eq(s->x->replay_bytes, 16);
+	cr_assert_eq(s->x->nreplay, 2);
 	cr_assert_null(session_replay_find(s, "a"));
 	cr_assert_not_null(session_replay_find(s, "b"));
 	cr_assert_not_null(session_replay_find(s, "c"));
@@ -283,15 +283,15 @@ Test(payload, the_replay_log_is_bounded_in_bytes)
 	buf_puts(&b, "a response larger than the whole budget");
 	cr_assert_eq(session_replay_add(&w, s, "d", &b), 0);
 	cr_assert_null(session_replay_find(s, "d"), "too large: not remembered");
-	cr_assert_eq(s->replay_bytes, 16);
+	cr_assert_eq(s->x->replay_bytes, 16);
 	buf_cleanup(&b);
 	/* A restore into a worker with a smaller budget keeps the newest. */
 	buf_init(&p);
 	cr_assert_eq(session_encode(&w, s, &p, &meta), 0);
 	cfg.replay_max_bytes = 10;
 	cr_assert_eq(session_decode(&w, r, p.data, p.len, meta, 1), 0);
-	cr_assert_eq(r->nreplay, 1);
-	cr_assert_eq(r->replay_bytes, 8);
+	cr_assert_eq(r->x->nreplay, 1);
+	cr_assert_eq(r->x->replay_bytes, 8);
 	cr_assert_not_null(session_replay_find(r, "c"));
 	/* Then the ring goes on from there, oldest first. */
 	cfg.replay_max_bytes = 20;
@@ -312,10 +312,84 @@ Test(payload, footprint_counts_state_replay_log_and_delta_base)
 	size_t base = session_footprint(&w, s);
 
 	add(s, "id-1", "a remembered response");
-	cr_assert_eq(session_footprint(&w, s), base + 4 + 21);
-	buf_append(&s->written, "x", 1);
-	buf_reserve(&s->written, 10000);
+	/* the entry's bytes, and the extension and ring entries that hold it */
+	cr_assert_eq(session_footprint(&w, s), base + 4 + 21 +
+	    sizeof(struct session_ext) + s->x->replay_cap * sizeof(*s->x->replay));
+	buf_append(&s->x->written, "x", 1);
+	buf_reserve(&s->x->written, 10000);
 	cr_assert_geq(session_footprint(&w, s), base + 4 + 21 + 10000,
 	    "the delta base copy counts at its allocated size");
+	session_destroy_cb(s, &w);
+}
+
+/* ---- touched ranges (sticky_session_touch -> session_touch) ---- */
+
+static int
+page_bit(const struct session *s, size_t i)
+{
+	return s->x != NULL && i / 64 < s->x->ntouched &&
+	    (s->x->touched[i / 64] >> (i % 64) & 1) != 0;
+}
+
+Test(payload, touch_marks_the_pages_a_range_covers)
+{
+	struct session *s = mk();
+	size_t view = 1048576 + 8; /* 257 pages of 4 KiB, the last partial */
+
+	cr_assert_eq(session_touch(s, 4096, 0, 8, view), 0);
+	cr_assert(page_bit(s, 0));
+	cr_assert(!page_bit(s, 1));
+	cr_assert(s->flags & SESS_TOUCHED);
+	cr_assert(!(s->flags & SESS_TOUCH_ALL));
+	/* one range over a page boundary: both pages */
+	cr_assert_eq(session_touch(s, 4096, 3 * 4096 - 2, 4, view), 0);
+	cr_assert(page_bit(s, 2) && page_bit(s, 3));
+	cr_assert(!page_bit(s, 4));
+	/* the last byte of the view: the last (partial) page */
+	cr_assert_eq(session_touch(s, 4096, view - 1, 1, view), 0);
+	cr_assert(page_bit(s, 256));
+	cr_assert(!page_bit(s, 255));
+	/* the bitmap is sized for the whole view at once */
+	cr_assert_eq(s->x->ntouched, 5);
+	size_t n = 0;
+	for (size_t i = 0; i < 5 * 64; i++)
+		n += page_bit(s, i);
+	cr_assert_eq(n, 4, "pages 0, 2, 3, 256 only (%zu)", n);
+	/* empty range: nothing */
+	cr_assert_eq(session_touch(s, 4096, 5 * 4096, 0, view), 0);
+	cr_assert(!page_bit(s, 5));
+	session_destroy_cb(s, &w);
+}
+
+Test(payload, touch_past_the_view_marks_the_whole_state)
+{
+	struct session *s = mk();
+
+	cr_assert_eq(session_touch(s, 4096, 96, 8, 104), 0);
+	cr_assert(!(s->flags & SESS_TOUCH_ALL));
+	cr_assert_eq(session_touch(s, 4096, 100, 5, 104), STICKY_EINVAL);
+	cr_assert(s->flags & SESS_TOUCH_ALL);
+	cr_assert_eq(session_touch(s, 4096, 104, 1, 104), STICKY_EINVAL);
+	cr_assert_eq(session_touch(s, 4096, SIZE_MAX, 2, 104), STICKY_EINVAL,
+	    "no overflow");
+	session_destroy_cb(s, &w);
+}
+
+Test(payload, small_sessions_have_no_extension)
+{
+	struct session *s = mk();
+	struct sticky_buf out;
+	uint32_t meta;
+
+	cr_assert_leq(sizeof(struct session), 96, "a session is %zu bytes",
+	    sizeof(struct session));
+	buf_init(&out);
+	cr_assert_eq(session_encode(&w, s, &out, &meta), 0);
+	cr_assert_eq(meta, 4);
+	cr_assert_null(s->x, "no replay log, no extension");
+	buf_cleanup(&out);
+	add(s, "id-1", "first");
+	cr_assert_not_null(s->x);
+	cr_assert(s->flags & SESS_META_DIRTY, "the log changed: send it");
 	session_destroy_cb(s, &w);
 }

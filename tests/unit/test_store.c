@@ -98,7 +98,9 @@ Test(store, grows_and_finds_everything)
 		mkkey(key, i);
 		struct session *s = store_peek(st, key);
 		cr_assert_not_null(s);
-		cr_assert_str_eq(s->key, key);
+		char kb[SID_KEY_LEN + 1];
+
+		cr_assert_str_eq(session_key(s, kb), key);
 	}
 	for (int i = 0; i < n; i += 2) {
 		mkkey(key, i);

@@ -9,6 +9,7 @@
  * every worker.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +17,24 @@
 
 #include <sticky/sticky.h>
 
+/*
+ * Kept in its encoded form (enc: the count, 8 bytes big-endian, then the
+ * floats as they are in memory), so the codec's view hands the checkpoint
+ * the bytes in place and the handler touches the two ranges it changes.
+ */
 struct big {
 	uint64_t count;
 	size_t n;      /* floats */
+	unsigned char enc[8]; /* count, big-endian: the encoding starts here */
 	float v[];
 };
+_Static_assert(offsetof(struct big, v) == offsetof(struct big, enc) + 8,
+    "the encoding is enc then v, contiguous");
 
 /* Set by preload in the master, before fork; read-only afterwards. */
 struct settings {
 	size_t state_bytes;
+	int view; /* app.view: 0 turns the view and the touches off */
 };
 
 struct shared_table {
@@ -33,7 +43,7 @@ struct shared_table {
 	float w[]; /* read-only after preload: pages stay shared */
 };
 
-static struct settings settings = { 65536 };
+static struct settings settings = { 65536, 1 };
 
 static size_t
 size_arg(const struct sticky_config *cfg, const char *key, size_t def)
@@ -56,6 +66,8 @@ big_preload(void **shared, const struct sticky_config *cfg, void *appdata)
 	struct shared_table *t;
 
 	s->state_bytes = size_arg(cfg, "app.state_bytes", 65536);
+	s->view = sticky_config_get(cfg, "app.view") == NULL ||
+	    strcmp(sticky_config_get(cfg, "app.view"), "0") != 0;
 	if ((t = malloc(sizeof(*t) + tbytes)) == NULL)
 		return STICKY_ENOMEM;
 	t->loaded_by = (long)getpid();
@@ -106,6 +118,36 @@ big_encode(const void *state, struct sticky_buf *out, void *appdata)
 	return sticky_buf_append(out, b->v, b->n * sizeof(float));
 }
 
+/* The encoding in place: what big_encode would append. */
+/* The encoding's bytes: enc then v, addressed from the start of the
+ * allocation (not through the 8-byte member, which they outgrow). */
+static unsigned char *
+enc_of(const struct big *b)
+{
+	return (unsigned char *)b + offsetof(struct big, enc);
+}
+
+static int
+big_view(const void *state, const void **data, size_t *len, void *appdata)
+{
+	const struct settings *s = appdata;
+	const struct big *b = state;
+
+	if (!s->view)
+		return STICKY_EINVAL; /* app.view=0: the checkpoint encodes */
+	*data = enc_of(b);
+	*len = sizeof(b->enc) + b->n * sizeof(float);
+	return 0;
+}
+
+static void
+set_count(struct big *b, uint64_t count)
+{
+	b->count = count;
+	for (int i = 0; i < 8; i++)
+		b->enc[i] = (unsigned char)(count >> (56 - 8 * i));
+}
+
 static int
 big_decode(void **state, const void *data, size_t len, uint32_t schema,
     void *appdata)
@@ -119,9 +161,9 @@ big_decode(void **state, const void *data, size_t len, uint32_t schema,
 		return STICKY_ECORRUPT;
 	if ((b = big_alloc((len - 8) / sizeof(float))) == NULL)
 		return STICKY_ENOMEM;
+	memcpy(enc_of(b), p, len); /* enc and v are contiguous */
 	for (int i = 0; i < 8; i++)
 		b->count = b->count << 8 | p[i];
-	memcpy(b->v, p + 8, len - 8);
 	*state = b;
 	return 0;
 }
@@ -170,6 +212,7 @@ static int
 big_handle(struct sticky_req *req, void *appdata)
 {
 	const struct shared_table *t = sticky_req_shared(req);
+	const struct settings *set = appdata;
 	struct big *b;
 	size_t at;
 	int err;
@@ -185,13 +228,44 @@ big_handle(struct sticky_req *req, void *appdata)
 	}
 	if ((b = sticky_session_state(req, &err)) == NULL)
 		return err;
+#ifdef BIGSTATE_TEST
+	/*
+	 * Tests only (tests/integration/apps/bigtouch): /fnv hashes the whole
+	 * encoding; /untouched changes the middle float and touches only the
+	 * count, a handler bug that shows which bytes a checkpoint sends.
+	 */
+	if (strcmp(sticky_req_path(req), "/fnv") == 0) {
+		uint64_t h = 1469598103934665603ULL;
+
+		const unsigned char *e = enc_of(b);
+
+		for (size_t i = 0; i < 8 + b->n * sizeof(float); i++)
+			h = (h ^ e[i]) * 1099511628211ULL;
+		return sticky_req_printf(req, "count=%" PRIu64 " fnv=%016" PRIx64
+		    "\n", b->count, h);
+	}
+	if (strcmp(sticky_req_path(req), "/untouched") == 0) {
+		b->v[b->n / 2] += 1.0f;
+		set_count(b, b->count + 1);
+		if (set->view)
+			sticky_session_touch(req, 0, sizeof(b->enc));
+		else
+			sticky_session_dirty(req);
+		return sticky_req_printf(req, "count=%" PRIu64 "\n", b->count);
+	}
+#endif
 	if (strcmp(sticky_req_path(req), "/peek") != 0) {
 		/* Nudge 16 floats at a moving place: one page changes. */
 		at = (size_t)(b->count * 16) % (b->n > 16 ? b->n - 16 : 1);
 		for (size_t i = 0; i < 16 && at + i < b->n; i++)
 			b->v[at + i] += t != NULL ? t->w[(at + i) % t->n] : 1.0f;
-		b->count++;
-		sticky_session_dirty(req);
+		set_count(b, b->count + 1);
+		if (set->view) { /* the two ranges that changed */
+			sticky_session_touch(req, 0, sizeof(b->enc));
+			sticky_session_touch(req, sizeof(b->enc) +
+			    at * sizeof(float), 16 * sizeof(float));
+		} else
+			sticky_session_dirty(req);
 	}
 	return sticky_req_printf(req, "count=%" PRIu64 " worker=%s bytes=%zu\n",
 	    b->count, sticky_req_worker_tag(req), b->n * sizeof(float));
@@ -206,6 +280,7 @@ static const struct sticky_app_def big_app = {
 		.decode = big_decode,
 		.destroy = big_destroy,
 		.size = big_size,
+		.view = big_view,
 	},
 	.handler = big_handle,
 	.preload = big_preload,

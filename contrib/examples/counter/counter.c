@@ -21,9 +21,28 @@
 
 #include <sticky/sticky.h>
 
+/* The count as its encoding: 8 bytes big-endian, so the codec's view
+ * exposes it in place (a checkpoint needs no encode). */
 struct counter {
-	uint64_t count;
+	unsigned char be[8];
 };
+
+static uint64_t
+get_count(const struct counter *c)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < 8; i++)
+		n = n << 8 | c->be[i];
+	return n;
+}
+
+static void
+set_count(struct counter *c, uint64_t n)
+{
+	for (int i = 0; i < 8; i++)
+		c->be[i] = (unsigned char)(n >> (56 - 8 * i));
+}
 
 static void *
 counter_create(void *appdata)
@@ -36,11 +55,19 @@ static int
 counter_encode(const void *state, struct sticky_buf *out, void *appdata)
 {
 	const struct counter *c = state;
-	unsigned char b[8];
 
-	for (int i = 0; i < 8; i++)
-		b[i] = (unsigned char)(c->count >> (56 - 8 * i));
-	return sticky_buf_append(out, b, sizeof(b));
+	return sticky_buf_append(out, c->be, sizeof(c->be));
+}
+
+static int
+counter_view(const void *state, const void **data, size_t *len,
+    void *appdata)
+{
+	const struct counter *c = state;
+
+	*data = c->be;
+	*len = sizeof(c->be);
+	return 0;
 }
 
 static int
@@ -56,8 +83,7 @@ counter_decode(void **state, const void *data, size_t len, uint32_t schema,
 		return STICKY_ECORRUPT;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return STICKY_ENOMEM;
-	for (int i = 0; i < 8; i++)
-		c->count = c->count << 8 | b[i];
+	memcpy(c->be, b, sizeof(c->be));
 	*state = c;
 	return 0;
 }
@@ -121,12 +147,12 @@ counter_handle(struct sticky_req *req, void *appdata)
 		if ((err = sticky_session_rotate(req)) != 0)
 			return err;
 	} else if (strcmp(path, "/peek") != 0) {
-		c->count++;
-		sticky_session_dirty(req);
+		set_count(c, get_count(c) + 1);
+		sticky_session_touch(req, 0, sizeof(c->be));
 	}
 	sticky_req_add_header(req, "Cache-Control", "no-store");
 	return sticky_req_printf(req, "count=%" PRIu64 " worker=%s%s\n",
-	    c->count, sticky_req_worker_tag(req),
+	    get_count(c), sticky_req_worker_tag(req),
 	    sticky_session_is_new(req) ? " new-session" : "");
 }
 
@@ -144,6 +170,7 @@ static const struct sticky_app_def counter_app = {
 		.destroy = counter_destroy,
 		.size = counter_size,
 		.flags = COUNTER_CODEC_FLAGS,
+		.view = counter_view,
 	},
 	.handler = counter_handle,
 };
