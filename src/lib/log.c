@@ -141,3 +141,21 @@ now_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+void
+sticky_log(int level, const char *event, const char *msg)
+{
+	char text[900];
+	size_t n = 0;
+
+	if (level < STICKY_LOG_ERR)
+		level = STICKY_LOG_ERR;
+	if (level > STICKY_LOG_DEBUG)
+		level = STICKY_LOG_DEBUG;
+	/* A quote in the text would end the field early: make it '. */
+	for (; msg != NULL && msg[n] != '\0' && n < sizeof(text) - 1; n++)
+		text[n] = msg[n] == '"' ? '\'' : msg[n];
+	text[n] = '\0';
+	log_msg((enum log_level)level, event != NULL && *event != '\0' ?
+	    event : "app", "msg=\"%s\"", text);
+}

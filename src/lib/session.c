@@ -484,3 +484,9 @@ sticky_session_is_new(const struct sticky_req *req)
 {
 	return req != NULL && req->sess_new;
 }
+
+const char *
+sticky_session_id(const struct sticky_req *req)
+{
+	return req != NULL && req->sess != NULL ? req->sess->key : NULL;
+}

@@ -236,6 +236,8 @@ answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 		goto render;
 	}
 	rc = w->app->handler(&req, w->app->appdata);
+	if (rc < 0)
+		w->stats->handler_errors++;
 	if (req.session_err == STICKY_EAGAIN && !req.wrote) {
 		request_error(&req, 503, "session state temporarily unavailable");
 		w->stats->status_503++;
