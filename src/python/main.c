@@ -38,7 +38,11 @@ usage(FILE *f, const char *prog)
 static int
 preload(void **shared, const struct sticky_config *cfg, void *appdata)
 {
-	if (interp_start(appdata) != 0)
+	const char *mode = sticky_config_get(cfg, "checkpoint");
+	struct pyapp *pa = appdata;
+
+	pa->sync = mode != NULL && strcmp(mode, "sync") == 0;
+	if (interp_start(pa) != 0)
 		return STICKY_ECONFIG;
 	*shared = appdata;
 	return 0;

@@ -28,6 +28,7 @@ struct pyapp {
 	const char **paths;       /* --pythonpath, prepended to sys.path */
 	size_t npaths;
 	char name[128];           /* the app's name in checkpoints */
+	int sync;                 /* checkpoint = sync (read at start) */
 	PyObject *app;            /* the WSGI callable */
 	PyObject *factory;        /* new-user state factory, or NULL */
 	PyObject *winit;          /* per-worker hook, or NULL */
@@ -56,6 +57,10 @@ void state_set(struct pystate *st, PyObject *obj);
 /* Pickle the state now (end of a request that changed it): 0, or -1 with
  * a Python exception set (the last good pickle is kept). */
 int state_snapshot(struct pystate *st, struct pyapp *pa);
+/* Drop the pickle of an object that changed: the next encode makes one. */
+void state_changed(struct pystate *st);
+/* 1 when the last encode could not pickle the state. */
+int state_bad(const struct pystate *st);
 
 /* session.c */
 int session_type_init(PyObject *module);

@@ -237,8 +237,17 @@ session_finish(PyObject *obj)
 	SessionObject *s = (SessionObject *)obj;
 	int rc = 0;
 
+	/*
+	 * Sync mode writes the checkpoint before the answer: pickle now, so
+	 * an unpicklable state answers 500 (the encode reuses this pickle).
+	 * Async mode pickles when it flushes, once per flush however many
+	 * requests changed the state; an encode that failed is answered at
+	 * the user's next request.  Checkpoints off: never pickled.
+	 */
 	if (s->req != NULL && s->st != NULL && s->touched && !s->unchanged) {
-		if (state_snapshot(s->st, s->pa) != 0) {
+		state_changed(s->st);
+		if ((s->pa->sync || state_bad(s->st)) &&
+		    state_snapshot(s->st, s->pa) != 0) {
 			interp_log_exception("state_unpicklable",
 			    "the session state cannot be pickled: answered 500, "
 			    "the last checkpoint stays");

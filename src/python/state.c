@@ -38,6 +38,7 @@ struct pystate {
 	PyObject *raw;     /* bytearray: restored payload, not yet unpickled */
 	PyObject *pickled; /* bytes: last good pickle stream of obj */
 	PyObject *buffers; /* list of PickleBuffer: its out-of-band data */
+	int bad;           /* the last encode could not pickle obj (logged) */
 };
 
 static void
@@ -193,10 +194,17 @@ st_encode(const void *state, struct sticky_buf *out, void *appdata)
 		return sticky_buf_append(out, PyByteArray_AS_STRING(st->raw),
 		    (size_t)PyByteArray_GET_SIZE(st->raw));
 	if (st->pickled == NULL && state_snapshot(st, appdata) != 0) {
-		interp_log_exception("state_unpicklable",
-		    "the session state cannot be pickled: checkpoint not written");
+		/* Once per bad state: the runtime retries every interval. */
+		if (!st->bad)
+			interp_log_exception("state_unpicklable",
+			    "the session state cannot be pickled: checkpoint not "
+			    "written, the last one stays; the user's next request "
+			    "answers 500");
+		PyErr_Clear();
+		st->bad = 1;
 		return STICKY_EINVAL;
 	}
+	st->bad = 0;
 	if ((rc = write_layout(st->pickled, st->buffers, out)) == STICKY_EINVAL) {
 		/* A buffer was released since: pickle the live object again. */
 		if (state_snapshot(st, appdata) != 0) {
@@ -321,6 +329,19 @@ state_set(struct pystate *st, PyObject *obj)
 	Py_CLEAR(st->buffers);
 }
 
+void
+state_changed(struct pystate *st)
+{
+	Py_CLEAR(st->pickled);
+	Py_CLEAR(st->buffers);
+}
+
+int
+state_bad(const struct pystate *st)
+{
+	return st->bad;
+}
+
 /* buffer_callback: large contiguous buffers out of band, the rest in band. */
 static PyObject *
 oob_callback(PyObject *list, PyObject *pb)
@@ -365,6 +386,7 @@ state_snapshot(struct pystate *st, struct pyapp *pa)
 	Py_XSETREF(st->pickled, pickled);
 	Py_XSETREF(st->buffers, bufs);
 	bufs = NULL;
+	st->bad = 0;
 out:
 	Py_XDECREF(kw);
 	Py_XDECREF(args);

@@ -316,16 +316,68 @@ wsgi_types_init(struct pyapp *pa)
 
 /* ---- environ ---- */
 
+/*
+ * The names of CGI variables as Python strings, made once: a small
+ * fixed table (a front-end sends the same few dozen names every time;
+ * names that collide or overflow it are made per request, so a client
+ * cannot grow it).
+ */
+#define KEY_SLOTS 128
+static struct {
+	char name[48];
+	PyObject *key;
+} key_cache[KEY_SLOTS];
+
+static PyObject *
+key_of(const char *name)
+{
+	size_t n = strlen(name);
+	uint32_t h = 2166136261u;
+	PyObject *k;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	h %= KEY_SLOTS;
+	if (key_cache[h].key != NULL && strcmp(key_cache[h].name, name) == 0)
+		return Py_NewRef(key_cache[h].key);
+	if ((k = PyUnicode_DecodeLatin1(name, (Py_ssize_t)n, NULL)) == NULL)
+		return NULL;
+	if (key_cache[h].key == NULL && n < sizeof(key_cache[h].name)) {
+		PyUnicode_InternInPlace(&k);
+		memcpy(key_cache[h].name, name, n + 1);
+		key_cache[h].key = Py_NewRef(k);
+	}
+	return k;
+}
+
 static int
 set_str(PyObject *d, const char *key, const char *val, size_t len)
 {
-	PyObject *v = PyUnicode_DecodeLatin1(val, (Py_ssize_t)len, NULL);
+	PyObject *k, *v;
 	int rc;
 
-	if (v == NULL)
+	if ((k = key_of(key)) == NULL)
 		return -1;
-	rc = PyDict_SetItemString(d, key, v);
+	if ((v = PyUnicode_DecodeLatin1(val, (Py_ssize_t)len, NULL)) == NULL) {
+		Py_DECREF(k);
+		return -1;
+	}
+	rc = PyDict_SetItem(d, k, v);
+	Py_DECREF(k);
 	Py_DECREF(v);
+	return rc;
+}
+
+static int
+set_obj(PyObject *d, const char *key, PyObject *v)
+{
+	PyObject *k = key_of(key);
+	int rc;
+
+	if (k == NULL)
+		return -1;
+	rc = PyDict_SetItem(d, k, v);
+	Py_DECREF(k);
 	return rc;
 }
 
@@ -368,15 +420,15 @@ build_environ(struct pyapp *pa, struct sticky_req *req, PyObject *session)
 	    set_str(env, "PATH_INFO", pi, pilen) != 0)
 		goto fail;
 	/* What PEP 3333 requires and some front-ends leave out. */
-	if ((PyDict_GetItemString(env, "REQUEST_METHOD") == NULL &&
+	if ((sticky_req_param(req, "REQUEST_METHOD") == NULL &&
 	    set_str(env, "REQUEST_METHOD", "GET", 3) != 0) ||
-	    (PyDict_GetItemString(env, "QUERY_STRING") == NULL &&
+	    (sticky_req_param(req, "QUERY_STRING") == NULL &&
 	    set_str(env, "QUERY_STRING", "", 0) != 0) ||
-	    (PyDict_GetItemString(env, "SERVER_NAME") == NULL &&
+	    (sticky_req_param(req, "SERVER_NAME") == NULL &&
 	    set_str(env, "SERVER_NAME", "localhost", 9) != 0) ||
-	    (PyDict_GetItemString(env, "SERVER_PORT") == NULL &&
+	    (sticky_req_param(req, "SERVER_PORT") == NULL &&
 	    set_str(env, "SERVER_PORT", "80", 2) != 0) ||
-	    (PyDict_GetItemString(env, "SERVER_PROTOCOL") == NULL &&
+	    (sticky_req_param(req, "SERVER_PROTOCOL") == NULL &&
 	    set_str(env, "SERVER_PROTOCOL", "HTTP/1.1", 8) != 0))
 		goto fail;
 	/* An empty CONTENT_LENGTH is "unknown": drop it (wsgiref.validate). */
@@ -391,22 +443,22 @@ build_environ(struct pyapp *pa, struct sticky_req *req, PyObject *session)
 	if (input == NULL)
 		goto fail;
 	https = sticky_req_param(req, "HTTPS");
-	if (PyDict_SetItemString(env, "wsgi.input", input) != 0) {
+	if (set_obj(env, "wsgi.input", input) != 0) {
 		Py_DECREF(input);
 		goto fail;
 	}
 	Py_DECREF(input);
-	if (PyDict_SetItemString(env, "wsgi.version", pa->version) != 0 ||
-	    PyDict_SetItemString(env, "wsgi.url_scheme",
+	if (set_obj(env, "wsgi.version", pa->version) != 0 ||
+	    set_obj(env, "wsgi.url_scheme",
 	    https != NULL && (strcasecmp(https, "on") == 0 ||
 	    strcmp(https, "1") == 0) ? pa->https : pa->http) != 0 ||
-	    PyDict_SetItemString(env, "wsgi.errors", pa->errors) != 0 ||
-	    PyDict_SetItemString(env, "wsgi.multithread", Py_False) != 0 ||
-	    PyDict_SetItemString(env, "wsgi.multiprocess", Py_True) != 0 ||
-	    PyDict_SetItemString(env, "wsgi.run_once", Py_False) != 0 ||
-	    PyDict_SetItemString(env, "wsgi.input_terminated", Py_True) != 0 ||
-	    PyDict_SetItemString(env, "wsgi.file_wrapper", pa->file_wrapper) != 0 ||
-	    PyDict_SetItemString(env, "sticky.session", session) != 0)
+	    set_obj(env, "wsgi.errors", pa->errors) != 0 ||
+	    set_obj(env, "wsgi.multithread", Py_False) != 0 ||
+	    set_obj(env, "wsgi.multiprocess", Py_True) != 0 ||
+	    set_obj(env, "wsgi.run_once", Py_False) != 0 ||
+	    set_obj(env, "wsgi.input_terminated", Py_True) != 0 ||
+	    set_obj(env, "wsgi.file_wrapper", pa->file_wrapper) != 0 ||
+	    set_obj(env, "sticky.session", session) != 0)
 		goto fail;
 	return env;
 fail:
