@@ -213,7 +213,13 @@ session_type_init(PyObject *module)
 	    "The session state cannot be had now (checkpoint store "
 	    "unreachable): sticky answers 503 with Retry-After.",
 	    PyExc_RuntimeError, NULL);
-	return StateUnavailable != NULL ? 0 : -1;
+	if (StateUnavailable == NULL)
+		return -1;
+	if (module != NULL &&
+	    (PyModule_AddObjectRef(module, "StateUnavailable", StateUnavailable) != 0 ||
+	    PyModule_AddObjectRef(module, "Session", (PyObject *)&SessionType) != 0))
+		return -1;
+	return 0;
 }
 
 PyObject *

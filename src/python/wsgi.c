@@ -303,8 +303,18 @@ static PyTypeObject ErrorsType = {
 int
 wsgi_types_init(struct pyapp *pa)
 {
-	if (PyType_Ready(&ResponderType) != 0 || PyType_Ready(&ErrorsType) != 0 ||
-	    session_type_init(NULL) != 0)
+	PyObject *mod, *modules = PyImport_GetModuleDict(); /* borrowed */
+	int rc;
+
+	/* import sticky: the exception and the session's type, for apps. */
+	if ((mod = PyModule_New("sticky")) == NULL)
+		return -1;
+	rc = PyType_Ready(&ResponderType) != 0 || PyType_Ready(&ErrorsType) != 0 ||
+	    session_type_init(mod) != 0 ||
+	    PyModule_AddStringConstant(mod, "__version__", STICKY_VERSION) != 0 ||
+	    PyDict_SetItemString(modules, "sticky", mod) != 0;
+	Py_DECREF(mod);
+	if (rc)
 		return -1;
 	if ((pa->errors = PyObject_CallNoArgs((PyObject *)&ErrorsType)) == NULL ||
 	    (pa->version = Py_BuildValue("(ii)", 1, 0)) == NULL ||

@@ -59,6 +59,9 @@ check "the worker that raised goes on serving (same pid $pid0)" [ "$(worker_pid 
 imp=$(echo "$BODY" | sed -n 's/imported_in=\([0-9]*\) now=\([0-9]*\)/\1 \2/p')
 check "the app was imported once, in the master, before fork ($imp, master $STICKY_PID)" \
 	eval '[ "${imp% *}" = "$STICKY_PID" ] && [ "${imp#* }" = "$pid0" ]'
+get w0 /module
+check "import sticky: __version__, StateUnavailable, Session ($BODY)" \
+	eval 'echo "$BODY" | grep -q "^version=[0-9.]* unavailable=True session=True$"'
 check "exactly one python_app_loaded line" [ "$(log_events python_app_loaded)" = 1 ]
 
 # ---- sticky.session ----
@@ -120,6 +123,31 @@ kill -KILL "$(worker_pid w1)"
 sleep 0.3
 for _ in $(seq 1 100); do get w1 /blob "$CB" && [ "$STATUS" = 200 ] && break; sleep 0.05; done
 check "restored from page-aligned out-of-band buffers after kill -9 ($BODY)" eval 'echo "$BODY" | grep -q "^count=23 blobsum="'
+stop_sticky
+
+# Async checkpoints pickle at the flush: an unpicklable state is found
+# there, logged once, and the user's next request that touches the state
+# answers 500 until the state can be pickled again; nothing is reset.
+start_wsgi probe:application -w 2 -r "unix:$REDIS_SOCK" -o checkpoint=async \
+	-o checkpoint_interval=50 || { fail "sticky-wsgi (async) starts"; t_done; exit 1; }
+get w0 /set?3
+CA=$SETCOOKIE
+sleep 0.3
+n0=$(log_events state_unpicklable "checkpoint not written")
+get w0 /bad-state "$CA"
+check "async: the request that made the state unpicklable is answered (pickled later: $STATUS)" [ "$STATUS" = 200 ]
+sleep 0.5
+n1=$(log_events state_unpicklable "checkpoint not written")
+check "async: the flush logs state_unpicklable once ($n0 -> $n1, in 10 flush intervals)" [ "$n1" = $((n0 + 1)) ]
+get w0 /touch "$CA"
+check "async: the user's next request that touches the state: 500 ($STATUS)" [ "$STATUS" = 500 ]
+get w0 /set?4 "$CA"
+check "async: a request that makes it picklable again is answered ($BODY)" [ "$BODY" = count=4 ]
+sleep 0.3
+kill -KILL "$(worker_pid w0)"
+sleep 0.3
+for _ in $(seq 1 100); do get w0 /get "$CA" && [ "$STATUS" = 200 ] && break; sleep 0.05; done
+check "async: after kill -9 the state is the repaired one, flushed (count=4: $BODY)" [ "$BODY" = count=4 ]
 stop_sticky
 
 # A checkpoint written by another app is set aside, not unpickled.

@@ -111,6 +111,9 @@ def app(environ, start_response):
     if path == "/boom":
         sess.state = (sess.state or 0) + 1
         raise RuntimeError("boom at %d" % sess.state)
+    if path == "/touch":
+        sess.state
+        return text(start_response, "touched")
     if path == "/set":
         sess.state = int(environ["QUERY_STRING"] or 0)
         return text(start_response, "count=%d" % sess.state)
@@ -133,6 +136,11 @@ def app(environ, start_response):
         return text(start_response, "idlen=%s worker=%s rid=%s new=%s repr=%r" % (
             len(sess.id) if sess.id else None, sess.worker, sess.request_id,
             sess.is_new, sess))
+    if path == "/module":
+        import sticky
+        return text(start_response, "version=%s unavailable=%s session=%s" % (
+            sticky.__version__, issubclass(sticky.StateUnavailable, RuntimeError),
+            isinstance(sess, sticky.Session)))
     if path == "/imported":
         return text(start_response, "imported_in=%s now=%s" % (IMPORTED_IN, __import__("os").getpid()))
     return text(start_response, "not found", "404 Not Found")
