@@ -151,9 +151,14 @@ check "async: after kill -9 the state is the repaired one, flushed (count=4: $BO
 stop_sticky
 
 # A checkpoint written by another app is set aside, not unpickled.
-start_wsgi probe:application -w 2 -r "unix:$REDIS_SOCK" -o checkpoint=sync --name other-app ||
+# (With --worker-init and --mount as well.)
+start_wsgi probe:application -w 2 -r "unix:$REDIS_SOCK" -o checkpoint=sync --name other-app \
+	--worker-init probe:winit --mount /app ||
 	{ fail "sticky-wsgi (other name) starts"; t_done; exit 1; }
-get w1 /tracked "$C1"
+get w1 /app/winit
+check "--worker-init ran in the worker with its tag, --mount sets SCRIPT_NAME ($BODY)" \
+	[ "$BODY" = "winit=w1/$(worker_pid w1) mount=/app" ]
+get w1 /app/tracked "$C1"
 check "another app's checkpoint: not unpickled, a fresh state ($BODY)" [ "$BODY" = "count=1 unpickles=0" ]
 stop_sticky
 t_done

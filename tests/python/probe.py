@@ -141,9 +141,20 @@ def app(environ, start_response):
         return text(start_response, "version=%s unavailable=%s session=%s" % (
             sticky.__version__, issubclass(sticky.StateUnavailable, RuntimeError),
             isinstance(sess, sticky.Session)))
+    if path == "/winit":
+        return text(start_response, "winit=%s mount=%s" % (WORKER_INIT, environ["SCRIPT_NAME"]))
     if path == "/imported":
         return text(start_response, "imported_in=%s now=%s" % (IMPORTED_IN, __import__("os").getpid()))
     return text(start_response, "not found", "404 Not Found")
+
+
+WORKER_INIT = None
+
+
+def winit(tag):
+    """--worker-init: runs in each worker after fork, with its tag."""
+    global WORKER_INIT
+    WORKER_INIT = "%s/%d" % (tag, __import__("os").getpid())
 
 
 IMPORTED_IN = __import__("os").getpid()
