@@ -47,7 +47,7 @@ header_text_ok(PyObject *s)
 	for (Py_ssize_t i = 0; i < n; i++)
 		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
 			return 0;
-	return n > 0 || 1;
+	return 1;
 }
 
 static PyObject *
