@@ -39,6 +39,7 @@ struct pystate {
 	PyObject *pickled; /* bytes: last good pickle stream of obj */
 	PyObject *buffers; /* list of PickleBuffer: its out-of-band data */
 	int bad;           /* the last encode could not pickle obj (logged) */
+	size_t payload;    /* bytes of the last payload encoded or decoded */
 };
 
 static void
@@ -137,6 +138,7 @@ st_decode(void **state, const void *data, size_t len, uint32_t schema,
 		free(st);
 		return STICKY_ENOMEM;
 	}
+	st->payload = len;
 	*state = st;
 	return 0;
 }
@@ -188,6 +190,7 @@ static int
 st_encode(const void *state, struct sticky_buf *out, void *appdata)
 {
 	struct pystate *st = (struct pystate *)state;
+	size_t before = sticky_buf_len(out);
 	int rc;
 
 	if (!st->loaded && st->raw != NULL) /* never unpickled: as it came */
@@ -213,20 +216,26 @@ st_encode(const void *state, struct sticky_buf *out, void *appdata)
 		}
 		rc = write_layout(st->pickled, st->buffers, out);
 	}
+	if (rc == 0)
+		st->payload = sticky_buf_len(out) - before;
 	return rc;
 }
 
+/*
+ * What sticky counts against max_bytes: the size of the state's last
+ * checkpoint (or of the pickle made for the next one).  Python cannot tell
+ * an object graph's memory cheaply; with checkpoints off nothing is
+ * pickled and a state counts as a few bytes: bound memory with
+ * max_sessions then (docs/python.md).
+ */
 static size_t
 st_size(const void *state, void *appdata)
 {
 	const struct pystate *st = state;
-	size_t n = sizeof(*st);
+	size_t n = 0;
 
-	if (st->raw != NULL)
-		n += (size_t)PyByteArray_GET_SIZE(st->raw);
-	if (st->pickled != NULL)
-		n += (size_t)PyBytes_GET_SIZE(st->pickled);
-	if (st->buffers != NULL)
+	if (st->pickled != NULL) {
+		n = (size_t)PyBytes_GET_SIZE(st->pickled);
 		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(st->buffers); i++) {
 			const Py_buffer *v = PyPickleBuffer_GetBuffer(
 			    PyList_GET_ITEM(st->buffers, i));
@@ -236,7 +245,8 @@ st_size(const void *state, void *appdata)
 			else
 				PyErr_Clear();
 		}
-	return n;
+	}
+	return sizeof(*st) + (n > st->payload ? n : st->payload);
 }
 
 void

@@ -119,6 +119,9 @@ b1=$(status_field w1 ckpt_bytes)
 check "a 256 KiB bytearray state, 20 one-byte changes: $((b1 - b0)) bytes to Redis (page deltas, < 20 x 16 KiB)" \
 	[ $((b1 - b0)) -lt $((20 * 16384)) ]
 check "... and its count went on (count=22)" eval 'echo "$BODY" | grep -q "^count=22 "'
+sleep 0.3 # the status page's gauges are refreshed every 250 ms
+check "max_bytes accounting counts the state's checkpoint size (bytes $(status_field w1 bytes) >= 256 KiB)" \
+	[ "$(status_field w1 bytes)" -ge 262144 ]
 kill -KILL "$(worker_pid w1)"
 sleep 0.3
 for _ in $(seq 1 100); do get w1 /blob "$CB" && [ "$STATUS" = 200 ] && break; sleep 0.05; done
