@@ -151,6 +151,15 @@ kill -KILL "$(worker_pid w0)"
 sleep 0.3
 for _ in $(seq 1 100); do get w0 /get "$CA" && [ "$STATUS" = 200 ] && break; sleep 0.05; done
 check "async: after kill -9 the state is the repaired one, flushed (count=4: $BODY)" [ "$BODY" = count=4 ]
+# Async: the pickle is dropped at each change, the accounting keeps the
+# last checkpoint's size.
+get w1 /blob
+CB2=$SETCOOKIE
+sleep 0.3
+get w1 /blob "$CB2"
+sleep 0.3
+check "async: max_bytes accounting keeps the state's checkpoint size (bytes $(status_field w1 bytes) >= 256 KiB)" \
+	[ "$(status_field w1 bytes)" -ge 262144 ]
 stop_sticky
 
 # A checkpoint written by another app is set aside, not unpickled.
