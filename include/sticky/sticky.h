@@ -217,7 +217,7 @@ STICKY_API const char *sticky_session_id(const struct sticky_req *req);
 /*
  * One line in sticky's log (stderr, log_file or syslog, as configured):
  * "level=... event=<event> worker=<tag> msg=\"<msg>\"".  event is one word;
- * newlines in msg become spaces; quotes are escaped.
+ * newlines in msg become spaces, double quotes single ones.
  */
 STICKY_API void sticky_log(int level, const char *event, const char *msg);
 
