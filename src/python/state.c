@@ -3,7 +3,8 @@
  * Python object, kept live in the worker between requests.
  *
  * Encoding: pickle protocol 5 with out-of-band buffers (PEP 574).  Large
- * contiguous buffers (numpy arrays, bytearrays, 4 KiB and up) are not
+ * contiguous buffers (numpy arrays; 4 KiB and up; bytes and bytearray are
+ * written in band by CPython's pickler whatever we ask) are not
  * copied into the pickle stream: each is laid at a page-aligned offset of
  * the payload, so a request that changes a few elements of a large array
  * changes a few pages, and sticky's page-delta checkpoints send only those.

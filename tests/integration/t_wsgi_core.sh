@@ -116,7 +116,7 @@ get w1 /blob "$CB"
 b0=$(status_field w1 ckpt_bytes)
 for i in $(seq 3 22); do get w1 /blob "$CB"; done
 b1=$(status_field w1 ckpt_bytes)
-check "a 256 KiB bytearray state, 20 one-byte changes: $((b1 - b0)) bytes to Redis (page deltas, < 20 x 16 KiB)" \
+check "a 256 KiB numpy state, 20 one-byte changes: $((b1 - b0)) bytes to Redis (page deltas, < 20 x 16 KiB)" \
 	[ $((b1 - b0)) -lt $((20 * 16384)) ]
 check "... and its count went on (count=22)" eval 'echo "$BODY" | grep -q "^count=22 "'
 sleep 0.3 # the status page's gauges are refreshed every 250 ms
@@ -126,6 +126,10 @@ kill -KILL "$(worker_pid w1)"
 sleep 0.3
 for _ in $(seq 1 100); do get w1 /blob "$CB" && [ "$STATUS" = 200 ] && break; sleep 0.05; done
 check "restored from page-aligned out-of-band buffers after kill -9 ($BODY)" eval 'echo "$BODY" | grep -q "^count=23 blobsum="'
+layout=$(py "$top_srcdir/tests/python/layout.py" "$REDIS_SOCK")
+t_log "payloads with out-of-band buffers: $layout"
+check "the checkpoint holds the 256 KiB array out of band, at a page-aligned offset of the payload ($layout)" \
+	eval 'echo "$layout" | grep -Eq "^1 (4096|8192):262144 pickle="'
 stop_sticky
 
 # Async checkpoints pickle at the flush: an unpicklable state is found

@@ -118,12 +118,13 @@ def app(environ, start_response):
         sess.state = int(environ["QUERY_STRING"] or 0)
         return text(start_response, "count=%d" % sess.state)
     if path == "/blob":
+        import numpy as np
         st = sess.state
         if st is None:
-            st = sess.state = {"n": 0, "blob": bytearray(256 * 1024)}
+            st = sess.state = {"n": 0, "blob": np.zeros(256 * 1024, dtype=np.uint8)}
         st["n"] += 1
         st["blob"][(st["n"] * 4096) % len(st["blob"])] = st["n"] % 256
-        return text(start_response, "count=%d blobsum=%d" % (st["n"], sum(st["blob"])))
+        return text(start_response, "count=%d blobsum=%d" % (st["n"], int(st["blob"].sum())))
     if path == "/tracked":
         st = sess.state
         if st is None:
