@@ -171,6 +171,13 @@ STICKY_API const void *sticky_req_body(const struct sticky_req *req,
     size_t *len);
 /* The front-end's per-request id (REQUEST_ID or UNIQUE_ID), or NULL. */
 STICKY_API const char *sticky_req_id(const struct sticky_req *req);
+/*
+ * The i-th CGI parameter as the front-end sent it (0-based, in arrival
+ * order): 0 with *name and *value set, STICKY_ENOENT past the last one.
+ * For bindings that hand every variable on (a WSGI environ).
+ */
+STICKY_API int sticky_req_param_at(const struct sticky_req *req, size_t i,
+    const char **name, const char **value);
 /* This worker's route tag. */
 STICKY_API const char *sticky_req_worker_tag(const struct sticky_req *req);
 /* What preload stored, and what worker_init stored. */
@@ -216,6 +223,24 @@ STICKY_API int sticky_session_destroy(struct sticky_req *req);
 STICKY_API int sticky_session_rotate(struct sticky_req *req);
 /* 1 when this request created the session. */
 STICKY_API int sticky_session_is_new(const struct sticky_req *req);
+/*
+ * The session's key (the part of the cookie before the tag), or NULL
+ * while the request has no session.  It is a bearer token: never log it.
+ */
+STICKY_API const char *sticky_session_id(const struct sticky_req *req);
+
+/* ---- logging, for bindings and handlers ---- */
+
+#define STICKY_LOG_ERR 0
+#define STICKY_LOG_WARN 1
+#define STICKY_LOG_INFO 2
+#define STICKY_LOG_DEBUG 3
+/*
+ * One line in sticky's log (stderr, log_file or syslog, as configured):
+ * "level=... event=<event> worker=<tag> msg=\"<msg>\"".  event is one word;
+ * newlines in msg become spaces, double quotes single ones.
+ */
+STICKY_API void sticky_log(int level, const char *event, const char *msg);
 
 #ifdef __cplusplus
 }

@@ -152,3 +152,21 @@ log_sid(const char *sid, char out[16])
 	memcpy(out + n, "...", 4);
 	return out;
 }
+
+void
+sticky_log(int level, const char *event, const char *msg)
+{
+	char text[900];
+	size_t n = 0;
+
+	if (level < STICKY_LOG_ERR)
+		level = STICKY_LOG_ERR;
+	if (level > STICKY_LOG_DEBUG)
+		level = STICKY_LOG_DEBUG;
+	/* A quote in the text would end the field early: make it '. */
+	for (; msg != NULL && msg[n] != '\0' && n < sizeof(text) - 1; n++)
+		text[n] = msg[n] == '"' ? '\'' : msg[n];
+	text[n] = '\0';
+	log_msg((enum log_level)level, event != NULL && *event != '\0' ?
+	    event : "app", "msg=\"%s\"", text);
+}

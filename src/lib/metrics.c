@@ -80,6 +80,7 @@ static const struct counter counters[] = {
 	C(read_timeouts, "Connections closed for not sending a request in time."),
 	C(abandoned, "Requests dropped unrun: the client had closed the connection."),
 	C(status_503, "Requests answered 503 because state was unavailable."),
+	C(handler_errors, "Requests whose handler returned an error."),
 	C(restarts, "Times this worker slot was respawned."),
 	C(crashes, "Abnormal worker exits."),
 	C(recycles, "Graceful recycles (max_requests, max_rss)."),

@@ -58,6 +58,7 @@ struct worker_stats {
 	uint64_t read_timeouts;
 	uint64_t abandoned;      /* requests whose client left before the handler ran */
 	uint64_t status_503;
+	uint64_t handler_errors;  /* handler returned an error (500 unless it wrote) */
 	uint64_t recycles;       /* graceful exits for max_requests/max_rss */
 	uint64_t timeouts_killed; /* killed by request_timeout */
 	uint64_t poison_refused;  /* resent requests that had killed a worker */

@@ -48,6 +48,19 @@ sticky_req_param(const struct sticky_req *req, const char *name)
 	return fcgi_request_param(req->fr, name);
 }
 
+int
+sticky_req_param_at(const struct sticky_req *req, size_t i, const char **name,
+    const char **value)
+{
+	if (req == NULL || req->fr == NULL || i >= req->fr->nparams)
+		return STICKY_ENOENT;
+	if (name != NULL)
+		*name = req->fr->params[i].name;
+	if (value != NULL)
+		*value = req->fr->params[i].value;
+	return 0;
+}
+
 const char *
 sticky_req_method(const struct sticky_req *req)
 {

@@ -689,3 +689,11 @@ sticky_session_is_new(const struct sticky_req *req)
 {
 	return req != NULL && req->sess_new;
 }
+
+const char *
+sticky_session_id(const struct sticky_req *req)
+{
+	/* The session holds its name (secret.h); the cookie carries the key. */
+	return req != NULL && req->sess != NULL && req->out_key[0] != '\0' ?
+	    req->out_key : NULL;
+}

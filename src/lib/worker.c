@@ -431,6 +431,8 @@ handle:
 	rc = w->app->handler(&req, w->app->appdata);
 	if (w->quar != NULL)
 		quar_end(w->quar, w->index); /* what follows is not the app's */
+	if (rc < 0)
+		w->stats->handler_errors++;
 	if (req.session_err == STICKY_EAGAIN && !req.wrote) {
 		request_error(&req, 503, "session state temporarily unavailable");
 		w->stats->status_503++;

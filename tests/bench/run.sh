@@ -17,6 +17,7 @@
 #   BENCH_ROUNDS, BENCH_SECONDS, BENCH_SIZES (bytes, comma-separated),
 #   BENCH_USERS, BENCH_CONC, BENCH_RATE    override the mode's values
 #   BENCH_E2E=0    skip the front-end section
+#   BENCH_PYTHON=0 skip the Python section (tests/bench/python.sh)
 #
 # Sections, in order (the destructive ones last):
 #   tput     closed loop, every configuration once per round, rounds
@@ -505,5 +506,10 @@ if [ "${BENCH_SCALE:-1}" = 1 ] && [ "$MODE" != smoke ]; then
 	note "scale curve ($MODE)"
 	BENCH_OUT="$OUT" bash "$here/scale.sh" "$MODE" &&
 		{ echo; cat "$OUT/scale.md"; } >>"$OUT/bench.md"
+fi
+
+# ---- python: sticky-wsgi against uWSGI (its own script and table) -------
+if [ "${BENCH_PYTHON:-1}" = 1 ]; then
+	BENCH_OUT="$OUT" bash "$top_srcdir/tests/bench/python.sh" "$MODE" || rc=1
 fi
 exit $rc

@@ -68,4 +68,9 @@ check "memory: RSS read for 1000 sessions, off and async ($n of 2)" [ "$n" -eq 2
 check "the table printed: throughput rows" [ "$(grep -c '^| \(hello world\|Redis per request\|sticky,\)' "$T/table.md")" -ge $NCONF ]
 check "the table printed: ratios and targets" grep -q '^### Targets' "$T/table.md"
 check "bench.md and summary.tsv written" [ -s "$out/bench.md" -a -s "$out/summary.tsv" ]
+# The Python section (tests/bench/python.sh) when sticky-wsgi is built.
+if [ -x "$top_builddir/src/python/sticky-wsgi" ]; then
+	check "python section: the table printed, no errors, nothing lost" \
+		eval 'grep -q "^### Python: sticky-wsgi against uWSGI" "$T/table.md" && ! grep -v "^section=" "$out/python.tsv" >/dev/null && ! grep -Eq "errors=[1-9]|lost=[1-9]" "$out/python.tsv"'
+fi
 t_done

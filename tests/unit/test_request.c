@@ -68,6 +68,27 @@ Test(request, params_and_path)
 	cr_assert(memcmp(b, "{\"a\":1}", 7) == 0);
 }
 
+Test(request, every_param_in_order)
+{
+	const char *n, *v;
+	size_t i;
+
+	for (i = 0; sticky_req_param_at(&req, i, &n, &v) == 0; i++) {
+		cr_assert_str_eq(n, params[i].name);
+		cr_assert_str_eq(v, params[i].value);
+	}
+	cr_assert_eq(i, sizeof(params) / sizeof(params[0]));
+	cr_assert_eq(sticky_req_param_at(&req, i, &n, &v), STICKY_ENOENT);
+	cr_assert_eq(sticky_req_param_at(NULL, 0, &n, &v), STICKY_ENOENT);
+	cr_assert_eq(sticky_req_param_at(&req, 0, NULL, NULL), 0, "either may be NULL");
+}
+
+Test(request, no_session_no_id)
+{
+	cr_assert_null(sticky_session_id(&req));
+	cr_assert_null(sticky_session_id(NULL));
+}
+
 Test(request, query_arguments_are_decoded)
 {
 	cr_assert_str_eq(sticky_req_arg(&req, "item"), "blue shoe");

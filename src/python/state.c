@@ -1,0 +1,407 @@
+/*
+ * state.c: the codec of sticky-wsgi.  A user's state is any picklable
+ * Python object, kept live in the worker between requests.
+ *
+ * Encoding: pickle protocol 5 with out-of-band buffers (PEP 574).  Large
+ * contiguous buffers (numpy arrays; 4 KiB and up; bytes and bytearray are
+ * written in band by CPython's pickler whatever we ask) are not
+ * copied into the pickle stream: each is laid at a page-aligned offset of
+ * the payload, so a request that changes a few elements of a large array
+ * changes a few pages, and sticky's page-delta checkpoints send only those.
+ *
+ *   "SPK1" | u32 nbuf | u64 pickle_off | u64 pickle_len |
+ *   nbuf x (u64 off | u64 len) | buffers, each at a multiple of 4096 |
+ *   the pickle stream
+ *
+ * Integers are big-endian.  Restoring copies the payload into one
+ * bytearray and does not unpickle it: that waits for the first access to
+ * session.state, and the out-of-band buffers become writable memoryviews
+ * of that bytearray (no second copy; numpy arrays come back writable).
+ * A restored state that is never accessed is written back as it came.
+ *
+ * Unpickling runs code: the codec is flagged STICKY_CODEC_NEEDS_MAC, so
+ * sticky decodes only checkpoints authenticated under the server secret.
+ */
+#include "pyapp.h" /* Python.h first */
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA 1
+#define PAGE 4096
+#define OOB_MIN 4096  /* smaller buffers stay in the pickle stream */
+#define MAX_BUFS 65536
+#define HDR_FIXED 24
+
+struct pystate {
+	PyObject *obj;     /* the live object once loaded (may be None) */
+	int loaded;
+	PyObject *raw;     /* bytearray: restored payload, not yet unpickled */
+	PyObject *pickled; /* bytes: last good pickle stream of obj */
+	PyObject *buffers; /* list of PickleBuffer: its out-of-band data */
+	int bad;           /* the last encode could not pickle obj (logged) */
+	size_t payload;    /* bytes of the last payload encoded or decoded */
+};
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)(v & 0xff);
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)(v & 0xff);
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- the codec ---- */
+
+static void *
+st_create(void *appdata)
+{
+	/* Loaded on first access: the factory runs in state_get. */
+	return calloc(1, sizeof(struct pystate));
+}
+
+static void
+st_destroy(void *state, void *appdata)
+{
+	struct pystate *st = state;
+
+	Py_XDECREF(st->obj);
+	Py_XDECREF(st->raw);
+	Py_XDECREF(st->pickled);
+	Py_XDECREF(st->buffers);
+	free(st);
+}
+
+/* Check a payload's table; 0 or STICKY_ECORRUPT. */
+static int
+check_layout(const unsigned char *p, size_t len, uint32_t *nbuf)
+{
+	uint64_t off, n;
+
+	if (len < HDR_FIXED || memcmp(p, "SPK1", 4) != 0)
+		return STICKY_ECORRUPT;
+	*nbuf = get32(p + 4);
+	if (*nbuf > MAX_BUFS || HDR_FIXED + 16 * (size_t)*nbuf > len)
+		return STICKY_ECORRUPT;
+	off = get64(p + 8);
+	n = get64(p + 16);
+	if (off > len || n > len - off)
+		return STICKY_ECORRUPT;
+	for (uint32_t i = 0; i < *nbuf; i++) {
+		off = get64(p + HDR_FIXED + 16 * i);
+		n = get64(p + HDR_FIXED + 16 * i + 8);
+		if (off > len || n > len - off)
+			return STICKY_ECORRUPT;
+	}
+	return 0;
+}
+
+static int
+st_decode(void **state, const void *data, size_t len, uint32_t schema,
+    void *appdata)
+{
+	struct pystate *st;
+	uint32_t nbuf;
+	int rc;
+
+	if (schema != SCHEMA)
+		return STICKY_EVERSION;
+	if ((rc = check_layout(data, len, &nbuf)) != 0)
+		return rc;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return STICKY_ENOMEM;
+	if (len > PY_SSIZE_T_MAX ||
+	    (st->raw = PyByteArray_FromStringAndSize(data, (Py_ssize_t)len)) == NULL) {
+		PyErr_Clear();
+		free(st);
+		return STICKY_ENOMEM;
+	}
+	st->payload = len;
+	*state = st;
+	return 0;
+}
+
+/* Lay out pickled + buffers into out (see the top of the file). */
+static int
+write_layout(PyObject *pickled, PyObject *buffers, struct sticky_buf *out)
+{
+	Py_ssize_t nbuf = PyList_GET_SIZE(buffers);
+	size_t hdr = HDR_FIXED + 16 * (size_t)nbuf, pos = hdr, plen;
+	unsigned char *p;
+
+	if (nbuf > MAX_BUFS)
+		return STICKY_ETOOBIG;
+	for (Py_ssize_t i = 0; i < nbuf; i++) {
+		const Py_buffer *v = PyPickleBuffer_GetBuffer(
+		    PyList_GET_ITEM(buffers, i));
+
+		if (v == NULL) {
+			PyErr_Clear();
+			return STICKY_EINVAL; /* released: re-pickled next time */
+		}
+		pos = (pos + PAGE - 1) / PAGE * PAGE + (size_t)v->len;
+	}
+	plen = (size_t)PyBytes_GET_SIZE(pickled);
+	if ((p = sticky_buf_reserve(out, pos + plen)) == NULL)
+		return STICKY_ENOMEM;
+	memcpy(p, "SPK1", 4);
+	put32(p + 4, (uint32_t)nbuf);
+	put64(p + 8, pos);
+	put64(p + 16, plen);
+	pos = hdr;
+	for (Py_ssize_t i = 0; i < nbuf; i++) {
+		const Py_buffer *v = PyPickleBuffer_GetBuffer(
+		    PyList_GET_ITEM(buffers, i));
+		size_t at = (pos + PAGE - 1) / PAGE * PAGE;
+
+		memset(p + pos, 0, at - pos);
+		put64(p + HDR_FIXED + 16 * (size_t)i, at);
+		put64(p + HDR_FIXED + 16 * (size_t)i + 8, (uint64_t)v->len);
+		memcpy(p + at, v->buf, (size_t)v->len);
+		pos = at + (size_t)v->len;
+	}
+	memcpy(p + pos, PyBytes_AS_STRING(pickled), plen);
+	return 0;
+}
+
+static int
+st_encode(const void *state, struct sticky_buf *out, void *appdata)
+{
+	struct pystate *st = (struct pystate *)state;
+	size_t before = sticky_buf_len(out);
+	int rc;
+
+	if (!st->loaded && st->raw != NULL) /* never unpickled: as it came */
+		return sticky_buf_append(out, PyByteArray_AS_STRING(st->raw),
+		    (size_t)PyByteArray_GET_SIZE(st->raw));
+	if (st->pickled == NULL && state_snapshot(st, appdata) != 0) {
+		/* Once per bad state: the runtime retries every interval. */
+		if (!st->bad)
+			interp_log_exception("state_unpicklable",
+			    "the session state cannot be pickled: checkpoint not "
+			    "written, the last one stays; the user's next request "
+			    "answers 500");
+		PyErr_Clear();
+		st->bad = 1;
+		return STICKY_EINVAL;
+	}
+	st->bad = 0;
+	if ((rc = write_layout(st->pickled, st->buffers, out)) == STICKY_EINVAL) {
+		/* A buffer was released since: pickle the live object again. */
+		if (state_snapshot(st, appdata) != 0) {
+			interp_log_exception("state_unpicklable", "re-pickle");
+			return STICKY_EINVAL;
+		}
+		rc = write_layout(st->pickled, st->buffers, out);
+	}
+	if (rc == 0)
+		st->payload = sticky_buf_len(out) - before;
+	return rc;
+}
+
+/*
+ * What sticky counts against max_bytes: the size of the state's last
+ * checkpoint (or of the pickle made for the next one).  Python cannot tell
+ * an object graph's memory cheaply; with checkpoints off nothing is
+ * pickled and a state counts as a few bytes: bound memory with
+ * max_sessions then (docs/python.md).
+ */
+static size_t
+st_size(const void *state, void *appdata)
+{
+	const struct pystate *st = state;
+	size_t n = 0;
+
+	if (st->pickled != NULL) {
+		n = (size_t)PyBytes_GET_SIZE(st->pickled);
+		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(st->buffers); i++) {
+			const Py_buffer *v = PyPickleBuffer_GetBuffer(
+			    PyList_GET_ITEM(st->buffers, i));
+
+			if (v != NULL)
+				n += (size_t)v->len;
+			else
+				PyErr_Clear();
+		}
+	}
+	return sizeof(*st) + (n > st->payload ? n : st->payload);
+}
+
+void
+state_codec(struct sticky_codec *c)
+{
+	c->schema_version = SCHEMA;
+	c->create = st_create;
+	c->encode = st_encode;
+	c->decode = st_decode;
+	c->destroy = st_destroy;
+	c->size = st_size;
+	c->flags = STICKY_CODEC_NEEDS_MAC;
+}
+
+/* ---- the live state ---- */
+
+static PyObject *
+unpickle_raw(struct pystate *st, struct pyapp *pa)
+{
+	const unsigned char *p = (const unsigned char *)PyByteArray_AS_STRING(st->raw);
+	PyObject *mv, *bufs = NULL, *data = NULL, *args = NULL, *kw = NULL,
+	    *obj = NULL;
+	uint32_t nbuf;
+
+	if (check_layout(p, (size_t)PyByteArray_GET_SIZE(st->raw), &nbuf) != 0) {
+		PyErr_SetString(PyExc_ValueError, "corrupt state payload");
+		return NULL;
+	}
+	if ((mv = PyMemoryView_FromObject(st->raw)) == NULL)
+		return NULL;
+	if ((bufs = PyList_New(nbuf)) == NULL)
+		goto out;
+	for (uint32_t i = 0; i < nbuf; i++) {
+		Py_ssize_t off = (Py_ssize_t)get64(p + HDR_FIXED + 16 * i);
+		Py_ssize_t n = (Py_ssize_t)get64(p + HDR_FIXED + 16 * i + 8);
+		PyObject *s = PySequence_GetSlice(mv, off, off + n);
+
+		if (s == NULL)
+			goto out;
+		PyList_SET_ITEM(bufs, i, s);
+	}
+	data = PySequence_GetSlice(mv, (Py_ssize_t)get64(p + 8),
+	    (Py_ssize_t)(get64(p + 8) + get64(p + 16)));
+	if (data == NULL || (args = PyTuple_Pack(1, data)) == NULL ||
+	    (kw = Py_BuildValue("{sO}", "buffers", bufs)) == NULL)
+		goto out;
+	obj = PyObject_Call(pa->loads, args, kw);
+out:
+	Py_XDECREF(kw);
+	Py_XDECREF(args);
+	Py_XDECREF(data);
+	Py_XDECREF(bufs);
+	Py_DECREF(mv);
+	return obj;
+}
+
+PyObject *
+state_get(struct pystate *st, struct pyapp *pa)
+{
+	PyObject *obj;
+
+	if (st->loaded) {
+		Py_INCREF(st->obj);
+		return st->obj;
+	}
+	if (st->raw != NULL) {
+		if ((obj = unpickle_raw(st, pa)) == NULL)
+			return NULL; /* st->raw stays: nothing is lost */
+		Py_CLEAR(st->raw); /* the arrays keep what they use alive */
+	} else if (pa->factory != NULL) {
+		if ((obj = PyObject_CallNoArgs(pa->factory)) == NULL)
+			return NULL;
+	} else {
+		obj = Py_NewRef(Py_None);
+	}
+	st->obj = obj;
+	st->loaded = 1;
+	Py_INCREF(obj);
+	return obj;
+}
+
+void
+state_set(struct pystate *st, PyObject *obj)
+{
+	Py_INCREF(obj);
+	Py_XSETREF(st->obj, obj);
+	st->loaded = 1;
+	Py_CLEAR(st->raw);
+	Py_CLEAR(st->pickled);
+	Py_CLEAR(st->buffers);
+}
+
+void
+state_changed(struct pystate *st)
+{
+	Py_CLEAR(st->pickled);
+	Py_CLEAR(st->buffers);
+}
+
+int
+state_bad(const struct pystate *st)
+{
+	return st->bad;
+}
+
+/* buffer_callback: large contiguous buffers out of band, the rest in band. */
+static PyObject *
+oob_callback(PyObject *list, PyObject *pb)
+{
+	const Py_buffer *v = PyPickleBuffer_GetBuffer(pb);
+
+	if (v == NULL)
+		return NULL;
+	if (v->len < OOB_MIN || !PyBuffer_IsContiguous(v, 'A'))
+		Py_RETURN_TRUE;
+	if (PyList_Append(list, pb) != 0)
+		return NULL;
+	Py_RETURN_FALSE;
+}
+
+static PyMethodDef oob_def = { "sticky_oob", (PyCFunction)oob_callback, METH_O,
+	NULL };
+
+int
+state_snapshot(struct pystate *st, struct pyapp *pa)
+{
+	PyObject *bufs, *cb = NULL, *args = NULL, *kw = NULL, *pickled = NULL;
+
+	if (!st->loaded && st->raw != NULL)
+		return 0; /* untouched since restored */
+	if (!st->loaded) { /* a new user's state nobody looked at */
+		PyObject *o = state_get(st, pa);
+
+		if (o == NULL)
+			return -1;
+		Py_DECREF(o);
+	}
+	if ((bufs = PyList_New(0)) == NULL)
+		return -1;
+	if ((cb = PyCFunction_New(&oob_def, bufs)) == NULL ||
+	    (args = PyTuple_Pack(1, st->obj)) == NULL ||
+	    (kw = Py_BuildValue("{sisO}", "protocol", 5, "buffer_callback",
+	    cb)) == NULL)
+		goto out;
+	if ((pickled = PyObject_Call(pa->dumps, args, kw)) == NULL)
+		goto out;
+	Py_XSETREF(st->pickled, pickled);
+	Py_XSETREF(st->buffers, bufs);
+	bufs = NULL;
+	st->bad = 0;
+out:
+	Py_XDECREF(kw);
+	Py_XDECREF(args);
+	Py_XDECREF(cb);
+	Py_XDECREF(bufs);
+	return pickled != NULL ? 0 : -1;
+}
