@@ -320,7 +320,7 @@ nomem:
 	/* Nothing wrong with the checkpoint: left as it is, retry later. */
 	w->stats->restore_failed++;
 	log_warn("restore_failed", "sid=%s reason=out_of_memory",
-	    log_sid(key, sidbuf));
+	    log_sid(name, sidbuf));
 	rc = STICKY_EAGAIN;
 	goto out;
 refuse:

@@ -374,7 +374,7 @@ session_resolve(struct worker *w, struct sticky_req *req)
 			if (rc == STICKY_EFENCED) {
 				w->stats->ckpt_fenced++;
 				log_warn("fenced", "sid=%s action=drop_local_copy "
-				    "check=%s", log_sid(req->in_sid.key, sidbuf),
+				    "check=%s", log_sid(name, sidbuf),
 				    cfg->strict_fencing ? "strict" :
 				    !session_gen_ok(s, w->stall_gen) ? "stall" :
 				    "unwatched");
