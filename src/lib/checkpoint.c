@@ -352,6 +352,7 @@ struct pending {
 	size_t app_len;
 	size_t len;               /* the whole payload's length */
 	uint32_t meta_len;        /* its replay log section */
+	int verify;               /* a MAC covers it: untouched changes count */
 	char key[SID_KEY_LEN + 1]; /* the session's key as text */
 	unsigned char hdr[ENV_HDR_LEN];
 	unsigned char mac[SECRET_MAC_LEN];
@@ -397,7 +398,14 @@ view_page_changed(const struct pending *p, const struct session_ext *x,
 
 	return i >= x->npage_crc || off + page > p->len ||
 	    (off < p->app_len && touched_page(x, i)) ||
-	    ((p->s->flags & SESS_META_DIRTY) && off + page > p->app_len);
+	    ((p->s->flags & SESS_META_DIRTY) && off + page > p->app_len) ||
+	    /*
+	     * Under a MAC (secret_file) Redis must hold exactly the bytes the
+	     * MAC covers, which are read anyway: a page the handler changed
+	     * without touching it is found by its CRC and sent too.
+	     */
+	    (p->verify && off < p->app_len &&
+	    pcrc(p, 0, off, page) != x->page_crc[i]);
 }
 
 /*
@@ -528,6 +536,7 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 
 	buf_init(&p->payload);
 	p->app = NULL;
+	p->verify = w->cfg->secrets != NULL;
 	nruns = full ? DELTA_REWRITE_WHOLE : view_runs(w, p, &meta_len);
 	if (p->app == NULL) {
 		if ((rc = session_encode(w, s, &p->payload, &meta_len)) != 0)
