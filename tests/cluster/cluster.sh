@@ -34,8 +34,9 @@
 #
 # Limits: needs redis-server (with Sentinel), haproxy, apache2, python3;
 # every pid is tracked and stopped, every namespace deleted, on any exit.
-# redis_empty depends on re-claiming users Redis forgot (issue 11 item
-# 3): until that is merged it reports losses and its checks fail.
+# make check runs the sync scenarios whose checks count, not time:
+# 0 acknowledged updates lost (the async loss windows are timings, and a
+# loaded machine stretches them: check-cluster runs those).
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$top_srcdir/tests/lib/procs.sh"
 . "$top_srcdir/tests/lib/replication.sh"
@@ -46,7 +47,7 @@ SHORT=""
 SCENARIOS=${*:-}
 if [ -z "$SCENARIOS" ]; then
 	if [ -n "$SHORT" ]; then
-		SCENARIOS="sync:host_kill async:host_cut sync:redis_kill"
+		SCENARIOS="sync:host_kill sync:host_cut sync:redis_kill sync:redis_empty"
 	else
 		SCENARIOS="sync:host_kill async:host_kill sync:host_cut async:host_cut sync:redis_kill async:redis_kill sync:redis_empty async:redis_empty"
 	fi
@@ -363,7 +364,7 @@ sc_redis_empty() { # MODE
 	t_log "$mode redis_empty: keys on the master 1 s after its restart: $(rep_cli "$REP_MPORT" dbsize) (the workers rewrite what they hold)"
 	load_wait
 	row "$mode:redis_empty" "$te" ""
-	check "$mode redis_empty: 0 acknowledged updates lost ($R_LOST; needs re-claim, issue 11 item 3)" \
+	check "$mode redis_empty: 0 acknowledged updates lost ($R_LOST: the workers re-claim what Redis forgot)" \
 		[ "$R_LOST" = 0 ]
 	rep_sync_roles
 	rep_wait_ready || t_log "replication not ready again"
