@@ -168,7 +168,9 @@ check_mac(struct redis *r, const struct secrets *sec, const char *key,
 		    "no MAC: named by a raw session key (stickyctl migrate)";
 		return STICKY_ECORRUPT;
 	}
-	if (secret_mac_check(sec, blob->data, blob->len, NULL, 0, mac) < 0) {
+	if (blob->len < ENV_HDR_LEN ||
+	    secret_mac_check(sec, blob->data, ENV_HDR_LEN,
+	    blob->data + ENV_HDR_LEN, blob->len - ENV_HDR_LEN, mac) < 0) {
 		*why = "MAC does not match under any secret";
 		return STICKY_ECORRUPT;
 	}
@@ -347,7 +349,12 @@ migrate_one(struct redis *r, const char *key, void *arg)
 	for (int tries = 0; tries < 3 && rc == STICKY_EAGAIN; tries++) {
 		if ((rc = redis_get(r, key, &blob)) != 0)
 			break;
-		secret_mac(m->sec, 0, blob.data, blob.len, NULL, 0, mac);
+		if (blob.len < ENV_HDR_LEN) {
+			rc = STICKY_ECORRUPT;
+			break;
+		}
+		secret_mac(m->sec, 0, blob.data, ENV_HDR_LEN,
+		    blob.data + ENV_HDR_LEN, blob.len - ENV_HDR_LEN, mac);
 		rc = redis_migrate(r, key, name, mac, sizeof(mac), blob.data,
 		    blob.len);
 	}

@@ -210,7 +210,8 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 	uint64_t epoch;
 	int64_t t0 = now_us();
 	uint32_t *pcrc = NULL;
-	size_t page, npcrc = 0;
+	size_t page, npcrc = 0, ntags = 0;
+	unsigned char *tags = NULL;
 	int rc;
 
 	*out = NULL;
@@ -244,13 +245,33 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 		rc = STICKY_EAGAIN;
 		goto out;
 	}
-	/* Authenticated before anything reads it, the codec last of all. */
-	if (sec != NULL && (maclen != SECRET_MAC_LEN ||
-	    secret_mac_check(sec, blob.data, blob.len, NULL, 0, mac) < 0)) {
-		w->stats->restore_unauthenticated++;
-		why = maclen == 0 ? "no MAC" : "MAC does not match";
-		rc = STICKY_ECORRUPT;
-		goto refuse;
+	/*
+	 * Authenticated before anything reads it, the codec last of all; the
+	 * block tags computed on the way are kept for the next write's MAC.
+	 */
+	if (sec != NULL) {
+		int m = -1;
+
+		if (maclen == SECRET_MAC_LEN && blob.len >= ENV_HDR_LEN) {
+			ntags = (blob.len - ENV_HDR_LEN) / SECRET_MAC_BLOCK;
+			if (ntags > 0 &&
+			    (tags = xcalloc(ntags, SECRET_TAG_LEN)) == NULL) {
+				rc = STICKY_ENOMEM;
+				goto nomem;
+			}
+			if (secret_mac_check_tags(sec, blob.data, ENV_HDR_LEN,
+			    blob.data + ENV_HDR_LEN, blob.len - ENV_HDR_LEN, mac,
+			    tags, &m) != 0) {
+				rc = STICKY_ENOMEM;
+				goto nomem;
+			}
+		}
+		if (m < 0) {
+			w->stats->restore_unauthenticated++;
+			why = maclen == 0 ? "no MAC" : "MAC does not match";
+			rc = STICKY_ECORRUPT;
+			goto refuse;
+		}
 	}
 	/*
 	 * With a view, the page CRCs of what Redis holds are computed in the
@@ -296,6 +317,12 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 		}
 	} else if (s->x != NULL) /* a replay log: the scrub compares it */
 		memcpy(s->x->written_hdr, blob.data, ENV_HDR_LEN);
+	if (tags != NULL && s->x != NULL) {
+		xfree(s->x->tag);
+		s->x->tag = tags;
+		s->x->ntag = ntags;
+		tags = NULL;
+	}
 	{
 		size_t plen = blob.len - ENV_HDR_LEN;
 
@@ -340,6 +367,7 @@ out:
 	}
 	buf_cleanup(&blob);
 	xfree(pcrc);
+	xfree(tags);
 	return rc;
 }
 
@@ -352,7 +380,9 @@ struct pending {
 	size_t app_len;
 	size_t len;               /* the whole payload's length */
 	uint32_t meta_len;        /* its replay log section */
-	int verify;               /* a MAC covers it: untouched changes count */
+	unsigned char *chg;       /* per full page: read afresh (MAC tags) */
+	unsigned char *tag;       /* MAC tags of the full blocks (secret.h) */
+	size_t ntag;
 	char key[SID_KEY_LEN + 1]; /* the session's key as text */
 	unsigned char hdr[ENV_HDR_LEN];
 	unsigned char mac[SECRET_MAC_LEN];
@@ -398,14 +428,64 @@ view_page_changed(const struct pending *p, const struct session_ext *x,
 
 	return i >= x->npage_crc || off + page > p->len ||
 	    (off < p->app_len && touched_page(x, i)) ||
-	    ((p->s->flags & SESS_META_DIRTY) && off + page > p->app_len) ||
-	    /*
-	     * Under a MAC (secret_file) Redis must hold exactly the bytes the
-	     * MAC covers, which are read anyway: a page the handler changed
-	     * without touching it is found by its CRC and sent too.
-	     */
-	    (p->verify && off < p->app_len &&
-	    pcrc(p, 0, off, page) != x->page_crc[i]);
+	    ((p->s->flags & SESS_META_DIRTY) && off + page > p->app_len);
+}
+
+/*
+ * n bytes of the payload at off: in place when they are in one piece,
+ * else copied into tmp (n <= SECRET_MAC_BLOCK).
+ */
+static const unsigned char *
+payload_at(const struct pending *p, size_t off, size_t n, unsigned char *tmp)
+{
+	if (p->app == NULL)
+		return p->payload.data + off;
+	if (off + n <= p->app_len)
+		return p->app + off;
+	if (off >= p->app_len)
+		return p->payload.data + (off - p->app_len);
+	memcpy(tmp, p->app + off, p->app_len - off);
+	memcpy(tmp + (p->app_len - off), p->payload.data,
+	    n - (p->app_len - off));
+	return tmp;
+}
+
+/*
+ * The checkpoint's MAC (secret.h): the tag of every full 4 KiB block, read
+ * afresh only for the blocks of pages payload_crc read afresh (the others
+ * are what Redis holds already, their tags kept from the last write), then
+ * the partial last block.  A one-page change to a 1 MiB state hashes one or
+ * two blocks and 4 KiB of tags, not 1 MiB.
+ */
+static int
+payload_mac(struct worker *w, struct pending *p)
+{
+	const struct session_ext *x = p->s->x;
+	size_t page = (size_t)w->cfg->checkpoint_page, bl = SECRET_MAC_BLOCK;
+	size_t nb = p->len / bl, ncached, tail;
+	unsigned char tmp[SECRET_MAC_BLOCK];
+
+	ncached = x != NULL && x->tag != NULL && p->chg != NULL ? x->ntag : 0;
+	if (nb > 0 && (p->tag = xcalloc(nb, SECRET_TAG_LEN)) == NULL)
+		return STICKY_ENOMEM;
+	p->ntag = nb;
+	for (size_t b = 0; b < nb; b++) {
+		size_t first = b * bl / page, last = (b * bl + bl - 1) / page;
+		int changed = b >= ncached;
+
+		for (size_t i = first; !changed && i <= last; i++)
+			changed = i >= p->npage_crc || p->chg[i];
+		if (changed)
+			secret_block_tag(payload_at(p, b * bl, bl, tmp),
+			    p->tag + b * SECRET_TAG_LEN);
+		else
+			memcpy(p->tag + b * SECRET_TAG_LEN,
+			    x->tag + b * SECRET_TAG_LEN, SECRET_TAG_LEN);
+	}
+	tail = p->len - nb * bl;
+	secret_mac_tags(w->cfg->secrets, 0, p->hdr, ENV_HDR_LEN, p->tag, nb,
+	    payload_at(p, nb * bl, tail, tmp), tail, p->mac);
+	return 0;
 }
 
 /*
@@ -431,6 +511,9 @@ payload_crc(struct worker *w, struct pending *p, int nruns)
 		return pcrc(p, 0, 0, len);
 	}
 	p->npage_crc = full;
+	/* Which pages were read afresh: the MAC's block tags follow them. */
+	if (w->cfg->secrets != NULL)
+		p->chg = xcalloc(full, 1);
 	for (size_t i = 0; i < full; i++) {
 		size_t off = i * page;
 		int changed = nruns < 0 || i >= ncached;
@@ -448,6 +531,8 @@ payload_crc(struct worker *w, struct pending *p, int nruns)
 		}
 		p->page_crc[i] = changed ? pcrc(p, 0, off, page) :
 		    x->page_crc[i];
+		if (p->chg != NULL)
+			p->chg[i] = (unsigned char)changed;
 		crc = crc32c_combine(&w->crc_page, crc, p->page_crc[i]);
 	}
 	return pcrc(p, crc, full * page, len - full * page);
@@ -536,7 +621,9 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 
 	buf_init(&p->payload);
 	p->app = NULL;
-	p->verify = w->cfg->secrets != NULL;
+	p->chg = NULL;
+	p->tag = NULL;
+	p->ntag = 0;
 	nruns = full ? DELTA_REWRITE_WHOLE : view_runs(w, p, &meta_len);
 	if (p->app == NULL) {
 		if ((rc = session_encode(w, s, &p->payload, &meta_len)) != 0)
@@ -577,11 +664,9 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 		rw->payload = p->payload.data;
 	rw->fresh = !(s->flags & SESS_IN_REDIS);
 	if (w->cfg->secrets != NULL) {
-		/* Over the final bytes, whether Redis gets them whole or not. */
-		secret_mac_split(w->cfg->secrets, 0, p->hdr, ENV_HDR_LEN,
-		    rw->payload, p->app != NULL ? p->app_len : p->len,
-		    p->app != NULL ? p->payload.data : NULL,
-		    p->app != NULL ? p->payload.len : 0, p->mac);
+		/* Over what Redis will hold, whether it gets it whole or not. */
+		if ((rc = payload_mac(w, p)) != 0)
+			return rc;
 		rw->mac = p->mac;
 		rw->maclen = SECRET_MAC_LEN;
 	}
@@ -655,6 +740,10 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 			x->npage_crc = p->npage_crc;
 			p->page_crc = NULL;
 			memcpy(x->written_hdr, p->hdr, ENV_HDR_LEN);
+			xfree(x->tag);
+			x->tag = p->tag;
+			x->ntag = p->ntag;
+			p->tag = NULL;
 			if (x->touched != NULL)
 				memset(x->touched, 0,
 				    x->ntouched * sizeof(*x->touched));
@@ -762,16 +851,15 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 	}
 	nresync = 0;
 	for (i = 0; i < n; i++) {
-		if (rw[i].key == NULL) { /* never sent: prepare failed */
-			buf_cleanup(&p[i].payload);
-			xfree(p[i].page_crc);
-			continue;
-		}
-		if (rw[i].result == REDIS_DELTA_REFUSED) /* refused twice: odd */
-			nresync++;
-		results[i] = settle(w, &p[i], &rw[i]);
+		if (rw[i].key != NULL) {
+			if (rw[i].result == REDIS_DELTA_REFUSED) /* twice: odd */
+				nresync++;
+			results[i] = settle(w, &p[i], &rw[i]);
+		} /* else never sent: prepare failed */
 		buf_cleanup(&p[i].payload);
 		xfree(p[i].page_crc);
+		xfree(p[i].chg);
+		xfree(p[i].tag);
 	}
 	if (nresync > 0)
 		log_warn("checkpoint_resync_failed", "count=%zu", nresync);

@@ -232,21 +232,59 @@ secret_name(const struct secrets *s, size_t i, const char *key,
 }
 
 void
-secret_mac_split(const struct secrets *s, size_t i, const void *hdr,
-    size_t hdrlen, const void *a, size_t alen, const void *b, size_t blen,
-    unsigned char out[SECRET_MAC_LEN])
+secret_block_tag(const void *block, unsigned char out[SECRET_TAG_LEN])
+{
+	unsigned char h[SHA256_LEN];
+
+	sha256(block, SECRET_MAC_BLOCK, h);
+	memcpy(out, h, SECRET_TAG_LEN);
+}
+
+void
+secret_mac_tags(const struct secrets *s, size_t i, const void *hdr,
+    size_t hdrlen, const unsigned char *tags, size_t ntags, const void *tail,
+    size_t taillen, unsigned char out[SECRET_MAC_LEN])
 {
 	unsigned char h[SHA256_LEN];
 	struct sha256 c;
 
 	hmac_start(&s->mac[i], &c);
 	sha256_update(&c, hdr, hdrlen);
-	if (alen > 0)
-		sha256_update(&c, a, alen);
-	if (blen > 0)
-		sha256_update(&c, b, blen);
+	if (ntags > 0)
+		sha256_update(&c, tags, ntags * SECRET_TAG_LEN);
+	if (taillen > 0)
+		sha256_update(&c, tail, taillen);
 	hmac_finish(&s->mac[i], &c, h);
 	memcpy(out, h, SECRET_MAC_LEN);
+}
+
+/* The tags of payload's full blocks into tags (len / SECRET_MAC_BLOCK). */
+static void
+block_tags(const unsigned char *payload, size_t len, unsigned char *tags)
+{
+	for (size_t b = 0; b < len / SECRET_MAC_BLOCK; b++)
+		secret_block_tag(payload + b * SECRET_MAC_BLOCK,
+		    tags + b * SECRET_TAG_LEN);
+}
+
+int
+secret_mac_tagged(const struct secrets *s, size_t i, const void *hdr,
+    size_t hdrlen, const void *payload, size_t len,
+    unsigned char out[SECRET_MAC_LEN], unsigned char *tags)
+{
+	size_t nb = len / SECRET_MAC_BLOCK;
+	unsigned char *t = tags;
+
+	if (t == NULL && nb > 0 &&
+	    (t = xcalloc(nb, SECRET_TAG_LEN)) == NULL)
+		return STICKY_ENOMEM;
+	block_tags(payload, len, t);
+	secret_mac_tags(s, i, hdr, hdrlen, t, nb,
+	    (const unsigned char *)payload + nb * SECRET_MAC_BLOCK,
+	    len - nb * SECRET_MAC_BLOCK, out);
+	if (t != tags)
+		xfree(t);
+	return 0;
 }
 
 void
@@ -254,19 +292,45 @@ secret_mac(const struct secrets *s, size_t i, const void *hdr,
     size_t hdrlen, const void *payload, size_t len,
     unsigned char out[SECRET_MAC_LEN])
 {
-	secret_mac_split(s, i, hdr, hdrlen, payload, len, NULL, 0, out);
+	if (secret_mac_tagged(s, i, hdr, hdrlen, payload, len, out, NULL) != 0)
+		memset(out, 0, SECRET_MAC_LEN); /* out of memory: matches nothing */
+}
+
+int
+secret_mac_check_tags(const struct secrets *s, const void *hdr,
+    size_t hdrlen, const void *payload, size_t len,
+    const unsigned char mac[SECRET_MAC_LEN], unsigned char *tags, int *which)
+{
+	size_t nb = len / SECRET_MAC_BLOCK;
+	unsigned char want[SECRET_MAC_LEN], *t = tags;
+	int found = -1;
+
+	*which = -1;
+	if (t == NULL && nb > 0 &&
+	    (t = xcalloc(nb, SECRET_TAG_LEN)) == NULL)
+		return STICKY_ENOMEM;
+	block_tags(payload, len, t); /* once, whatever the number of secrets */
+	for (size_t i = 0; i < s->n && found < 0; i++) {
+		secret_mac_tags(s, i, hdr, hdrlen, t, nb,
+		    (const unsigned char *)payload + nb * SECRET_MAC_BLOCK,
+		    len - nb * SECRET_MAC_BLOCK, want);
+		if (sha256_equal(want, mac, SECRET_MAC_LEN))
+			found = (int)i;
+	}
+	if (t != tags)
+		xfree(t);
+	*which = found;
+	return 0;
 }
 
 int
 secret_mac_check(const struct secrets *s, const void *hdr, size_t hdrlen,
     const void *payload, size_t len, const unsigned char mac[SECRET_MAC_LEN])
 {
-	unsigned char want[SECRET_MAC_LEN];
+	int which;
 
-	for (size_t i = 0; i < s->n; i++) {
-		secret_mac(s, i, hdr, hdrlen, payload, len, want);
-		if (sha256_equal(want, mac, SECRET_MAC_LEN))
-			return (int)i;
-	}
-	return -1;
+	if (secret_mac_check_tags(s, hdr, hdrlen, payload, len, mac, NULL,
+	    &which) != 0)
+		return -1; /* out of memory: not verified */
+	return which;
 }

@@ -65,21 +65,40 @@ int secret_is_name(const char *k);
  */
 void secret_name(const struct secrets *s, size_t i, const char *key,
     char out[SECRET_NAME_LEN + 1]);
-/* The MAC of a checkpoint (envelope header, then payload) under secret i. */
+/*
+ * The MAC of a checkpoint under secret i: HMAC-SHA256 of the envelope
+ * header, then the tag of each full SECRET_MAC_BLOCK-byte block of the
+ * payload (SHA-256, first SECRET_TAG_LEN bytes), then the payload's last
+ * partial block as it is.  A writer that keeps the tags of what Redis holds
+ * hashes only the blocks it sends again (secret_mac_tags), so a 1 MiB state
+ * with one changed page costs one block's hash, not 1 MiB of HMAC; forging
+ * a block means a second preimage of its 128-bit tag.
+ */
+#define SECRET_MAC_BLOCK 4096
+#define SECRET_TAG_LEN 16
+void secret_block_tag(const void *block, unsigned char out[SECRET_TAG_LEN]);
+void secret_mac_tags(const struct secrets *s, size_t i, const void *hdr,
+    size_t hdrlen, const unsigned char *tags, size_t ntags, const void *tail,
+    size_t taillen, unsigned char out[SECRET_MAC_LEN]);
+/* The whole computation; tags (len / SECRET_MAC_BLOCK entries) if wanted. */
+int secret_mac_tagged(const struct secrets *s, size_t i, const void *hdr,
+    size_t hdrlen, const void *payload, size_t len,
+    unsigned char out[SECRET_MAC_LEN], unsigned char *tags);
 void secret_mac(const struct secrets *s, size_t i, const void *hdr,
     size_t hdrlen, const void *payload, size_t len,
     unsigned char out[SECRET_MAC_LEN]);
-/* The same over a payload in two pieces (a state's bytes in place, then
- * the replay log): the MAC of their concatenation. */
-void secret_mac_split(const struct secrets *s, size_t i, const void *hdr,
-    size_t hdrlen, const void *a, size_t alen, const void *b, size_t blen,
-    unsigned char out[SECRET_MAC_LEN]);
 /*
  * Check a checkpoint's MAC under every secret, current first: the index of
- * the secret that made it, or -1.
+ * the secret that made it, or -1.  The _tags form returns 0 with that index
+ * in *which, or STICKY_ENOMEM, and leaves the payload's block tags in tags
+ * when it is not NULL.
  */
 int secret_mac_check(const struct secrets *s, const void *hdr,
     size_t hdrlen, const void *payload, size_t len,
     const unsigned char mac[SECRET_MAC_LEN]);
+int secret_mac_check_tags(const struct secrets *s, const void *hdr,
+    size_t hdrlen, const void *payload, size_t len,
+    const unsigned char mac[SECRET_MAC_LEN], unsigned char *tags,
+    int *which);
 
 #endif /* STICKY_SECRET_H */

@@ -13,6 +13,7 @@
 #include "cookie.h"
 #include "metrics.h"
 #include "request.h"
+#include "secret.h"
 #include "session.h"
 #include "store.h"
 #include "worker.h"
@@ -53,7 +54,7 @@ session_footprint(struct worker *w, const struct session *s)
 	if (x == NULL)
 		return state_size(w, s);
 	return state_size(w, s) + x->replay_bytes + x->written.cap +
-	    x->npage_crc * sizeof(*x->page_crc) +
+	    x->npage_crc * sizeof(*x->page_crc) + x->ntag * SECRET_TAG_LEN +
 	    x->ntouched * sizeof(*x->touched) +
 	    x->replay_cap * sizeof(*x->replay) + sizeof(*x);
 }
@@ -672,6 +673,9 @@ sticky_session_rotate(struct sticky_req *req)
 		xfree(s->x->page_crc);
 		s->x->page_crc = NULL;
 		s->x->npage_crc = 0;
+		xfree(s->x->tag);
+		s->x->tag = NULL;
+		s->x->ntag = 0;
 	}
 	session_set_footprint(w, s); /* out of the store */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {

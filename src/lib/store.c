@@ -471,6 +471,7 @@ store_session_release(struct session *s)
 		xfree(x->replay);
 		buf_cleanup(&x->written);
 		xfree(x->page_crc);
+		xfree(x->tag);
 		xfree(x->touched);
 		xfree(x);
 	}

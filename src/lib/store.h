@@ -43,6 +43,9 @@ struct session_ext {
 	                              fits in one page */
 	uint32_t *page_crc;   /* CRC32C of each full page Redis holds */
 	size_t npage_crc;
+	unsigned char *tag;   /* MAC tag of each full 4 KiB block Redis holds
+	                         (secret.h), SECRET_TAG_LEN bytes each */
+	size_t ntag;
 	uint64_t *touched;    /* app pages sticky_session_touch() marked */
 	size_t ntouched;      /* words in touched */
 };

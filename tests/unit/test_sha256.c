@@ -290,3 +290,51 @@ Test(secret, file)
 	    "/nonexistent/secret", err, sizeof(err)), STICKY_ECONFIG);
 	cr_assert(strstr(err, "No such file") != NULL, "%s", err);
 }
+
+/*
+ * A payload over several 4 KiB blocks: the MAC is over the header, each
+ * full block's tag and the partial last block, so a writer that kept the
+ * tags of unchanged blocks gets the same MAC as one that hashes it all.
+ */
+Test(secret, macs_over_block_tags)
+{
+	struct secrets *s = two_secrets(0), *r = two_secrets(1);
+	enum { NB = 3, TAIL = 100, LEN = NB * SECRET_MAC_BLOCK + TAIL };
+	static unsigned char pay[LEN];
+	unsigned char hdr[48], m[SECRET_MAC_LEN], m2[SECRET_MAC_LEN];
+	unsigned char tags[NB * SECRET_TAG_LEN], got[NB * SECRET_TAG_LEN];
+
+	memset(hdr, 9, sizeof(hdr));
+	for (size_t i = 0; i < sizeof(pay); i++)
+		pay[i] = (unsigned char)(i * 7);
+	secret_mac(s, 0, hdr, sizeof(hdr), pay, sizeof(pay), m);
+	for (size_t b = 0; b < NB; b++)
+		secret_block_tag(pay + b * SECRET_MAC_BLOCK, tags + b * SECRET_TAG_LEN);
+	secret_mac_tags(s, 0, hdr, sizeof(hdr), tags, NB,
+	    pay + NB * SECRET_MAC_BLOCK, TAIL, m2);
+	cr_assert(memcmp(m, m2, sizeof(m)) == 0);
+	memset(got, 0, sizeof(got));
+	int which = 5;
+	cr_assert_eq(secret_mac_check_tags(s, hdr, sizeof(hdr), pay, sizeof(pay),
+	    m, got, &which), 0);
+	cr_assert_eq(which, 0);
+	cr_assert(memcmp(got, tags, sizeof(tags)) == 0, "the tags come back");
+	cr_assert_eq(secret_mac_check(r, hdr, sizeof(hdr), pay, sizeof(pay), m),
+	    1, "an older secret still verifies");
+	/* one changed block: its tag alone is recomputed, the MAC follows */
+	pay[SECRET_MAC_BLOCK + 5] ^= 0x40;
+	cr_assert_eq(secret_mac_check(s, hdr, sizeof(hdr), pay, sizeof(pay), m),
+	    -1, "a flipped byte in block 1");
+	secret_block_tag(pay + SECRET_MAC_BLOCK, tags + SECRET_TAG_LEN);
+	secret_mac_tags(s, 0, hdr, sizeof(hdr), tags, NB,
+	    pay + NB * SECRET_MAC_BLOCK, TAIL, m2);
+	cr_assert_eq(secret_mac_check(s, hdr, sizeof(hdr), pay, sizeof(pay), m2), 0);
+	for (size_t i = 0; i < sizeof(pay); i += 1021) {
+		pay[i] ^= 1;
+		cr_assert_eq(secret_mac_check(s, hdr, sizeof(hdr), pay, sizeof(pay),
+		    m2), -1, "flipped byte %zu", i);
+		pay[i] ^= 1;
+	}
+	secrets_free(s);
+	secrets_free(r);
+}
