@@ -13,12 +13,12 @@
 #include "internal.h"
 #include "sid.h"
 
-static const char b64url[] =
+const char sid_b64url[65] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+#define b64url sid_b64url
 
-/* The 6-bit value of a base64url character, or -1. */
-static int
-b64url_value(unsigned char c)
+int
+sid_b64url_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -81,7 +81,7 @@ key_valid(const char *s)
 	int v = 0;
 
 	for (size_t i = 0; i < SID_KEY_LEN; i++)
-		if ((v = b64url_value((unsigned char)s[i])) < 0)
+		if ((v = sid_b64url_value((unsigned char)s[i])) < 0)
 			return 0;
 	/* The last character carries 2 bits; the 4 below them must be 0. */
 	return (v & 0x0f) == 0;

@@ -21,6 +21,10 @@ struct sid {
 
 /* A tag is 1..SID_TAG_MAX characters of [A-Za-z0-9_-]. */
 int sid_tag_valid(const char *tag, size_t len);
+/* The base64url alphabet keys are written in, and a character's 6-bit
+ * value in it (-1: not in it). */
+extern const char sid_b64url[65];
+int sid_b64url_value(unsigned char c);
 /* A fresh id for a session owned by tag; STICKY_ESYS if getrandom fails. */
 int sid_generate(struct sid *out, const char *tag);
 /* Parse "key.tag" strictly; STICKY_EPROTO on anything else. */

@@ -24,21 +24,6 @@ struct store {
 	void *arg;
 };
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static unsigned
-b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '-' ? 62 : 63;
-}
-
 /*
  * 22 characters of 6 bits fill 132 of the 136 bits; the next bit says the
  * first character is '~' (a name under secret_file, secret.h), packed as 0.
@@ -53,7 +38,7 @@ session_key_pack(const char *key, unsigned char out[SESSION_KEY_BYTES])
 		out[KEY_NAME_BIT / 8] |= (unsigned char)(0x80 >> (KEY_NAME_BIT % 8));
 	for (size_t i = 0; i < SID_KEY_LEN; i++) {
 		unsigned v = i == 0 && key[0] == '~' ? 0 :
-		    b64_val((unsigned char)key[i]);
+		    (unsigned)sid_b64url_value((unsigned char)key[i]);
 
 		for (int b = 5; b >= 0; b--) {
 			size_t bit = i * 6 + (size_t)(5 - b);
@@ -75,7 +60,7 @@ session_key(const struct session *s, char out[SID_KEY_LEN + 1])
 
 			v = v << 1 | ((s->key[bit / 8] >> (7 - bit % 8)) & 1);
 		}
-		out[i] = b64url[v];
+		out[i] = sid_b64url[v];
 	}
 	if (s->key[KEY_NAME_BIT / 8] & (0x80 >> (KEY_NAME_BIT % 8)))
 		out[0] = '~';
