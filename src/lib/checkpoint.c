@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "redis.h"
 #include "secret.h"
+#include "payload.h"
 #include "session.h"
 #include "store.h"
 #include "worker.h"

@@ -1,7 +1,7 @@
 /*
  * session.h: the life of one user's session inside a worker: finding it for
- * a request (memory, else checkpoint), creating it, the replay log of
- * recent state-changing requests, eviction, destroy and rotate.  The
+ * a request (memory, else checkpoint), creating it, eviction, destroy and
+ * rotate (the payload and the replay log are payload.h's).  The
  * public sticky_session_*() functions live here too.
  */
 #ifndef STICKY_SESSION_H
@@ -28,24 +28,6 @@ void session_forget(struct worker *w, struct session *s);
  */
 int session_resolve(struct worker *w, struct sticky_req *req);
 
-/* Encode the session payload (app bytes, then the replay log) into out;
- * *meta_len gets the length of the replay log section. */
-int session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
-    uint32_t *meta_len);
-/* Only the replay log section (what session_encode appends after the
- * app's bytes). */
-int session_encode_meta(struct worker *w, struct session *s,
-    struct sticky_buf *out, uint32_t *meta_len);
-/* Rebuild a session's state and replay log from a payload. */
-int session_decode(struct worker *w, struct session *s, const unsigned char *p,
-    size_t len, uint32_t meta_len, uint32_t schema);
-
-/* The recorded response for request id, or NULL. */
-const struct sticky_buf *session_replay_find(const struct session *s,
-    const char *id);
-int session_replay_add(struct worker *w, struct session *s, const char *id,
-    const struct sticky_buf *response);
-
 /*
  * Record that bytes [off, off + len) of a view of view_len bytes changed:
  * page bits in s->x->touched.  STICKY_EINVAL (and the whole state
@@ -56,14 +38,5 @@ int session_touch(struct session *s, size_t page, size_t off, size_t len,
 
 /* Enforce max_sessions/max_bytes and idle expiry (flush before drop). */
 void session_sweep(struct worker *w, int64_t now);
-/*
- * What s holds, as max_bytes counts it: the codec's size of its state (or
- * the payload's length), its replay log and the delta base kept for
- * checkpoints.  session_account() sets it on a session in the store.
- */
-size_t session_footprint(struct worker *w, const struct session *s);
-void session_account(struct worker *w, struct session *s);
-/* The same, on a session not in the store (before store_insert). */
-void session_set_footprint(struct worker *w, struct session *s);
 
 #endif /* STICKY_SESSION_H */

@@ -27,6 +27,7 @@
 #include "quarantine.h"
 #include "redis.h"
 #include "request.h"
+#include "payload.h"
 #include "session.h"
 #include "store.h"
 #include "worker.h"

@@ -18,6 +18,7 @@
 #include <sticky/sticky.h>
 #include "config.h"
 #include "envelope_mutator.h"
+#include "payload.h"
 #include "session.h"
 #include "store.h"
 #include "worker.h"

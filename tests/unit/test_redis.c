@@ -1997,6 +1997,7 @@ Test(redis_fake, sub_buffered_at_open_then_garbage)
 #include "checkpoint.h"
 #include "config.h"
 #include "metrics.h"
+#include "payload.h"
 #include "session.h"
 #include "store.h"
 #include "worker.h"

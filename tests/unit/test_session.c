@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "internal.h"
+#include "payload.h"
 #include "session.h"
 #include "store.h"
 #include "worker.h"

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "payload.h"
 #include "session.h"
 #include "store.h"
 #include "worker.h"
