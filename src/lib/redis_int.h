@@ -1,7 +1,8 @@
 /*
  * redis_int.h: what the redis*.c files share and nothing else includes:
  * the state behind struct redis, the script ids, and the helpers of
- * redis.c and redis_scripts.c (rd_ names: internal to these files).
+ * redis.c (rd_ names: internal to these files).  redis_scripts.c only
+ * supplies the scripts' text: it calls nothing.
  * Only these files include hiredis.
  */
 #ifndef STICKY_REDIS_INT_H
@@ -122,6 +123,10 @@ int rd_read_role(struct redis *r);
 int rd_master_gone(const char *code, size_t len);
 
 /* ---- redis_scripts.c ------------------------------------------------- */
+/* The Lua text of script id (nothing in redis_scripts.c calls back). */
+const char *rd_script_text(enum script_id id);
+
+/* ---- redis.c: scripts ------------------------------------------------ */
 int rd_is_noscript(const redisReply *rep);
 void rd_append_script_loads(struct redis *r);
 int rd_read_script_loads(struct redis *r);

@@ -1,10 +1,9 @@
 /*
  * redis_scripts.c: the Lua scripts that make every ownership change and
- * checkpoint write atomic and fenced by the owner record's epoch, their
- * SCRIPT LOAD (at connect, and again when Redis forgot them) and EVALSHA.
+ * checkpoint write atomic and fenced by the owner record's epoch.  Text
+ * only: redis.c loads them (SCRIPT LOAD at connect, and again when Redis
+ * forgot them) and runs them (EVALSHA); nothing here calls back.
  */
-#include <string.h>
-
 #include "redis_int.h"
 
 /*
@@ -182,92 +181,8 @@ static const char *const scripts[SCR_COUNT] = {
 	"  redis.call('GETRANGE', KEYS[1], 0, 47)}\n",
 };
 
-int
-rd_is_noscript(const redisReply *rep)
+const char *
+rd_script_text(enum script_id id)
 {
-	return rep->type == REDIS_REPLY_ERROR && rep->len >= 8 &&
-	    memcmp(rep->str, "NOSCRIPT", 8) == 0;
-}
-
-void
-rd_append_script_loads(struct redis *r)
-{
-	for (int i = 0; i < SCR_COUNT; i++)
-		redisAppendCommand(r->cmd.c, "SCRIPT LOAD %s", scripts[i]);
-}
-
-/*
- * Read the replies of rd_append_script_loads(); 0 or rd_conn_lost()'s
- * result.
- */
-int
-rd_read_script_loads(struct redis *r)
-{
-	redisReply *rep;
-	void *p;
-
-	for (int i = 0; i < SCR_COUNT; i++) {
-		if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL)
-			return rd_io_failed(r, "SCRIPT LOAD");
-		rep = p;
-		if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-			rd_bad_reply(r, "SCRIPT LOAD", rep);
-			freeReplyObject(rep);
-			/* The pipeline is out of step now: start over. */
-			return rd_conn_lost(r);
-		}
-		memcpy(r->sha[i], rep->str, 40);
-		r->sha[i][40] = '\0';
-		freeReplyObject(rep);
-	}
-	return 0;
-}
-
-/*
- * Redis forgot the scripts (restart, SCRIPT FLUSH, failover) without our
- * connection noticing.  The SHA1 of a script never changes.
- */
-int
-rd_reload_scripts(struct redis *r)
-{
-	log_info("redis_script_reload", "addr=%s", r->addr);
-	rd_append_script_loads(r);
-	return rd_read_script_loads(r);
-}
-
-/*
- * EVALSHA argv[] (argv[1] is filled in here), reloading the scripts and
- * trying once more on NOSCRIPT.  Error replies are turned into
- * STICKY_EREDIS; *out is never an error.
- */
-int
-rd_eval(struct redis *r, enum script_id id, const char *op, int argc,
-    const char **argv, size_t *lens, redisReply **out)
-{
-	redisReply *rep;
-	int rc;
-
-	*out = NULL;
-	argv[0] = "EVALSHA";
-	lens[0] = 7;
-	argv[2] = id == SCR_MIGRATE ? "4" : id == SCR_GENERATION ? "1" : "2";
-	lens[2] = 1;
-	for (int tries = 0;; tries++) {
-		argv[1] = r->sha[id];
-		lens[1] = 40;
-		if ((rc = rd_command(r, op, argc, argv, lens, &rep)) != 0)
-			return rc;
-		if (tries > 0 || !rd_is_noscript(rep))
-			break;
-		freeReplyObject(rep);
-		if ((rc = rd_reload_scripts(r)) != 0)
-			return rc;
-	}
-	if (rep->type == REDIS_REPLY_ERROR) {
-		rc = rd_bad_reply(r, op, rep);
-		freeReplyObject(rep);
-		return rc;
-	}
-	*out = rep;
-	return 0;
+	return scripts[id];
 }
