@@ -293,7 +293,7 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 		rc = STICKY_ENOMEM;
 		goto nomem;
 	}
-	if ((rc = session_decode(w, s, blob.data + ENV_HDR_LEN,
+	if ((rc = payload_decode(w->app, w->cfg, s, blob.data + ENV_HDR_LEN,
 	    blob.len - ENV_HDR_LEN, env.meta_len, env.schema)) != 0) {
 		if (rc == STICKY_ENOMEM)
 			goto nomem;
@@ -333,7 +333,7 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 			buf_consume(&blob, ENV_HDR_LEN);
 		keep_base(w, s, &blob, plen, plen - env.meta_len);
 	}
-	session_set_footprint(w, s); /* counted from the start */
+	payload_set_footprint(w->app, s); /* counted from the start */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0)
 		goto out;
 	w->stats->restore_hits++;
@@ -562,7 +562,7 @@ view_runs(struct worker *w, struct pending *p, uint32_t *meta_len)
 	    c->view(s->state, &data, &vlen, w->app->appdata) != 0 ||
 	    vlen != x->written_app || vlen == 0)
 		return -1;
-	if (session_encode_meta(w, s, &p->payload, meta_len) != 0) {
+	if (payload_encode_meta(w->cfg, s, &p->payload, meta_len) != 0) {
 		buf_reset(&p->payload);
 		return -1;
 	}
@@ -627,7 +627,7 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	p->ntag = 0;
 	nruns = full ? DELTA_REWRITE_WHOLE : view_runs(w, p, &meta_len);
 	if (p->app == NULL) {
-		if ((rc = session_encode(w, s, &p->payload, &meta_len)) != 0)
+		if ((rc = payload_encode(w->app, w->cfg, s, &p->payload, &meta_len)) != 0)
 			return rc;
 		p->len = p->payload.len;
 		x = s->x;
@@ -749,7 +749,7 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 				memset(x->touched, 0,
 				    x->ntouched * sizeof(*x->touched));
 		}
-		session_account(w, s); /* the delta base changed */
+		payload_account(w->store, w->app, s); /* the delta base changed */
 		if (rw->reclaimed) {
 			/* Redis had lost it (or held older state): ours won. */
 			s->epoch++;
@@ -1141,7 +1141,7 @@ written_matches(struct worker *w, struct session *s,
 	if (envelope_decode_header(hdr, ENV_HDR_LEN, w->app_id, &env, &why) != 0)
 		return 0;
 	buf_init(&b);
-	if (session_encode(w, s, &b, &meta) != 0) {
+	if (payload_encode(w->app, w->cfg, s, &b, &meta) != 0) {
 		buf_cleanup(&b);
 		return 1; /* cannot tell (out of memory): leave it */
 	}

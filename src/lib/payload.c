@@ -7,48 +7,48 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "config.h"
 #include "payload.h"
 #include "secret.h"
-#include "session.h"
 #include "store.h"
-#include "worker.h"
 
 #define REPLAY_MAX_RESPONSE 65536 /* larger responses are not remembered */
 #define REPLAY_MAX_ID 128
 
 static size_t
-state_size(struct worker *w, const struct session *s)
+state_size(const struct sticky_app_def *app, const struct session *s)
 {
-	if (w->app->codec.size != NULL && s->state != NULL)
-		return w->app->codec.size(s->state, w->app->appdata);
+	if (app->codec.size != NULL && s->state != NULL)
+		return app->codec.size(s->state, app->appdata);
 	return s->x != NULL && s->x->written_len > 0 ? s->x->written_len : 64;
 }
 
 size_t
-session_footprint(struct worker *w, const struct session *s)
+payload_footprint(const struct sticky_app_def *app, const struct session *s)
 {
 	const struct session_ext *x = s->x;
 
 	if (x == NULL)
-		return state_size(w, s);
-	return state_size(w, s) + x->replay_bytes + x->written.cap +
+		return state_size(app, s);
+	return state_size(app, s) + x->replay_bytes + x->written.cap +
 	    x->npage_crc * sizeof(*x->page_crc) + x->ntag * SECRET_TAG_LEN +
 	    x->ntouched * sizeof(*x->touched) +
 	    x->replay_cap * sizeof(*x->replay) + sizeof(*x);
 }
 
 void
-session_set_footprint(struct worker *w, struct session *s)
+payload_set_footprint(const struct sticky_app_def *app, struct session *s)
 {
-	size_t n = session_footprint(w, s);
+	size_t n = payload_footprint(app, s);
 
 	s->bytes = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
 }
 
 void
-session_account(struct worker *w, struct session *s)
+payload_account(struct store *st, const struct sticky_app_def *app,
+    struct session *s)
 {
-	store_set_bytes(w->store, s, session_footprint(w, s));
+	store_set_bytes(st, s, payload_footprint(app, s));
 }
 
 /*
@@ -59,22 +59,22 @@ session_account(struct worker *w, struct session *s)
  * tail, not the whole state.
  */
 int
-session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
-    uint32_t *meta_len)
+payload_encode(const struct sticky_app_def *app, const struct sticky_config *cfg,
+    struct session *s, struct sticky_buf *out, uint32_t *meta_len)
 {
 	int rc;
 
-	if (w->app->codec.encode != NULL &&
-	    (rc = w->app->codec.encode(s->state, out, w->app->appdata)) != 0)
+	if (app->codec.encode != NULL &&
+	    (rc = app->codec.encode(s->state, out, app->appdata)) != 0)
 		return rc;
-	return session_encode_meta(w, s, out, meta_len);
+	return payload_encode_meta(cfg, s, out, meta_len);
 }
 
 int
-session_encode_meta(struct worker *w, struct session *s,
+payload_encode_meta(const struct sticky_config *cfg, struct session *s,
     struct sticky_buf *out, uint32_t *meta_len)
 {
-	size_t slots = (size_t)w->cfg->replay_slots, first, meta_start;
+	size_t slots = (size_t)cfg->replay_slots, first, meta_start;
 	struct session_ext *x = s->x;
 	size_t nreplay = x != NULL ? x->nreplay : 0;
 	uint32_t hwm = x != NULL ? x->meta_hwm : 0;
@@ -129,9 +129,9 @@ session_encode_meta(struct worker *w, struct session *s,
  * ring is full, so growing keeps their order.
  */
 static int
-replay_alloc(struct worker *w, struct session *s, size_t need)
+replay_alloc(const struct sticky_config *cfg, struct session *s, size_t need)
 {
-	size_t slots = (size_t)w->cfg->replay_slots, cap;
+	size_t slots = (size_t)cfg->replay_slots, cap;
 	struct session_ext *x;
 	struct replay_entry *r;
 
@@ -174,11 +174,12 @@ replay_drop_oldest(struct session *s)
 }
 
 int
-session_decode(struct worker *w, struct session *s, const unsigned char *p,
-    size_t len, uint32_t meta_len, uint32_t schema)
+payload_decode(const struct sticky_app_def *app, const struct sticky_config *cfg,
+    struct session *s, const unsigned char *p, size_t len, uint32_t meta_len,
+    uint32_t schema)
 {
-	const struct sticky_codec *c = &w->app->codec;
-	size_t off = 4, count, slots = (size_t)w->cfg->replay_slots, app_len;
+	const struct sticky_codec *c = &app->codec;
+	size_t off = 4, count, slots = (size_t)cfg->replay_slots, app_len;
 	const unsigned char *m;
 	int rc;
 
@@ -189,7 +190,7 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 	count = get32(m);
 	if (count > 64)
 		return STICKY_ECORRUPT;
-	if (count > 0 && (rc = replay_alloc(w, s, count)) != 0)
+	if (count > 0 && (rc = replay_alloc(cfg, s, count)) != 0)
 		return rc;
 	/* Entries come oldest first: keep the newest that fit our slots. */
 	for (size_t i = 0; i < count; i++) {
@@ -226,15 +227,15 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 		}
 		off += outlen;
 	}
-	/* Within this worker's byte budget: the newest are kept. */
+	/* Within the byte budget (replay_max_bytes): the newest are kept. */
 	if (s->x != NULL) {
 		while (s->x->nreplay > 0 &&
-		    s->x->replay_bytes > (size_t)w->cfg->replay_max_bytes)
+		    s->x->replay_bytes > (size_t)cfg->replay_max_bytes)
 			replay_drop_oldest(s);
 		if (slots > 0)
 			s->x->replay_next = s->x->nreplay % slots;
 	}
-	/* What follows the entries is padding (see session_encode): zeros. */
+	/* What follows the entries is padding (see payload_encode): zeros. */
 	for (; off < meta_len; off++)
 		if (m[off] != 0)
 			return STICKY_ECORRUPT;
@@ -246,11 +247,11 @@ session_decode(struct worker *w, struct session *s, const unsigned char *p,
 	if (c->decode == NULL)
 		return STICKY_EINVAL;
 	s->state = NULL;
-	return c->decode(&s->state, p, app_len, schema, w->app->appdata);
+	return c->decode(&s->state, p, app_len, schema, app->appdata);
 }
 
 const struct sticky_buf *
-session_replay_find(const struct session *s, const char *id)
+payload_replay_find(const struct session *s, const char *id)
 {
 	const struct session_ext *x = s->x;
 
@@ -261,10 +262,10 @@ session_replay_find(const struct session *s, const char *id)
 }
 
 int
-session_replay_add(struct worker *w, struct session *s, const char *id,
-    const struct sticky_buf *response)
+payload_replay_add(const struct sticky_config *cfg, struct session *s,
+    const char *id, const struct sticky_buf *response)
 {
-	size_t slots = (size_t)w->cfg->replay_slots;
+	size_t slots = (size_t)cfg->replay_slots;
 	struct session_ext *x;
 	struct replay_entry *e;
 	struct sticky_buf nb;
@@ -275,9 +276,9 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 	need = strlen(id) + response->len;
 	if (slots == 0 || strlen(id) > REPLAY_MAX_ID ||
 	    response->len > REPLAY_MAX_RESPONSE ||
-	    need > (size_t)w->cfg->replay_max_bytes)
+	    need > (size_t)cfg->replay_max_bytes)
 		return 0;
-	if ((rc = replay_alloc(w, s, s->x != NULL ? s->x->nreplay + 1 : 1)) != 0)
+	if ((rc = replay_alloc(cfg, s, s->x != NULL ? s->x->nreplay + 1 : 1)) != 0)
 		return rc;
 	x = s->x;
 	/*
@@ -297,7 +298,7 @@ session_replay_add(struct worker *w, struct session *s, const char *id,
 	 * entries or in bytes (replay_max_bytes, counted in max_bytes).
 	 */
 	while (x->nreplay > 0 && (x->nreplay == slots ||
-	    x->replay_bytes + need > (size_t)w->cfg->replay_max_bytes))
+	    x->replay_bytes + need > (size_t)cfg->replay_max_bytes))
 		replay_drop_oldest(s);
 	e = &x->replay[x->nreplay++];
 	buf_cleanup(&e->out);

@@ -11,35 +11,48 @@
 
 #include "internal.h"
 
-struct worker;
 struct session;
+struct sticky_app_def;
+struct sticky_config;
+struct store;
+
+/*
+ * Everything here takes what it needs (the app's codec, the replay
+ * settings of the configuration), never a worker: checkpoint.c and
+ * session.c both use it.
+ */
 
 /* Encode the session payload (app bytes, then the replay log) into out;
  * *meta_len gets the length of the replay log section. */
-int session_encode(struct worker *w, struct session *s, struct sticky_buf *out,
+int payload_encode(const struct sticky_app_def *app,
+    const struct sticky_config *cfg, struct session *s, struct sticky_buf *out,
     uint32_t *meta_len);
-/* Only the replay log section (what session_encode appends after the
+/* Only the replay log section (what payload_encode appends after the
  * app's bytes). */
-int session_encode_meta(struct worker *w, struct session *s,
+int payload_encode_meta(const struct sticky_config *cfg, struct session *s,
     struct sticky_buf *out, uint32_t *meta_len);
 /* Rebuild a session's state and replay log from a payload. */
-int session_decode(struct worker *w, struct session *s, const unsigned char *p,
+int payload_decode(const struct sticky_app_def *app,
+    const struct sticky_config *cfg, struct session *s, const unsigned char *p,
     size_t len, uint32_t meta_len, uint32_t schema);
 
 /* The recorded response for request id, or NULL. */
-const struct sticky_buf *session_replay_find(const struct session *s,
+const struct sticky_buf *payload_replay_find(const struct session *s,
     const char *id);
-int session_replay_add(struct worker *w, struct session *s, const char *id,
-    const struct sticky_buf *response);
+int payload_replay_add(const struct sticky_config *cfg, struct session *s,
+    const char *id, const struct sticky_buf *response);
 
 /*
  * What s holds, as max_bytes counts it: the codec's size of its state (or
  * the payload's length), its replay log and the delta base kept for
- * checkpoints.  session_account() sets it on a session in the store.
+ * checkpoints.  payload_account() sets it on a session in store st.
  */
-size_t session_footprint(struct worker *w, const struct session *s);
-void session_account(struct worker *w, struct session *s);
+size_t payload_footprint(const struct sticky_app_def *app,
+    const struct session *s);
+void payload_account(struct store *st, const struct sticky_app_def *app,
+    struct session *s);
 /* The same, on a session not in the store (before store_insert). */
-void session_set_footprint(struct worker *w, struct session *s);
+void payload_set_footprint(const struct sticky_app_def *app,
+    struct session *s);
 
 #endif /* STICKY_PAYLOAD_H */

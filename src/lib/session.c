@@ -231,7 +231,7 @@ sticky_session_state(struct sticky_req *req, int *err)
 	}
 	s->epoch = 1;
 	s->gen = (uint16_t)w->stall_gen;
-	session_set_footprint(w, s); /* not in the store yet */
+	payload_set_footprint(w->app, s); /* not in the store yet */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		if (err != NULL)
@@ -380,7 +380,7 @@ sticky_session_rotate(struct sticky_req *req)
 		s->x->tag = NULL;
 		s->x->ntag = 0;
 	}
-	session_set_footprint(w, s); /* out of the store */
+	payload_set_footprint(w->app, s); /* out of the store */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
 		req->sess = NULL;

@@ -221,10 +221,10 @@ settle_session(struct worker *w, struct sticky_req *req)
 		if (id != NULL) {
 			buf_init(&rec);
 			if (record_response(req, &rec) == 0)
-				session_replay_add(w, s, id, &rec);
+				payload_replay_add(w->cfg, s, id, &rec);
 			buf_cleanup(&rec);
 		}
-		session_account(w, s); /* state and replay log */
+		payload_account(w->store, w->app, s); /* state and replay log */
 	}
 	/*
 	 * Sync mode writes every change before answering; hash routing
@@ -400,7 +400,7 @@ answer(struct worker *w, struct conn *c, struct fcgi_request *fr)
 	}
 	id = sticky_req_id(&req);
 	if (req.sess != NULL && id != NULL &&
-	    (rec = session_replay_find(req.sess, id)) != NULL) {
+	    (rec = payload_replay_find(req.sess, id)) != NULL) {
 		/*
 		 * Sync mode: the recorded answer is given only once the state
 		 * that holds its change is saved (and replicated), as for the

@@ -1,11 +1,11 @@
 /*
  * fuzz_session.c: libFuzzer harness for session payload decoding: a whole
  * checkpoint (envelope header, app bytes, replay log) through
- * envelope_decode() and then session_decode(), as a worker restoring a
+ * envelope_decode() and then payload_decode(), as a worker restoring a
  * session does.  The custom mutator (envelope_mutator.h) repairs lengths
  * and CRCs, so most inputs get past the envelope into the replay-log
  * parser.  Besides the sanitizers it checks: a payload accepted with room
- * for every entry re-encodes (session_encode) to exactly the same bytes
+ * for every entry re-encodes (payload_encode) to exactly the same bytes
  * and meta_len; every decoded entry is found by its id; with fewer slots
  * the newest entries are kept; nothing leaks.
  *
@@ -100,17 +100,17 @@ decode_with(const uint8_t *p, size_t len, const struct envelope *e, long slots)
 	cfg.replay_slots = slots;
 	if ((s = store_session_alloc("AAAAAAAAAAAAAAAAAAAAAA")) == NULL)
 		return;
-	rc = session_decode(&w, s, p, len, e->meta_len, e->schema);
+	rc = payload_decode(w.app, w.cfg, s, p, len, e->meta_len, e->schema);
 	if (rc == 0) {
 		CHECK(s->state != NULL);
 		CHECK(s->nreplay <= (size_t)slots);
 		CHECK(s->meta_hwm == e->meta_len);
 		for (size_t i = 0; i < s->nreplay; i++)
-			CHECK(session_replay_find(s, s->replay[i].id) != NULL);
+			CHECK(payload_replay_find(s, s->replay[i].id) != NULL);
 		if (slots == 64) {
 			/* Room for every entry (at most 64): the same bytes. */
 			buf_init(&out);
-			CHECK(session_encode(&w, s, &out, &meta_len) == 0);
+			CHECK(payload_encode(w.app, w.cfg, s, &out, &meta_len) == 0);
 			CHECK(meta_len == e->meta_len);
 			CHECK(out.len == len);
 			CHECK(memcmp(out.data, p, len) == 0);

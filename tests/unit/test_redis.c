@@ -2063,8 +2063,8 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 	store_dirty(w.store, s, 1);
 	buf_init(&b);
 	buf_puts(&b, "Status: 200 OK\r\n\r\nremembered");
-	cr_assert_eq(session_replay_add(&w, s, "req-1", &b), 0);
-	cr_assert_eq(session_replay_add(&w, s, "req-2", &b), 0);
+	cr_assert_eq(payload_replay_add(w.cfg, s, "req-1", &b), 0);
+	cr_assert_eq(payload_replay_add(w.cfg, s, "req-2", &b), 0);
 	buf_cleanup(&b);
 	cr_assert_eq(ckpt_write(&w, &s, 1, &res), 0);
 	cr_assert_eq(res, 0);
@@ -2090,8 +2090,8 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 	/* Counted in max_bytes from the restore on, replay log included. */
 	cr_assert_geq(s->bytes, 8 + 2 * (5 + 28), "%zu", s->bytes);
 	cr_assert_eq(store_bytes(w.store), s->bytes);
-	cr_assert_not_null(session_replay_find(s, "req-1"));
-	cr_assert_not_null(session_replay_find(s, "req-2"));
+	cr_assert_not_null(payload_replay_find(s, "req-1"));
+	cr_assert_not_null(payload_replay_find(s, "req-2"));
 	store_free(w.store);
 	ckpt_close(&w);
 	metrics_unmap(m);

@@ -80,7 +80,7 @@ add(struct session *s, const char *id, const char *resp)
 
 	buf_init(&b);
 	buf_puts(&b, resp);
-	cr_assert_eq(session_replay_add(&w, s, id, &b), 0);
+	cr_assert_eq(payload_replay_add(w.cfg, s, id, &b), 0);
 	buf_cleanup(&b);
 }
 
@@ -93,14 +93,14 @@ Test(payload, app_bytes_first_replay_log_last_round_trip)
 	buf_init(&p);
 	add(s, "id-1", "first");
 	add(s, "id-2", "second");
-	cr_assert_eq(session_encode(&w, s, &p, &meta), 0);
+	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p, &meta), 0);
 	cr_assert(memcmp(p.data, "12345678", 8) == 0, "app bytes lead");
 	cr_assert_eq(p.len, 8 + meta);
-	cr_assert_eq(session_decode(&w, r, p.data, p.len, meta, 1), 0);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1), 0);
 	cr_assert(memcmp(r->state, "12345678", 8) == 0);
-	cr_assert_str_eq((char *)session_replay_find(r, "id-1")->data, "first");
-	cr_assert_str_eq((char *)session_replay_find(r, "id-2")->data, "second");
-	cr_assert_null(session_replay_find(r, "id-3"));
+	cr_assert_str_eq((char *)payload_replay_find(r, "id-1")->data, "first");
+	cr_assert_str_eq((char *)payload_replay_find(r, "id-2")->data, "second");
+	cr_assert_null(payload_replay_find(r, "id-3"));
 	buf_cleanup(&p);
 	session_destroy_cb(s, &w);
 	session_destroy_cb(r, &w);
@@ -117,15 +117,15 @@ Test(payload, the_ring_keeps_the_newest_and_survives_a_restore_in_order)
 	add(s, "b", "2");
 	add(s, "c", "3");
 	add(s, "d", "4"); /* overwrites a */
-	cr_assert_null(session_replay_find(s, "a"));
-	cr_assert_eq(session_encode(&w, s, &p, &meta), 0);
-	cr_assert_eq(session_decode(&w, r, p.data, p.len, meta, 1), 0);
+	cr_assert_null(payload_replay_find(s, "a"));
+	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p, &meta), 0);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1), 0);
 	/* After the restore the oldest (b) is the next to go. */
 	add(r, "e", "5");
-	cr_assert_null(session_replay_find(r, "b"));
-	cr_assert_not_null(session_replay_find(r, "c"));
-	cr_assert_not_null(session_replay_find(r, "d"));
-	cr_assert_not_null(session_replay_find(r, "e"));
+	cr_assert_null(payload_replay_find(r, "b"));
+	cr_assert_not_null(payload_replay_find(r, "c"));
+	cr_assert_not_null(payload_replay_find(r, "d"));
+	cr_assert_not_null(payload_replay_find(r, "e"));
 	buf_cleanup(&p);
 	session_destroy_cb(s, &w);
 	session_destroy_cb(r, &w);
@@ -140,21 +140,21 @@ Test(payload, never_shrinks_so_deltas_stay_possible)
 	buf_init(&p1);
 	buf_init(&p2);
 	add(s, "long-request-id-0001", "a fairly long recorded response");
-	cr_assert_eq(session_encode(&w, s, &p1, &m1), 0);
+	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p1, &m1), 0);
 	/* Replace every entry with shorter ones: the section keeps its size. */
 	add(s, "x", "1");
 	add(s, "y", "2");
 	add(s, "z", "3");
-	cr_assert_null(session_replay_find(s, "long-request-id-0001"));
-	cr_assert_eq(session_encode(&w, s, &p2, &m2), 0);
+	cr_assert_null(payload_replay_find(s, "long-request-id-0001"));
+	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p2, &m2), 0);
 	cr_assert_geq(p2.len, p1.len, "%zu < %zu", p2.len, p1.len);
 	/* Padding decodes: zeros after the entries. */
-	cr_assert_eq(session_decode(&w, r, p2.data, p2.len, m2, 1), 0);
-	cr_assert_not_null(session_replay_find(r, "z"));
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p2.data, p2.len, m2, 1), 0);
+	cr_assert_not_null(payload_replay_find(r, "z"));
 	/* Anything but zeros there is corruption. */
 	p2.data[p2.len - 1] = 7;
 	struct session *r2 = store_session_alloc("CCCCCCCCCCCCCCCCCCCCCC");
-	cr_assert_eq(session_decode(&w, r2, p2.data, p2.len, m2, 1), STICKY_ECORRUPT);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r2, p2.data, p2.len, m2, 1), STICKY_ECORRUPT);
 	buf_cleanup(&p1);
 	buf_cleanup(&p2);
 	session_destroy_cb(s, &w);
@@ -170,8 +170,8 @@ Test(payload, hostile_meta_is_refused)
 	/* count 1, idlen 0x7fffffff: far past the end. */
 	p[8 + 3] = 1;
 	p[12] = 0x7f; p[13] = 0xff; p[14] = 0xff; p[15] = 0xff;
-	cr_assert_eq(session_decode(&w, r, p, sizeof(p), 12, 1), STICKY_ECORRUPT);
-	cr_assert_eq(session_decode(&w, r, p, sizeof(p), 40, 1), STICKY_ECORRUPT,
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p, sizeof(p), 12, 1), STICKY_ECORRUPT);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p, sizeof(p), 40, 1), STICKY_ECORRUPT,
 	    "meta longer than the payload");
 	session_destroy_cb(r, &w);
 }
@@ -187,7 +187,7 @@ Test(payload, id_with_nul_is_refused)
 	p[8 + 3] = 1;
 	p[12 + 3] = 3;
 	p[16] = 'a'; p[17] = '\0'; p[18] = 'b';
-	cr_assert_eq(session_decode(&w, r, p, sizeof(p), 15, 1), STICKY_ECORRUPT);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p, sizeof(p), 15, 1), STICKY_ECORRUPT);
 	session_destroy_cb(r, &w);
 }
 
@@ -206,27 +206,27 @@ Test(payload, out_of_memory_in_replay_add_leaves_the_ring_intact)
 	buf_puts(&b, "new response");
 	for (unsigned long n = 1; n <= 3; n++) {
 		alloc_fail_after(n);
-		int rc = session_replay_add(&w, s, "d", &b);
+		int rc = payload_replay_add(w.cfg, s, "d", &b);
 		alloc_fail_after(0);
 		if (rc == 0)
 			break;
 		cr_assert_eq(rc, STICKY_ENOMEM);
 		failed++;
 		cr_assert_eq(s->x->nreplay, 3);
-		cr_assert_str_eq((char *)session_replay_find(s, "a")->data, "1",
+		cr_assert_str_eq((char *)payload_replay_find(s, "a")->data, "1",
 		    "allocation %lu: the oldest is still there", n);
-		cr_assert_null(session_replay_find(s, "d"));
-		cr_assert_null(session_replay_find(s, "-"), "no placeholder");
+		cr_assert_null(payload_replay_find(s, "d"));
+		cr_assert_null(payload_replay_find(s, "-"), "no placeholder");
 		for (size_t i = 0; i < s->x->nreplay; i++)
 			cr_assert_not_null(s->x->replay[i].id);
 	}
 	cr_assert_eq(failed, 2, "the id and the response were both tried");
-	cr_assert_str_eq((char *)session_replay_find(s, "d")->data, "new response");
-	cr_assert_null(session_replay_find(s, "a"));
+	cr_assert_str_eq((char *)payload_replay_find(s, "d")->data, "new response");
+	cr_assert_null(payload_replay_find(s, "a"));
 	buf_init(&p);
-	cr_assert_eq(session_encode(&w, s, &p, &meta), 0);
-	cr_assert_eq(session_decode(&w, r, p.data, p.len, meta, 1), 0);
-	cr_assert_not_null(session_replay_find(r, "d"));
+	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p, &meta), 0);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1), 0);
+	cr_assert_not_null(payload_replay_find(r, "d"));
 	buf_cleanup(&p);
 	buf_cleanup(&b);
 	session_destroy_cb(s, &w);
@@ -244,12 +244,12 @@ Test(payload, out_of_memory_in_decode_is_enomem_and_leaks_nothing)
 	add(s, "a", "1");
 	add(s, "b", "2");
 	buf_init(&p);
-	cr_assert_eq(session_encode(&w, s, &p, &meta), 0);
+	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p, &meta), 0);
 	for (unsigned long n = 1; n <= 20; n++) {
 		struct session *r = store_session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
 
 		alloc_fail_after(n);
-		int rc = session_decode(&w, r, p.data, p.len, meta, 1);
+		int rc = payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1);
 		alloc_fail_after(0);
 		cr_assert(rc == 0 || rc == STICKY_ENOMEM, "allocation %lu: %d", n, rc);
 		saw += rc == STICKY_ENOMEM;
@@ -277,30 +277,30 @@ Test(payload, the_replay_log_is_bounded_in_bytes)
 	add(s, "c", "1234567"); /* 24 > 20: a goes */
 	cr_assert_eq(s->x->replay_bytes, 16);
 	cr_assert_eq(s->x->nreplay, 2);
-	cr_assert_null(session_replay_find(s, "a"));
-	cr_assert_not_null(session_replay_find(s, "b"));
-	cr_assert_not_null(session_replay_find(s, "c"));
+	cr_assert_null(payload_replay_find(s, "a"));
+	cr_assert_not_null(payload_replay_find(s, "b"));
+	cr_assert_not_null(payload_replay_find(s, "c"));
 	buf_init(&b);
 	buf_puts(&b, "a response larger than the whole budget");
-	cr_assert_eq(session_replay_add(&w, s, "d", &b), 0);
-	cr_assert_null(session_replay_find(s, "d"), "too large: not remembered");
+	cr_assert_eq(payload_replay_add(w.cfg, s, "d", &b), 0);
+	cr_assert_null(payload_replay_find(s, "d"), "too large: not remembered");
 	cr_assert_eq(s->x->replay_bytes, 16);
 	buf_cleanup(&b);
 	/* A restore into a worker with a smaller budget keeps the newest. */
 	buf_init(&p);
-	cr_assert_eq(session_encode(&w, s, &p, &meta), 0);
+	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p, &meta), 0);
 	cfg.replay_max_bytes = 10;
-	cr_assert_eq(session_decode(&w, r, p.data, p.len, meta, 1), 0);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1), 0);
 	cr_assert_eq(r->x->nreplay, 1);
 	cr_assert_eq(r->x->replay_bytes, 8);
-	cr_assert_not_null(session_replay_find(r, "c"));
+	cr_assert_not_null(payload_replay_find(r, "c"));
 	/* Then the ring goes on from there, oldest first. */
 	cfg.replay_max_bytes = 20;
 	add(r, "e", "1234567");
 	add(r, "f", "1234567");
-	cr_assert_null(session_replay_find(r, "c"));
-	cr_assert_not_null(session_replay_find(r, "e"));
-	cr_assert_not_null(session_replay_find(r, "f"));
+	cr_assert_null(payload_replay_find(r, "c"));
+	cr_assert_not_null(payload_replay_find(r, "e"));
+	cr_assert_not_null(payload_replay_find(r, "f"));
 	buf_cleanup(&p);
 	session_destroy_cb(s, &w);
 	session_destroy_cb(r, &w);
@@ -310,15 +310,15 @@ Test(payload, the_replay_log_is_bounded_in_bytes)
 Test(payload, footprint_counts_state_replay_log_and_delta_base)
 {
 	struct session *s = mk();
-	size_t base = session_footprint(&w, s);
+	size_t base = payload_footprint(w.app, s);
 
 	add(s, "id-1", "a remembered response");
 	/* the entry's bytes, and the extension and ring entries that hold it */
-	cr_assert_eq(session_footprint(&w, s), base + 4 + 21 +
+	cr_assert_eq(payload_footprint(w.app, s), base + 4 + 21 +
 	    sizeof(struct session_ext) + s->x->replay_cap * sizeof(*s->x->replay));
 	buf_append(&s->x->written, "x", 1);
 	buf_reserve(&s->x->written, 10000);
-	cr_assert_geq(session_footprint(&w, s), base + 4 + 21 + 10000,
+	cr_assert_geq(payload_footprint(w.app, s), base + 4 + 21 + 10000,
 	    "the delta base copy counts at its allocated size");
 	session_destroy_cb(s, &w);
 }
@@ -385,7 +385,7 @@ Test(payload, small_sessions_have_no_extension)
 	cr_assert_leq(sizeof(struct session), 96, "a session is %zu bytes",
 	    sizeof(struct session));
 	buf_init(&out);
-	cr_assert_eq(session_encode(&w, s, &out, &meta), 0);
+	cr_assert_eq(payload_encode(w.app, w.cfg, s, &out, &meta), 0);
 	cr_assert_eq(meta, 4);
 	cr_assert_null(s->x, "no replay log, no extension");
 	buf_cleanup(&out);

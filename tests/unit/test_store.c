@@ -336,17 +336,17 @@ Test(sweep, the_replay_log_counts_in_max_bytes)
 	fixture_init(&f, 100, 40000, 0);
 	f.cfg.replay_slots = 8;
 	s = add(&f, 1, 0, 1000);
-	session_account(&f.w, s);
+	payload_account(f.w.store, f.w.app, s);
 	buf_init(&b);
 	cr_assert_not_null(buf_reserve(&b, 16000) == 0 ? &b : NULL);
 	memset(b.data, 'r', 16000);
 	b.len = 16000;
 	for (int i = 0; i < 3; i++) {
 		snprintf(id, sizeof(id), "r%d", i);
-		cr_assert_eq(session_replay_add(&f.w, s, id, &b), 0);
+		cr_assert_eq(payload_replay_add(f.w.cfg, s, id, &b), 0);
 	}
 	buf_cleanup(&b);
-	session_account(&f.w, s);
+	payload_account(f.w.store, f.w.app, s);
 	cr_assert_geq(store_bytes(f.w.store), 48000);
 	session_sweep(&f.w, 2000);
 	cr_assert_eq(store_count(f.w.store), 0, "evicted: over max_bytes");
