@@ -3,7 +3,9 @@
  * session, diffs it against what Redis holds (delta.c) and sends only the
  * changed pages, many sessions per pipeline; every write is fenced by the
  * ownership epoch (redis_scripts.c), and a fenced write means another
- * worker owns the user now, so the local copy is dropped, never written.
+ * worker owns the user now, so the local copy is handed back to the owner
+ * of struct ckpt to drop, never written.  Sessions are known through
+ * store.h and payload.h only.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,15 +13,14 @@
 
 #include "bytes.h"
 #include "checkpoint.h"
+#include "config.h"
 #include "delta.h"
 #include "envelope.h"
 #include "metrics.h"
+#include "payload.h"
 #include "redis.h"
 #include "secret.h"
-#include "payload.h"
-#include "session.h"
 #include "store.h"
-#include "worker.h"
 
 #define BATCH_MAX 64 /* sessions per pipeline */
 #define SLICE_BYTES (128 * 1024) /* work per pipeline between requests */
@@ -29,17 +30,31 @@
                               one round trip each, so a small slice */
 #define PROBE_MS 100 /* WAIT before the handler while replicas lag */
 
-int
-ckpt_enabled(const struct worker *w)
+void
+ckpt_init(struct ckpt *ck, const struct sticky_config *cfg,
+    const struct sticky_app_def *app, struct store *store,
+    struct worker_stats *stats, const char *tag)
 {
-	return w->redis != NULL;
+	memset(ck, 0, sizeof(*ck));
+	ck->cfg = cfg;
+	ck->app = app;
+	ck->store = store;
+	ck->stats = stats;
+	ck->tag = tag;
+	ck->app_id = envelope_app_id(app->name);
+}
+
+int
+ckpt_enabled(const struct ckpt *ck)
+{
+	return ck->redis != NULL;
 }
 
 void
-ckpt_name(const struct worker *w, const char *key,
+ckpt_name(const struct ckpt *ck, const char *key,
     char out[SID_KEY_LEN + 1])
 {
-	secret_name(w->cfg->secrets, 0, key, out);
+	secret_name(ck->cfg->secrets, 0, key, out);
 }
 
 void
@@ -61,66 +76,61 @@ ckpt_redis_opts(const struct sticky_config *cfg, struct redis_opts *o)
 }
 
 int
-ckpt_open(struct worker *w)
+ckpt_open(struct ckpt *ck)
 {
-	const struct sticky_config *cfg = w->cfg;
+	const struct sticky_config *cfg = ck->cfg;
 	struct redis_opts o;
 	int rc;
 
-	w->redis = NULL;
+	ck->redis = NULL;
 	if (cfg->redis[0] == '\0' || cfg->checkpoint == CKPT_OFF)
 		return 0;
 	ckpt_redis_opts(cfg, &o);
-	crc32c_shift_init(&w->crc_page, (size_t)cfg->checkpoint_page);
-	if ((rc = redis_new(&w->redis, &o)) != 0)
+	crc32c_shift_init(&ck->crc_page, (size_t)cfg->checkpoint_page);
+	if ((rc = redis_new(&ck->redis, &o)) != 0)
 		return rc;
-	rc = redis_connect(w->redis); /* failures are retried with backoff */
-	w->stats->redis_up = rc == 0;
+	rc = redis_connect(ck->redis); /* failures are retried with backoff */
+	ck->stats->redis_up = rc == 0;
 	return 0;
 }
 
 void
-ckpt_close(struct worker *w)
+ckpt_close(struct ckpt *ck)
 {
-	redis_free(w->redis);
-	w->redis = NULL;
+	redis_free(ck->redis);
+	ck->redis = NULL;
 }
 
 /* Connected now?  Maps every failure to STICKY_EAGAIN for callers. */
 static int
-ensure_conn(struct worker *w)
+ensure_conn(struct ckpt *ck)
 {
-	int rc = redis_connect(w->redis); /* logs redis_down / redis_up */
+	int rc = redis_connect(ck->redis); /* logs redis_down / redis_up */
 
-	w->stats->redis_up = rc == 0;
+	ck->stats->redis_up = rc == 0;
 	return rc == 0 ? 0 : STICKY_EAGAIN;
 }
 
-/*
- * Set while the replicas of checkpoint_replicas are known to lag (the
- * last WAIT fell short): per worker process, as the connection is.
- */
-static int replicas_short;
-
 int
-ckpt_available(struct worker *w)
+ckpt_available(struct ckpt *ck)
 {
 	int rc, probe_ms;
 
-	if ((rc = ensure_conn(w)) != 0 || !replicas_short)
+	/* Set while the replicas are known to lag (the last WAIT fell short). */
+	if ((rc = ensure_conn(ck)) != 0 || !ck->replicas_short)
 		return rc;
 	/* Short: while the replicas are away every request pays it. */
-	probe_ms = w->cfg->checkpoint_replicas_timeout_ms < PROBE_MS ?
-	    (int)w->cfg->checkpoint_replicas_timeout_ms : PROBE_MS;
+	probe_ms = ck->cfg->checkpoint_replicas_timeout_ms < PROBE_MS ?
+	    (int)ck->cfg->checkpoint_replicas_timeout_ms : PROBE_MS;
 	/*
 	 * Probe before the handler runs, so a request refused for want of
 	 * replicas changed nothing: WAIT for what this connection wrote
 	 * (on a new connection: nothing, so it counts the replicas there).
 	 */
-	if (redis_wait_replicas(w->redis, (int)w->cfg->checkpoint_replicas,
+	if (redis_wait_replicas(ck->redis, (int)ck->cfg->checkpoint_replicas,
 	    probe_ms, NULL) != 0)
 		return STICKY_EAGAIN;
-	replicas_short = 0;
+	ck->replicas_short = 0;
 	return 0;
 }
 
@@ -132,21 +142,21 @@ ckpt_available(struct worker *w)
  */
 /* The codec exposes this state in place (no base copy needed). */
 static int
-has_view(const struct worker *w, const struct session *s)
+has_view(const struct ckpt *ck, const struct session *s)
 {
 	const void *d;
 	size_t n;
 
-	return w->app->codec.view != NULL && s->state != NULL &&
-	    w->app->codec.view(s->state, &d, &n, w->app->appdata) == 0;
+	return ck->app->codec.view != NULL && s->state != NULL &&
+	    ck->app->codec.view(s->state, &d, &n, ck->app->appdata) == 0;
 }
 
 static int
-keep_base(const struct worker *w, struct session *s, struct sticky_buf *b,
+keep_base(const struct ckpt *ck, struct session *s, struct sticky_buf *b,
     size_t len, size_t app_len)
 {
 	struct session_ext *x = s->x;
-	int big = len > (size_t)w->cfg->checkpoint_page;
+	int big = len > (size_t)ck->cfg->checkpoint_page;
 
 	if (x == NULL && !big) {
 		buf_cleanup(b);
@@ -159,7 +169,7 @@ keep_base(const struct worker *w, struct session *s, struct sticky_buf *b,
 	buf_cleanup(&x->written);
 	x->written_len = len;
 	x->written_app = app_len;
-	if (big && !has_view(w, s) && b->len == len) {
+	if (big && !has_view(ck, s) && b->len == len) {
 		x->written = *b;
 		buf_init(b);
 	} else
@@ -173,17 +183,17 @@ keep_base(const struct worker *w, struct session *s, struct sticky_buf *b,
  * may now hold it.
  */
 static int
-migrate_old(struct worker *w, const char *key, const char *name)
+migrate_old(struct ckpt *ck, const char *key, const char *name)
 {
-	const struct secrets *sec = w->cfg->secrets;
+	const struct secrets *sec = ck->cfg->secrets;
 	char old[SID_KEY_LEN + 1], sidbuf[16];
 	int rc;
 
 	for (size_t i = 1; sec != NULL && i < sec->n; i++) {
 		secret_name(sec, i, key, old);
-		rc = redis_migrate(w->redis, old, name, NULL, 0, NULL, 0);
+		rc = redis_migrate(ck->redis, old, name, NULL, 0, NULL, 0);
 		if (rc == 0) {
-			w->stats->migrated++;
+			ck->stats->migrated++;
 			log_info("session_migrated", "sid=%s secret=%zu",
 			    log_sid(name, sidbuf), i + 1);
 			return 0;
@@ -197,10 +207,10 @@ migrate_old(struct worker *w, const char *key, const char *name)
 }
 
 int
-ckpt_restore(struct worker *w, const char *key, int have_copy,
+ckpt_restore(struct ckpt *ck, const char *key, int have_copy,
     struct session **out)
 {
-	const struct secrets *sec = w->cfg->secrets;
+	const struct secrets *sec = ck->cfg->secrets;
 	struct sticky_buf blob;
 	struct envelope env;
 	struct session *s = NULL;
@@ -216,33 +226,33 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 	int rc;
 
 	*out = NULL;
-	if (ensure_conn(w) != 0) {
-		w->stats->restore_failed++;
+	if (ensure_conn(ck) != 0) {
+		ck->stats->restore_failed++;
 		return STICKY_EAGAIN;
 	}
-	ckpt_name(w, key, name);
+	ckpt_name(ck, key, name);
 	buf_init(&blob);
-	rc = redis_takeover(w->redis, name, w->tag, &epoch, &blob, mac, &maclen);
+	rc = redis_takeover(ck->redis, name, ck->tag, &epoch, &blob, mac, &maclen);
 	if (rc == STICKY_ENOENT && epoch == 0 &&
-	    (rc = migrate_old(w, key, name)) == 0)
-		rc = redis_takeover(w->redis, name, w->tag, &epoch, &blob, mac,
+	    (rc = migrate_old(ck, key, name)) == 0)
+		rc = redis_takeover(ck->redis, name, ck->tag, &epoch, &blob, mac,
 		    &maclen);
 	if (rc == STICKY_ENOENT) {
-		w->stats->restore_misses++;
+		ck->stats->restore_misses++;
 		/*
 		 * Nobody holds it: not this worker, not Redis (lost, expired or
 		 * never there).  Never silent: the user starts afresh.
 		 */
 		if (epoch == 0 && !have_copy) {
-			w->stats->sessions_lost++;
+			ck->stats->sessions_lost++;
 			log_info("session_lost", "sid=%s reason=no_checkpoint "
 			    "action=new_session", log_sid(name, sidbuf));
 		}
 		goto out;
 	}
 	if (rc != 0) {
-		w->stats->restore_failed++;
-		w->stats->redis_up = redis_connected(w->redis);
+		ck->stats->restore_failed++;
+		ck->stats->redis_up = redis_connected(ck->redis);
 		rc = STICKY_EAGAIN;
 		goto out;
 	}
@@ -268,7 +278,7 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 			}
 		}
 		if (m < 0) {
-			w->stats->restore_unauthenticated++;
+			ck->stats->restore_unauthenticated++;
 			why = maclen == 0 ? "no MAC" : "MAC does not match";
 			rc = STICKY_ECORRUPT;
 			goto refuse;
@@ -278,22 +288,22 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 	 * With a view, the page CRCs of what Redis holds are computed in the
 	 * pass that verifies it: the first touched write is a delta.
 	 */
-	page = (size_t)w->cfg->checkpoint_page;
-	if (w->app->codec.view != NULL && blob.len > ENV_HDR_LEN + page &&
+	page = (size_t)ck->cfg->checkpoint_page;
+	if (ck->app->codec.view != NULL && blob.len > ENV_HDR_LEN + page &&
 	    (pcrc = xcalloc((blob.len - ENV_HDR_LEN) / page,
 	    sizeof(*pcrc))) != NULL) {
 		npcrc = (blob.len - ENV_HDR_LEN) / page;
-		rc = envelope_decode_pages(blob.data, blob.len, w->app_id, &env,
-		    &why, &w->crc_page, page, pcrc);
+		rc = envelope_decode_pages(blob.data, blob.len, ck->app_id, &env,
+		    &why, &ck->crc_page, page, pcrc);
 	} else
-		rc = envelope_decode(blob.data, blob.len, w->app_id, &env, &why);
+		rc = envelope_decode(blob.data, blob.len, ck->app_id, &env, &why);
 	if (rc != 0)
 		goto refuse;
 	if ((s = store_session_alloc(name)) == NULL) {
 		rc = STICKY_ENOMEM;
 		goto nomem;
 	}
-	if ((rc = payload_decode(w->app, w->cfg, s, blob.data + ENV_HDR_LEN,
+	if ((rc = payload_decode(ck->app, ck->cfg, s, blob.data + ENV_HDR_LEN,
 	    blob.len - ENV_HDR_LEN, env.meta_len, env.schema)) != 0) {
 		if (rc == STICKY_ENOMEM)
 			goto nomem;
@@ -302,15 +312,15 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 		goto refuse;
 	}
 	s->epoch = epoch;
-	s->gen = (uint16_t)w->stall_gen;
+	s->gen = (uint16_t)ck->stall_gen;
 	s->flags |= SESS_IN_REDIS;
-	if (blob.len - ENV_HDR_LEN > (size_t)w->cfg->checkpoint_page) {
+	if (blob.len - ENV_HDR_LEN > (size_t)ck->cfg->checkpoint_page) {
 		if (session_ext(s) == NULL) {
 			rc = STICKY_ENOMEM;
 			goto nomem;
 		}
 		memcpy(s->x->written_hdr, blob.data, ENV_HDR_LEN);
-		if (pcrc != NULL && has_view(w, s)) {
+		if (pcrc != NULL && has_view(ck, s)) {
 			xfree(s->x->page_crc);
 			s->x->page_crc = pcrc;
 			s->x->npage_crc = npcrc;
@@ -329,15 +339,15 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 
 		/* Redis holds exactly these bytes: the base of the next delta
 		 * (without a view: a copy is avoided by moving the buffer). */
-		if (!has_view(w, s) && plen > (size_t)w->cfg->checkpoint_page)
+		if (!has_view(ck, s) && plen > (size_t)ck->cfg->checkpoint_page)
 			buf_consume(&blob, ENV_HDR_LEN);
-		keep_base(w, s, &blob, plen, plen - env.meta_len);
+		keep_base(ck, s, &blob, plen, plen - env.meta_len);
 	}
-	payload_set_footprint(w->app, s); /* counted from the start */
-	if ((rc = store_insert(w->store, s, now_ms())) != 0)
+	payload_set_footprint(ck->app, s); /* counted from the start */
+	if ((rc = store_insert(ck->store, s, now_ms())) != 0)
 		goto out;
-	w->stats->restore_hits++;
-	w->stats->restore_us_total += (uint64_t)(now_us() - t0);
+	ck->stats->restore_hits++;
+	ck->stats->restore_us_total += (uint64_t)(now_us() - t0);
 	log_debug("restored", "sid=%s epoch=%llu",
 	    log_sid(name, sidbuf), (unsigned long long)epoch);
 	*out = s;
@@ -346,24 +356,24 @@ ckpt_restore(struct worker *w, const char *key, int have_copy,
 	goto out;
 nomem:
 	/* Nothing wrong with the checkpoint: left as it is, retry later. */
-	w->stats->restore_failed++;
+	ck->stats->restore_failed++;
 	log_warn("restore_failed", "sid=%s reason=out_of_memory",
 	    log_sid(name, sidbuf));
 	rc = STICKY_EAGAIN;
 	goto out;
 refuse:
 	/* Kept aside for inspection, never deleted; the user starts afresh. */
-	w->stats->restore_bad++;
+	ck->stats->restore_bad++;
 	log_warn("checkpoint_refused", "sid=%s reason=\"%s\" code=%d",
 	    log_sid(name, sidbuf), why, rc);
-	if (redis_set_aside(w->redis, name) != 0)
+	if (redis_set_aside(ck->redis, name) != 0)
 		log_warn("set_aside_failed", "sid=%s", log_sid(name, sidbuf));
 	if (rc == 0)
 		rc = STICKY_ECORRUPT;
 out:
 	if (s != NULL) {
-		if (s->state != NULL && w->app->codec.destroy != NULL)
-			w->app->codec.destroy(s->state, w->app->appdata);
+		if (s->state != NULL && ck->app->codec.destroy != NULL)
+			ck->app->codec.destroy(s->state, ck->app->appdata);
 		store_session_release(s);
 	}
 	buf_cleanup(&blob);
@@ -459,10 +469,10 @@ payload_at(const struct pending *p, size_t off, size_t n, unsigned char *tmp)
  * two blocks and 4 KiB of tags, not 1 MiB.
  */
 static int
-payload_mac(struct worker *w, struct pending *p)
+payload_mac(struct ckpt *ck, struct pending *p)
 {
 	const struct session_ext *x = p->s->x;
-	size_t page = (size_t)w->cfg->checkpoint_page, bl = SECRET_MAC_BLOCK;
+	size_t page = (size_t)ck->cfg->checkpoint_page, bl = SECRET_MAC_BLOCK;
 	size_t nb = p->len / bl, ncached, tail;
 	unsigned char tmp[SECRET_MAC_BLOCK];
 
@@ -484,7 +494,7 @@ payload_mac(struct worker *w, struct pending *p)
 			    x->tag + b * SECRET_TAG_LEN, SECRET_TAG_LEN);
 	}
 	tail = p->len - nb * bl;
-	secret_mac_tags(w->cfg->secrets, 0, p->hdr, ENV_HDR_LEN, p->tag, nb,
+	secret_mac_tags(ck->cfg->secrets, 0, p->hdr, ENV_HDR_LEN, p->tag, nb,
 	    payload_at(p, nb * bl, tail, tmp), tail, p->mac);
 	return 0;
 }
@@ -498,11 +508,11 @@ payload_mac(struct worker *w, struct pending *p)
  * changed when it was touched or holds replay log bytes that changed.
  */
 static uint32_t
-payload_crc(struct worker *w, struct pending *p, int nruns)
+payload_crc(struct ckpt *ck, struct pending *p, int nruns)
 {
 	const struct session *s = p->s;
 	const struct session_ext *x = s->x;
-	size_t page = (size_t)w->cfg->checkpoint_page, len = p->len;
+	size_t page = (size_t)ck->cfg->checkpoint_page, len = p->len;
 	size_t full = len / page, r = 0, ncached = x != NULL ? x->npage_crc : 0;
 	uint32_t crc = 0;
 
@@ -513,7 +523,7 @@ payload_crc(struct worker *w, struct pending *p, int nruns)
 	}
 	p->npage_crc = full;
 	/* Which pages were read afresh: the MAC's block tags follow them. */
-	if (w->cfg->secrets != NULL)
+	if (ck->cfg->secrets != NULL)
 		p->chg = xcalloc(full, 1);
 	for (size_t i = 0; i < full; i++) {
 		size_t off = i * page;
@@ -534,7 +544,7 @@ payload_crc(struct worker *w, struct pending *p, int nruns)
 		    x->page_crc[i];
 		if (p->chg != NULL)
 			p->chg[i] = (unsigned char)changed;
-		crc = crc32c_combine(&w->crc_page, crc, p->page_crc[i]);
+		crc = crc32c_combine(&ck->crc_page, crc, p->page_crc[i]);
 	}
 	return pcrc(p, crc, full * page, len - full * page);
 }
@@ -547,22 +557,22 @@ payload_crc(struct worker *w, struct pending *p, int nruns)
  * the payload is encoded.  On success p->payload holds the log section.
  */
 static int
-view_runs(struct worker *w, struct pending *p, uint32_t *meta_len)
+view_runs(struct ckpt *ck, struct pending *p, uint32_t *meta_len)
 {
-	const struct sticky_codec *c = &w->app->codec;
+	const struct sticky_codec *c = &ck->app->codec;
 	struct session *s = p->s;
 	struct session_ext *x = s->x;
-	size_t page = (size_t)w->cfg->checkpoint_page, nruns = 0, changed = 0;
+	size_t page = (size_t)ck->cfg->checkpoint_page, nruns = 0, changed = 0;
 	const void *data;
 	size_t vlen;
 
 	if (c->view == NULL || x == NULL || !(s->flags & SESS_IN_REDIS) ||
 	    (s->flags & SESS_TOUCH_ALL) || x->written_len == 0 ||
 	    x->npage_crc != x->written_len / page ||
-	    c->view(s->state, &data, &vlen, w->app->appdata) != 0 ||
+	    c->view(s->state, &data, &vlen, ck->app->appdata) != 0 ||
 	    vlen != x->written_app || vlen == 0)
 		return -1;
-	if (payload_encode_meta(w->cfg, s, &p->payload, meta_len) != 0) {
+	if (payload_encode_meta(ck->cfg, s, &p->payload, meta_len) != 0) {
 		buf_reset(&p->payload);
 		return -1;
 	}
@@ -611,9 +621,9 @@ no:
 }
 
 static int
-prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
+prepare(struct ckpt *ck, struct pending *p, struct redis_write *rw, int full)
 {
-	const struct sticky_app_def *app = w->app;
+	const struct sticky_app_def *app = ck->app;
 	struct session *s = p->s;
 	struct session_ext *x;
 	struct envelope env;
@@ -625,9 +635,9 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	p->chg = NULL;
 	p->tag = NULL;
 	p->ntag = 0;
-	nruns = full ? DELTA_REWRITE_WHOLE : view_runs(w, p, &meta_len);
+	nruns = full ? DELTA_REWRITE_WHOLE : view_runs(ck, p, &meta_len);
 	if (p->app == NULL) {
-		if ((rc = payload_encode(w->app, w->cfg, s, &p->payload, &meta_len)) != 0)
+		if ((rc = payload_encode(ck->app, ck->cfg, s, &p->payload, &meta_len)) != 0)
 			return rc;
 		p->len = p->payload.len;
 		x = s->x;
@@ -635,25 +645,25 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 		    x->written.len > 0)
 			nruns = delta_pages(x->written.data, x->written.len,
 			    p->payload.data, p->payload.len,
-			    (size_t)w->cfg->checkpoint_page, p->runs, RUNS_MAX);
+			    (size_t)ck->cfg->checkpoint_page, p->runs, RUNS_MAX);
 	}
 	if (s->epoch == 0)
 		s->epoch = 1;
 	memset(&env, 0, sizeof(env));
 	env.format = ENV_FORMAT;
-	env.app_id = w->app_id;
+	env.app_id = ck->app_id;
 	env.schema = app->codec.schema_version;
 	env.epoch = s->epoch;
 	env.meta_len = meta_len;
 	env.app_len = p->len - meta_len;
 	p->meta_len = meta_len;
-	env.crc = payload_crc(w, p, nruns);
+	env.crc = payload_crc(ck, p, nruns);
 	envelope_encode(&env, p->hdr);
 
 	memset(rw, 0, sizeof(*rw));
 	rw->result = STICKY_EREDIS; /* until Redis says otherwise */
 	rw->key = session_key(s, p->key);
-	rw->owner = w->tag;
+	rw->owner = ck->tag;
 	rw->epoch = s->epoch;
 	rw->hdr = p->hdr;
 	rw->payload_len = p->len;
@@ -664,9 +674,9 @@ prepare(struct worker *w, struct pending *p, struct redis_write *rw, int full)
 	} else
 		rw->payload = p->payload.data;
 	rw->fresh = !(s->flags & SESS_IN_REDIS);
-	if (w->cfg->secrets != NULL) {
+	if (ck->cfg->secrets != NULL) {
 		/* Over what Redis will hold, whether it gets it whole or not. */
-		if ((rc = payload_mac(w, p)) != 0)
+		if ((rc = payload_mac(ck, p)) != 0)
 			return rc;
 		rw->mac = p->mac;
 		rw->maclen = SECRET_MAC_LEN;
@@ -720,7 +730,7 @@ write_bytes(const struct redis_write *rw)
 
 /* Settle one answered write; returns its result for the caller. */
 static int
-settle(struct worker *w, struct pending *p, const struct redis_write *rw)
+settle(struct ckpt *ck, struct pending *p, const struct redis_write *rw)
 {
 	struct session *s = p->s;
 	char sidbuf[16];
@@ -730,8 +740,8 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 		s->flags |= SESS_IN_REDIS;
 		s->flags &= (uint8_t)~(SESS_META_DIRTY | SESS_TOUCH_ALL |
 		    SESS_TOUCHED);
-		store_clean(w->store, s);
-		if (keep_base(w, s, &p->payload, p->len,
+		store_clean(ck->store, s);
+		if (keep_base(ck, s, &p->payload, p->len,
 		    p->len - p->meta_len) == 0 &&
 		    s->x != NULL) {
 			struct session_ext *x = s->x;
@@ -749,34 +759,34 @@ settle(struct worker *w, struct pending *p, const struct redis_write *rw)
 				memset(x->touched, 0,
 				    x->ntouched * sizeof(*x->touched));
 		}
-		payload_account(w->store, w->app, s); /* the delta base changed */
+		payload_account(ck->store, ck->app, s); /* the delta base changed */
 		if (rw->reclaimed) {
 			/* Redis had lost it (or held older state): ours won. */
 			s->epoch++;
-			w->stats->reclaims++;
+			ck->stats->reclaims++;
 			log_warn("reclaimed", "sid=%s epoch=%llu reason=redis_lost_it",
 			    log_sid(session_key(s, p->key), sidbuf), (unsigned long long)s->epoch);
 		}
-		w->stats->ckpt_written++;
-		w->stats->ckpt_bytes += write_bytes(rw);
+		ck->stats->ckpt_written++;
+		ck->stats->ckpt_bytes += write_bytes(rw);
 		return 0;
 	case STICKY_EFENCED:
-		w->stats->ckpt_fenced++;
+		ck->stats->ckpt_fenced++;
 		log_warn("fenced", "sid=%s epoch=%llu action=drop_local_copy",
 		    log_sid(session_key(s, p->key), sidbuf),
 		    (unsigned long long)s->epoch);
 		return STICKY_EFENCED;
 	case REDIS_DELTA_REFUSED: /* twice: not written, try again later */
-		w->stats->ckpt_failed++;
+		ck->stats->ckpt_failed++;
 		return STICKY_EAGAIN;
 	default:
-		w->stats->ckpt_failed++;
+		ck->stats->ckpt_failed++;
 		return rw->result;
 	}
 }
 
 static int
-write_some(struct worker *w, struct session **ss, size_t n, int *results)
+write_some(struct ckpt *ck, struct session **ss, size_t n, int *results)
 {
 	struct pending *p;
 	struct redis_write *rw;
@@ -785,7 +795,7 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 
 	if (n == 0)
 		return 0;
-	if (ensure_conn(w) != 0) {
+	if (ensure_conn(ck) != 0) {
 		for (i = 0; i < n; i++)
 			results[i] = STICKY_EAGAIN;
 		return STICKY_EAGAIN;
@@ -801,7 +811,7 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 	}
 	for (i = 0; i < n; i++) {
 		p[i].s = ss[i];
-		if ((results[i] = prepare(w, &p[i], &rw[i], 0)) != 0)
+		if ((results[i] = prepare(ck, &p[i], &rw[i], 0)) != 0)
 			rw[i].key = NULL;
 	}
 	/* Writes whose delta cannot apply go again, whole. */
@@ -838,7 +848,7 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 				send[nb] = rw[i];
 				map[nb++] = i;
 			}
-		rc = redis_write_batch(w->redis, send, nb);
+		rc = redis_write_batch(ck->redis, send, nb);
 		for (i = 0; i < nb; i++) {
 			rw[map[i]].result = send[i].result;
 			rw[map[i]].reclaimed = send[i].reclaimed;
@@ -846,7 +856,7 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 		xfree(send);
 		xfree(map);
 		if (rc != 0) {
-			w->stats->redis_up = redis_connected(w->redis);
+			ck->stats->redis_up = redis_connected(ck->redis);
 			break;
 		}
 	}
@@ -855,7 +865,7 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 		if (rw[i].key != NULL) {
 			if (rw[i].result == REDIS_DELTA_REFUSED) /* twice: odd */
 				nresync++;
-			results[i] = settle(w, &p[i], &rw[i]);
+			results[i] = settle(ck, &p[i], &rw[i]);
 		} /* else never sent: prepare failed */
 		buf_cleanup(&p[i].payload);
 		xfree(p[i].page_crc);
@@ -870,55 +880,60 @@ write_some(struct worker *w, struct session **ss, size_t n, int *results)
 }
 
 int
-ckpt_write(struct worker *w, struct session **ss, size_t n, int *results)
+ckpt_write(struct ckpt *ck, struct session **ss, size_t n, int *results)
 {
-	int res[BATCH_MAX], rc = 0;
+	int rc = 0;
 
+	/* Fenced ones go back to the caller in results: it drops them. */
 	for (size_t off = 0; off < n; off += BATCH_MAX) {
 		size_t m = n - off < BATCH_MAX ? n - off : BATCH_MAX;
 
-		rc = write_some(w, ss + off, m, res);
-		for (size_t i = 0; i < m; i++) {
-			if (results != NULL)
-				results[off + i] = res[i];
-			if (res[i] == STICKY_EFENCED)
-				session_forget(w, ss[off + i]);
-		}
+		rc = write_some(ck, ss + off, m, results + off);
 		if (rc != 0)
 			break;
 	}
 	return rc;
 }
 
-static void check_generation(struct worker *w);
-static void scrub(struct worker *w);
+static void check_generation(struct ckpt *ck);
+static void scrub(struct ckpt *ck);
 
 int
-ckpt_replicate(struct worker *w, struct session *s)
+ckpt_replicate(struct ckpt *ck, struct session *s)
 {
 	static int64_t last_warn;
 	int acked, rc;
 	int64_t now;
 
-	if (!ckpt_enabled(w) || w->cfg->checkpoint != CKPT_SYNC ||
-	    w->cfg->checkpoint_replicas <= 0)
+	if (!ckpt_enabled(ck) || ck->cfg->checkpoint != CKPT_SYNC ||
+	    ck->cfg->checkpoint_replicas <= 0)
 		return 0;
-	rc = redis_wait_replicas(w->redis, (int)w->cfg->checkpoint_replicas,
-	    (int)w->cfg->checkpoint_replicas_timeout_ms, &acked);
+	rc = redis_wait_replicas(ck->redis, (int)ck->cfg->checkpoint_replicas,
+	    (int)ck->cfg->checkpoint_replicas_timeout_ms, &acked);
 	if (rc == 0)
 		return 0;
-	replicas_short = 1;
+	ck->replicas_short = 1;
 	now = now_ms();
 	/* The master has it, the replicas may not: not acknowledged. */
-	store_dirty(w->store, s, now);
-	w->stats->redis_up = redis_connected(w->redis);
+	store_dirty(ck->store, s, now);
+	ck->stats->redis_up = redis_connected(ck->redis);
 	if (now - last_warn >= 10000) { /* at most one line per 10 s */
 		last_warn = now;
 		log_warn("checkpoint_unreplicated", "acked=%d wanted=%ld "
-		    "reason=\"%s\"", acked, w->cfg->checkpoint_replicas,
-		    redis_errstr(w->redis));
+		    "reason=\"%s\"", acked, ck->cfg->checkpoint_replicas,
+		    redis_errstr(ck->redis));
 	}
 	return rc;
+}
+
+/* A session another worker owns now: the owner of ck drops it. */
+static void
+hand_back(struct ckpt *ck, struct session *s)
+{
+	if (ck->drop != NULL)
+		ck->drop(s, ck->arg);
+	else
+		store_clean(ck->store, s); /* not retried forever */
 }
 
 /*
@@ -926,34 +941,34 @@ ckpt_replicate(struct worker *w, struct session *s)
  * the view path, else the whole state (encoded, compared, CRC'd).
  */
 static size_t
-flush_cost(const struct worker *w, const struct session *s)
+flush_cost(const struct ckpt *ck, const struct session *s)
 {
 	const struct session_ext *x = s->x;
 	size_t n = 0;
 
-	if (!has_view(w, s) || x == NULL ||
+	if (!has_view(ck, s) || x == NULL ||
 	    !(s->flags & SESS_IN_REDIS) || (s->flags & SESS_TOUCH_ALL))
 		return (size_t)s->bytes + 512;
 	for (size_t i = 0; i < x->ntouched; i++)
 		n += (size_t)__builtin_popcountll(x->touched[i]);
-	return n * (size_t)w->cfg->checkpoint_page + 512;
+	return n * (size_t)ck->cfg->checkpoint_page + 512;
 }
 
 int
-ckpt_flush(struct worker *w, int all, int64_t *next_due)
+ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 {
 	struct session *ss[BATCH_MAX], *s;
 	int res[BATCH_MAX];
-	int64_t now = now_ms(), ivl = w->cfg->checkpoint_interval_ms;
+	int64_t now = now_ms(), ivl = ck->cfg->checkpoint_interval_ms;
 	size_t n, ok, cost;
 	int rounds = 0;
 
 	*next_due = 0;
-	if (!ckpt_enabled(w))
+	if (!ckpt_enabled(ck))
 		return 0;
-	if (!all && ensure_conn(w) == 0) {
-		check_generation(w);
-		scrub(w);
+	if (!all && ensure_conn(ck) == 0) {
+		check_generation(ck);
+		scrub(ck);
 	}
 	/*
 	 * Oldest change first; one pipeline of at most SLICE_BYTES of work
@@ -968,47 +983,51 @@ ckpt_flush(struct worker *w, int all, int64_t *next_due)
 	do {
 		n = 0;
 		cost = 0;
-		for (s = store_dirty_oldest(w->store); s != NULL &&
+		for (s = store_dirty_oldest(ck->store); s != NULL &&
 		    n < BATCH_MAX; s = s->dirty_next) {
 			if (!all && store_age_ms(now, s->dirty_since_ms) < ivl)
 				break;
-			cost += flush_cost(w, s);
+			cost += flush_cost(ck, s);
 			if (!all && n > 0 && cost > SLICE_BYTES)
 				break;
 			/* A request waits: it goes first, the rest next slice. */
-			if (!all && n > 0 && worker_pending(w))
+			if (!all && n > 0 && ck->pending != NULL &&
+			    ck->pending(ck->arg))
 				break;
 			ss[n++] = s;
 		}
 		if (n == 0)
 			break;
-		if (ckpt_write(w, ss, n, res) != 0)
+		if (ckpt_write(ck, ss, n, res) != 0)
 			return STICKY_EAGAIN; /* Redis unreachable: after backoff */
 		ok = 0;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			ok += res[i] == 0 || res[i] == STICKY_EFENCED;
+			if (res[i] == STICKY_EFENCED)
+				hand_back(ck, ss[i]);
+		}
 		if (ok == 0)
 			return STICKY_EREDIS; /* Redis refuses them: next time */
 	} while (all && ++rounds < 1000000);
-	if ((s = store_dirty_oldest(w->store)) != NULL)
+	if ((s = store_dirty_oldest(ck->store)) != NULL)
 		*next_due = now - store_age_ms(now, s->dirty_since_ms) + ivl;
 	return 0;
 }
 
-/* Another worker took a session over: our copy is stale, drop it. */
+/* Another worker took a session over: our copy is stale, hand it back. */
 static void
 on_takeover(const char *key, uint64_t epoch, const char *owner, void *arg)
 {
-	struct worker *w = arg;
-	struct session *s = store_peek(w->store, key);
+	struct ckpt *ck = arg;
+	struct session *s = store_peek(ck->store, key);
 	char sidbuf[16];
 
 	if (s == NULL || epoch <= s->epoch)
 		return; /* not ours, or our own takeover */
-	w->stats->ckpt_fenced++;
+	ck->stats->ckpt_fenced++;
 	log_info("taken_over", "sid=%s epoch=%llu by=%s action=drop_local_copy",
 	    log_sid(key, sidbuf), (unsigned long long)epoch, owner);
-	session_forget(w, s);
+	hand_back(ck, s);
 }
 
 /*
@@ -1017,35 +1036,35 @@ on_takeover(const char *key, uint64_t epoch, const char *owner, void *arg)
  * (the same as after a stall).
  */
 int
-ckpt_watch_fd(struct worker *w, int64_t *wait_ms)
+ckpt_watch_fd(struct ckpt *ck, int64_t *wait_ms)
 {
 	int64_t left;
 
-	if (!ckpt_enabled(w))
+	if (!ckpt_enabled(ck))
 		return -1;
-	if (redis_sub_fd(w->redis) < 0) {
-		if ((left = redis_sub_backoff_left_ms(w->redis)) > 0) {
+	if (redis_sub_fd(ck->redis) < 0) {
+		if ((left = redis_sub_backoff_left_ms(ck->redis)) > 0) {
 			if (left < *wait_ms)
 				*wait_ms = left;
 			return -1;
 		}
-		if (redis_sub_open(w->redis) != 0)
+		if (redis_sub_open(ck->redis) != 0)
 			return -1;
-		w->stall_gen++;
+		ck->stall_gen++;
 		/* Announcements read with the confirmation sit in a buffer. */
-		ckpt_watch_read(w);
+		ckpt_watch_read(ck);
 	}
-	return redis_sub_fd(w->redis);
+	return redis_sub_fd(ck->redis);
 }
 
 void
-ckpt_watch_read(struct worker *w)
+ckpt_watch_read(struct ckpt *ck)
 {
 	int rc;
 
-	if (redis_sub_fd(w->redis) < 0)
+	if (redis_sub_fd(ck->redis) < 0)
 		return;
-	rc = redis_sub_read(w->redis, on_takeover, w);
+	rc = redis_sub_read(ck->redis, on_takeover, ck);
 	/*
 	 * Broken: announcements were missed.  A backlog: this worker was
 	 * stopped or busy while many of its users moved, and more may still
@@ -1053,16 +1072,16 @@ ckpt_watch_read(struct worker *w)
 	 * epoch once before it is served from memory again.
 	 */
 	if (rc == STICKY_EREDIS || rc == 1) {
-		w->stall_gen++;
+		ck->stall_gen++;
 		if (rc == 1)
 			log_info("announcement_backlog", "action=verify_owners");
 	}
 }
 
 int
-ckpt_watching(const struct worker *w)
+ckpt_watching(const struct ckpt *ck)
 {
-	return ckpt_enabled(w) && redis_sub_fd(w->redis) >= 0;
+	return ckpt_enabled(ck) && redis_sub_fd(ck->redis) >= 0;
 }
 
 /*
@@ -1072,12 +1091,12 @@ ckpt_watching(const struct worker *w)
  * epoch (redis_write_batch()).  Only a newer epoch fences us.
  */
 static int
-reclaim(struct worker *w, struct session *s)
+reclaim(struct ckpt *ck, struct session *s)
 {
 	int res;
 
-	store_dirty(w->store, s, now_ms());
-	if (write_some(w, &s, 1, &res) != 0 && res == 0)
+	store_dirty(ck->store, s, now_ms());
+	if (write_some(ck, &s, 1, &res) != 0 && res == 0)
 		res = STICKY_EAGAIN;
 	if (res == STICKY_EFENCED)
 		return STICKY_EFENCED; /* the caller drops it */
@@ -1085,7 +1104,7 @@ reclaim(struct worker *w, struct session *s)
 }
 
 int
-ckpt_check_owner(struct worker *w, struct session *s)
+ckpt_check_owner(struct ckpt *ck, struct session *s)
 {
 	uint64_t epoch;
 	char owner[64], key[SID_KEY_LEN + 1];
@@ -1093,12 +1112,12 @@ ckpt_check_owner(struct worker *w, struct session *s)
 
 	if (!(s->flags & SESS_IN_REDIS))
 		return 0; /* never written: nobody else can own it */
-	if (ensure_conn(w) != 0)
+	if (ensure_conn(ck) != 0)
 		return STICKY_EAGAIN;
-	rc = redis_owner(w->redis, session_key(s, key), &epoch, owner,
+	rc = redis_owner(ck->redis, session_key(s, key), &epoch, owner,
 	    sizeof(owner));
 	if (rc == STICKY_ENOENT || (rc == 0 && epoch < s->epoch))
-		return reclaim(w, s);
+		return reclaim(ck, s);
 	if (rc != 0)
 		return STICKY_EAGAIN;
 	return epoch == s->epoch ? 0 : STICKY_EFENCED;
@@ -1107,10 +1126,10 @@ ckpt_check_owner(struct worker *w, struct session *s)
 static void
 mark_dirty_cb(struct session *s, void *arg)
 {
-	struct worker *w = arg;
+	struct ckpt *ck = arg;
 
 	if (s->flags & SESS_IN_REDIS)
-		store_dirty(w->store, s, now_ms());
+		store_dirty(ck->store, s, now_ms());
 }
 
 /*
@@ -1127,7 +1146,7 @@ mark_dirty_cb(struct session *s, void *arg)
  * compared by length and payload CRC: clean, it encodes to what was written.
  */
 static int
-written_matches(struct worker *w, struct session *s,
+written_matches(struct ckpt *ck, struct session *s,
     const unsigned char hdr[ENV_HDR_LEN])
 {
 	struct envelope env;
@@ -1138,10 +1157,10 @@ written_matches(struct worker *w, struct session *s,
 
 	if (s->x != NULL && s->x->written_len > 0)
 		return memcmp(hdr, s->x->written_hdr, ENV_HDR_LEN) == 0;
-	if (envelope_decode_header(hdr, ENV_HDR_LEN, w->app_id, &env, &why) != 0)
+	if (envelope_decode_header(hdr, ENV_HDR_LEN, ck->app_id, &env, &why) != 0)
 		return 0;
 	buf_init(&b);
-	if (payload_encode(w->app, w->cfg, s, &b, &meta) != 0) {
+	if (payload_encode(ck->app, ck->cfg, s, &b, &meta) != 0) {
 		buf_cleanup(&b);
 		return 1; /* cannot tell (out of memory): leave it */
 	}
@@ -1152,7 +1171,7 @@ written_matches(struct worker *w, struct session *s,
 }
 
 static void
-scrub(struct worker *w)
+scrub(struct ckpt *ck)
 {
 	struct session *s = NULL, *next;
 	unsigned char hdr[ENV_HDR_LEN];
@@ -1161,30 +1180,30 @@ scrub(struct worker *w)
 	uint64_t epoch;
 	int rc;
 
-	if (w->scrub_next[0] != '\0')
-		s = store_peek(w->store, w->scrub_next);
+	if (ck->scrub_next[0] != '\0')
+		s = store_peek(ck->store, ck->scrub_next);
 	if (s == NULL)
-		s = store_lru(w->store);
+		s = store_lru(ck->store);
 	for (int n = 0; s != NULL && n < SCRUB_PER_FLUSH; n++, s = next) {
 		next = store_newer(s);
 		if (!(s->flags & SESS_IN_REDIS) || s->dirty_since_ms != 0)
 			continue; /* written soon anyway */
 		session_key(s, name);
-		rc = redis_peek(w->redis, name, &epoch, hdr, &hdrlen);
+		rc = redis_peek(ck->redis, name, &epoch, hdr, &hdrlen);
 		if (rc != 0 && rc != STICKY_ENOENT)
 			break; /* Redis unreachable: next time */
 		if (rc == 0 && (epoch > s->epoch || (epoch == s->epoch &&
-		    hdrlen == ENV_HDR_LEN && written_matches(w, s, hdr))))
+		    hdrlen == ENV_HDR_LEN && written_matches(ck, s, hdr))))
 			continue;
 		log_warn("scrub_rewrite", "sid=%s reason=%s", log_sid(name,
 		    sidbuf), rc == STICKY_ENOENT || hdrlen == 0 ? "missing" :
 		    "older_in_redis");
-		store_dirty(w->store, s, now_ms());
+		store_dirty(ck->store, s, now_ms());
 	}
 	if (s != NULL)
-		session_key(s, w->scrub_next);
+		session_key(s, ck->scrub_next);
 	else
-		w->scrub_next[0] = '\0';
+		ck->scrub_next[0] = '\0';
 }
 
 /*
@@ -1193,40 +1212,40 @@ scrub(struct worker *w)
  * re-claim what Redis lost.  At most once a GEN_CHECK_MS.
  */
 static void
-check_generation(struct worker *w)
+check_generation(struct ckpt *ck)
 {
 	int64_t now = now_ms();
 	unsigned char rnd[12];
 	char fresh[2 * sizeof(rnd) + 1], seen[64];
 
-	if (now < w->next_gen_check_ms)
+	if (now < ck->next_gen_check_ms)
 		return;
-	w->next_gen_check_ms = now + GEN_CHECK_MS;
+	ck->next_gen_check_ms = now + GEN_CHECK_MS;
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		return;
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(fresh + 2 * i, 3, "%02x", rnd[i]);
-	if (redis_generation(w->redis, fresh, seen, sizeof(seen)) != 0)
+	if (redis_generation(ck->redis, fresh, seen, sizeof(seen)) != 0)
 		return; /* unreachable: asked again later */
-	if (w->redis_gen[0] != '\0' && strcmp(seen, w->redis_gen) != 0) {
+	if (ck->redis_gen[0] != '\0' && strcmp(seen, ck->redis_gen) != 0) {
 		log_warn("redis_data_lost", "sessions=%zu action=rewrite_all",
-		    store_count(w->store));
-		store_foreach(w->store, mark_dirty_cb, w);
+		    store_count(ck->store));
+		store_foreach(ck->store, mark_dirty_cb, ck);
 	}
-	snprintf(w->redis_gen, sizeof(w->redis_gen), "%s", seen);
+	snprintf(ck->redis_gen, sizeof(ck->redis_gen), "%s", seen);
 }
 
 int
-ckpt_drop(struct worker *w, struct session *s)
+ckpt_drop(struct ckpt *ck, struct session *s)
 {
 	char key[SID_KEY_LEN + 1];
 	int rc;
 
 	if (!(s->flags & SESS_IN_REDIS))
 		return 0;
-	if (ensure_conn(w) != 0)
+	if (ensure_conn(ck) != 0)
 		return STICKY_EAGAIN;
-	rc = redis_drop(w->redis, session_key(s, key), s->epoch);
+	rc = redis_drop(ck->redis, session_key(s, key), s->epoch);
 	if (rc == STICKY_EREDIS)
 		return STICKY_EAGAIN;
 	return rc;

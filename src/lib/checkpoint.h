@@ -1,39 +1,86 @@
 /*
  * checkpoint.h: the checkpoint policy.  When to write (async ticks, sync
  * writes, before eviction and at stop), how (pipelined page deltas), and
- * what to do with the answer (fenced: drop the stale copy).  Restoring a
- * session takes its ownership in Redis.
+ * what to do with the answer (fenced: the stale copy is handed back to the
+ * owner of the struct ckpt, which drops it).  Restoring a session takes its
+ * ownership in Redis.  It knows sessions through store.h and payload.h
+ * only: never session.c nor the worker.
  */
 #ifndef STICKY_CHECKPOINT_H
 #define STICKY_CHECKPOINT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "crc32c.h"
 #include "sid.h"
 
-struct worker;
-struct session;
-struct sticky_config;
+struct redis;
 struct redis_opts;
+struct session;
+struct sticky_app_def;
+struct sticky_config;
+struct store;
+struct worker_stats;
+
+/*
+ * A worker's checkpoint context.  The owner fills the borrowed part with
+ * ckpt_init() and may set the callbacks before ckpt_open(); the rest is
+ * checkpoint.c's.
+ */
+struct ckpt {
+	const struct sticky_config *cfg;  /* borrowed */
+	const struct sticky_app_def *app; /* borrowed: codec, name */
+	struct store *store;              /* borrowed: the sessions */
+	struct worker_stats *stats;       /* borrowed: counters */
+	const char *tag;                  /* borrowed: owner written in Redis */
+	/*
+	 * A session another worker owns now (a fenced write of ckpt_flush(),
+	 * a takeover announcement): ours is stale and is handed to drop,
+	 * which must take it out of the store (NULL: it stays there, marked
+	 * clean; only tests leave it NULL).
+	 * ckpt_write() hands its fenced sessions back in results instead.
+	 */
+	void (*drop)(struct session *s, void *arg);
+	/* Is a request waiting?  A flush slice then stops early (NULL: no). */
+	int (*pending)(void *arg);
+	void *arg;                        /* of drop and pending */
+
+	struct redis *redis;              /* NULL without checkpoints */
+	uint32_t app_id;                  /* envelope app id */
+	struct crc32c_shift crc_page;     /* CRC shift by one checkpoint page */
+	unsigned stall_gen;  /* bumped when announcements may have been missed
+	                        (and by the worker after a stall): every session
+	                        then checks its epoch once before use */
+	int replicas_short;  /* the last WAIT for checkpoint_replicas fell short */
+	char redis_gen[64];               /* P"generation" as last seen */
+	int64_t next_gen_check_ms;
+	char scrub_next[SID_KEY_LEN + 1]; /* the scrub's cursor: a name */
+};
+
+/* Zero ck and set its borrowed part (no callbacks); ckpt_open() next. */
+void ckpt_init(struct ckpt *ck, const struct sticky_config *cfg,
+    const struct sticky_app_def *app, struct store *store,
+    struct worker_stats *stats, const char *tag);
 
 /* The Redis options a configuration asks for (workers and stickyctl). */
 void ckpt_redis_opts(const struct sticky_config *cfg, struct redis_opts *o);
 
-/* Connect the worker's Redis client if configured (failures are retried). */
-int ckpt_open(struct worker *w);
-void ckpt_close(struct worker *w);
+/* Connect ck's Redis client if configured (failures are retried). */
+int ckpt_open(struct ckpt *ck);
+void ckpt_close(struct ckpt *ck);
 /* Can Redis be used now?  0, or STICKY_EAGAIN (down, backing off, or
  * sync mode: the last WAIT for checkpoint_replicas fell short and a new
  * one still does, so the request should be refused before it runs). */
-int ckpt_available(struct worker *w);
+int ckpt_available(struct ckpt *ck);
 /* 1 when checkpoints are configured. */
-int ckpt_enabled(const struct worker *w);
+int ckpt_enabled(const struct ckpt *ck);
 
 /*
  * The name of session key `key` in Redis and in the store (secret.h):
  * a keyed hash with secret_file, else the key itself.
  */
-void ckpt_name(const struct worker *w, const char *key,
+void ckpt_name(const struct ckpt *ck, const char *key,
     char out[SID_KEY_LEN + 1]);
 /*
  * Restore session `key` (the cookie's key, not its name) from its
@@ -44,15 +91,17 @@ void ckpt_name(const struct worker *w, const char *key,
  * STICKY_ECORRUPT and friends: the checkpoint was refused (corrupt, or
  * its MAC missing or wrong) and set aside, never decoded.
  */
-int ckpt_restore(struct worker *w, const char *key, int have_copy,
+int ckpt_restore(struct ckpt *ck, const char *key, int have_copy,
     struct session **out);
 /*
- * Write these sessions now, pipelined.  results (may be NULL) gets each
- * one's outcome: 0, STICKY_EFENCED (the session was dropped from the
- * store and freed: do not touch it), STICKY_EAGAIN or STICKY_EREDIS
- * (still dirty, retried later).  Returns 0 or the connection's error.
+ * Write these sessions now, pipelined (a delta Redis refuses is sent
+ * again whole in the same call).  results gets each one's outcome: 0,
+ * STICKY_EFENCED (another worker owns it now: the session is left as it
+ * is, in the store, and the caller must drop it), STICKY_EAGAIN or
+ * STICKY_EREDIS (still dirty, retried later).  Returns 0 or the
+ * connection's error.
  */
-int ckpt_write(struct worker *w, struct session **ss, size_t n, int *results);
+int ckpt_write(struct ckpt *ck, struct session **ss, size_t n, int *results);
 /*
  * Sync mode with checkpoint_replicas > 0, right after ckpt_write() wrote s:
  * WAIT until that many replicas have it.  0 when they do (or nothing is
@@ -60,39 +109,41 @@ int ckpt_write(struct worker *w, struct session **ss, size_t n, int *results);
  * again, so it is written and waited for again before anything of it is
  * acknowledged (a replayed answer included).
  */
-int ckpt_replicate(struct worker *w, struct session *s);
+int ckpt_replicate(struct ckpt *ck, struct session *s);
 /*
  * Write the sessions whose oldest change is checkpoint_interval old: a
  * small slice per call, so requests keep flowing between slices; or (all)
  * every dirty session (stop, reload, eviction).  Fenced sessions are
- * dropped.  *next_due: when the next session falls due (0: none dirty, or
- * due now when it equals the past).  Returns 0, STICKY_EAGAIN (Redis
- * unreachable, backing off) or STICKY_EREDIS (writes refused).
+ * handed to ck->drop.  *next_due: when the next session falls due (0:
+ * none dirty, or due now when it equals the past).  Returns 0,
+ * STICKY_EAGAIN (Redis unreachable, backing off) or STICKY_EREDIS (writes
+ * refused).
  */
-int ckpt_flush(struct worker *w, int all, int64_t *next_due);
+int ckpt_flush(struct ckpt *ck, int all, int64_t *next_due);
 /*
  * Is the epoch we hold still current?  0 yes (also after re-claiming a
  * session Redis lost or holds older state of: written now, new epoch),
  * STICKY_EFENCED no (a newer epoch: drop the copy), STICKY_EAGAIN Redis
  * unreachable.
  */
-int ckpt_check_owner(struct worker *w, struct session *s);
+int ckpt_check_owner(struct ckpt *ck, struct session *s);
 /*
  * Takeover announcements: keep the subscription open (reopening after a
- * failure), and drop every local copy another worker took over.  sub_fd
- * is the fd to poll (-1: none); call ckpt_watch_read on its events.
- * *wait_ms is lowered to when a reopen is due.
+ * failure), and hand every local copy another worker took over to
+ * ck->drop.  ckpt_watch_fd returns the fd to poll (-1: none); call
+ * ckpt_watch_read on its events.  *wait_ms is lowered to when a reopen
+ * is due.
  */
-int ckpt_watch_fd(struct worker *w, int64_t *wait_ms);
-void ckpt_watch_read(struct worker *w);
+int ckpt_watch_fd(struct ckpt *ck, int64_t *wait_ms);
+void ckpt_watch_read(struct ckpt *ck);
 /*
  * Takeover announcements are being received.  While they are not (the
  * subscription is down, or the ACL user may not subscribe), a session
  * cannot learn that it moved: each one checks its epoch before it is
  * served, as with fencing = strict.
  */
-int ckpt_watching(const struct worker *w);
+int ckpt_watching(const struct ckpt *ck);
 /* Logout: forget the checkpoint (fenced by epoch). */
-int ckpt_drop(struct worker *w, struct session *s);
+int ckpt_drop(struct ckpt *ck, struct session *s);
 
 #endif /* STICKY_CHECKPOINT_H */

@@ -59,8 +59,9 @@ payload_account(struct store *st, const struct sticky_app_def *app,
  * tail, not the whole state.
  */
 int
-payload_encode(const struct sticky_app_def *app, const struct sticky_config *cfg,
-    struct session *s, struct sticky_buf *out, uint32_t *meta_len)
+payload_encode(const struct sticky_app_def *app,
+    const struct sticky_config *cfg, struct session *s, struct sticky_buf *out,
+    uint32_t *meta_len)
 {
 	int rc;
 
@@ -174,9 +175,9 @@ replay_drop_oldest(struct session *s)
 }
 
 int
-payload_decode(const struct sticky_app_def *app, const struct sticky_config *cfg,
-    struct session *s, const unsigned char *p, size_t len, uint32_t meta_len,
-    uint32_t schema)
+payload_decode(const struct sticky_app_def *app,
+    const struct sticky_config *cfg, struct session *s, const unsigned char *p,
+    size_t len, uint32_t meta_len, uint32_t schema)
 {
 	const struct sticky_codec *c = &app->codec;
 	size_t off = 4, count, slots = (size_t)cfg->replay_slots, app_len;

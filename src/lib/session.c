@@ -62,12 +62,13 @@ session_resolve(struct worker *w, struct sticky_req *req)
 	req->have_cookie_sid = 1;
 	memcpy(req->out_key, req->in_sid.key, sizeof(req->out_key));
 	ours = strcmp(req->in_sid.tag, w->tag) == 0;
-	ckpt_name(w, req->in_sid.key, name);
+	ckpt_name(&w->ckpt, req->in_sid.key, name);
 	s = store_get(w->store, name, now_ms());
-	if (s != NULL && (ours || !ckpt_enabled(w))) {
-		if (ckpt_enabled(w) && (cfg->strict_fencing ||
-		    !session_gen_ok(s, w->stall_gen) || !ckpt_watching(w))) {
-			rc = ckpt_check_owner(w, s);
+	if (s != NULL && (ours || !ckpt_enabled(&w->ckpt))) {
+		if (ckpt_enabled(&w->ckpt) && (cfg->strict_fencing ||
+		    !session_gen_ok(s, w->ckpt.stall_gen) ||
+		    !ckpt_watching(&w->ckpt))) {
+			rc = ckpt_check_owner(&w->ckpt, s);
 			/*
 			 * Redis unreachable: strict fencing refuses; otherwise
 			 * the user keeps being served from memory and the check
@@ -80,12 +81,12 @@ session_resolve(struct worker *w, struct sticky_req *req)
 				log_warn("fenced", "sid=%s action=drop_local_copy "
 				    "check=%s", log_sid(name, sidbuf),
 				    cfg->strict_fencing ? "strict" :
-				    !session_gen_ok(s, w->stall_gen) ? "stall" :
+				    !session_gen_ok(s, w->ckpt.stall_gen) ? "stall" :
 				    "unwatched");
 				session_forget(w, s);
 				s = NULL;
 			} else if (rc == 0)
-				s->gen = (uint16_t)w->stall_gen;
+				s->gen = (uint16_t)w->ckpt.stall_gen;
 		}
 		if (s != NULL) {
 			req->sess = s;
@@ -93,7 +94,7 @@ session_resolve(struct worker *w, struct sticky_req *req)
 			return 0;
 		}
 	}
-	if (!ckpt_enabled(w))
+	if (!ckpt_enabled(&w->ckpt))
 		return 0; /* unknown id: a new session, never adopted */
 	/*
 	 * The cookie names another worker (the front-end failed over, or
@@ -103,7 +104,7 @@ session_resolve(struct worker *w, struct sticky_req *req)
 	 */
 	if (s != NULL)
 		store_remove(w->store, s);
-	rc = ckpt_restore(w, req->in_sid.key, s != NULL, &restored);
+	rc = ckpt_restore(&w->ckpt, req->in_sid.key, s != NULL, &restored);
 	if (rc == 0) {
 		if (s != NULL)
 			session_destroy_cb(s, w);
@@ -137,15 +138,18 @@ over_limits(struct worker *w)
 	    store_bytes(w->store) > (size_t)w->cfg->max_bytes;
 }
 
-/* Write s if it holds unsaved changes; 1 if it may now be dropped. */
+/*
+ * Write s if it holds unsaved changes; 1 if it may now be dropped, -1 if
+ * another worker owns it now (drop it too, uncounted), 0 to keep it.
+ */
 static int
 saved(struct worker *w, struct session *s)
 {
 	int res;
 
-	if (s->dirty_since_ms == 0 || !ckpt_enabled(w))
+	if (s->dirty_since_ms == 0 || !ckpt_enabled(&w->ckpt))
 		return 1; /* clean, or nowhere to save it: drop as configured */
-	if (ckpt_write(w, &s, 1, &res) != 0 && res != STICKY_EFENCED)
+	if (ckpt_write(&w->ckpt, &s, 1, &res) != 0 && res != STICKY_EFENCED)
 		return 0;
 	return res == 0 ? 1 : res == STICKY_EFENCED ? -1 : 0;
 }
@@ -178,8 +182,8 @@ session_sweep(struct worker *w, int64_t now)
 			else
 				w->stats->evictions++;
 			session_forget(w, s);
-		}
-		/* r == -1: fenced, ckpt_write already dropped it */
+		} else /* r == -1: fenced, another worker owns it now */
+			session_forget(w, s);
 	}
 }
 
@@ -190,7 +194,7 @@ mark_dirty(struct sticky_req *req)
 {
 	req->sess_dirty = 1;
 	/* Without checkpoints there is nothing to flush: never "dirty". */
-	if (ckpt_enabled(req->w))
+	if (ckpt_enabled(&req->w->ckpt))
 		store_dirty(req->w->store, req->sess, now_ms());
 }
 
@@ -216,7 +220,7 @@ sticky_session_state(struct sticky_req *req, int *err)
 		return NULL;
 	}
 	if ((rc = sid_generate(&sid, w->tag)) == 0)
-		ckpt_name(w, sid.key, name);
+		ckpt_name(&w->ckpt, sid.key, name);
 	if (rc != 0 || (s = store_session_alloc(name)) == NULL) {
 		if (err != NULL)
 			*err = rc != 0 ? rc : STICKY_ENOMEM;
@@ -230,7 +234,7 @@ sticky_session_state(struct sticky_req *req, int *err)
 		return NULL;
 	}
 	s->epoch = 1;
-	s->gen = (uint16_t)w->stall_gen;
+	s->gen = (uint16_t)w->ckpt.stall_gen;
 	payload_set_footprint(w->app, s); /* not in the store yet */
 	if ((rc = store_insert(w->store, s, now_ms())) != 0) {
 		session_destroy_cb(s, w);
@@ -306,7 +310,7 @@ sticky_session_touch(struct sticky_req *req, size_t off, size_t len)
 		return STICKY_ESTATE;
 	w = req->w;
 	mark_dirty(req);
-	if (!ckpt_enabled(w))
+	if (!ckpt_enabled(&w->ckpt))
 		return 0;
 	/*
 	 * No view, or a state of a page or less (a page is the unit of a
@@ -335,8 +339,8 @@ sticky_session_destroy(struct sticky_req *req)
 		req->sess_destroyed = req->have_cookie_sid;
 		return 0;
 	}
-	if (ckpt_enabled(w) && (rc = ckpt_drop(w, req->sess)) != 0 &&
-	    rc != STICKY_EFENCED)
+	if (ckpt_enabled(&w->ckpt) &&
+	    (rc = ckpt_drop(&w->ckpt, req->sess)) != 0 && rc != STICKY_EFENCED)
 		return rc; /* Redis down: the checkpoint would outlive logout */
 	session_forget(w, req->sess);
 	req->sess = NULL;
@@ -360,11 +364,11 @@ sticky_session_rotate(struct sticky_req *req)
 	s = req->sess;
 	if ((rc = sid_generate(&sid, w->tag)) != 0)
 		return rc;
-	if (ckpt_enabled(w) && (rc = ckpt_drop(w, s)) != 0 &&
+	if (ckpt_enabled(&w->ckpt) && (rc = ckpt_drop(&w->ckpt, s)) != 0 &&
 	    rc != STICKY_EFENCED)
 		return rc;
 	store_remove(w->store, s);
-	ckpt_name(w, sid.key, name);
+	ckpt_name(&w->ckpt, sid.key, name);
 	session_set_key(s, name);
 	memcpy(req->out_key, sid.key, sizeof(req->out_key));
 	/* The new id starts its own history in Redis. */

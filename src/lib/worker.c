@@ -22,7 +22,6 @@
 #include "checkpoint.h"
 #include "conn.h"
 #include "cookie.h"
-#include "envelope.h"
 #include "metrics.h"
 #include "quarantine.h"
 #include "redis.h"
@@ -231,14 +230,16 @@ settle_session(struct worker *w, struct sticky_req *req)
 	 * writes a new session before its first answer, so whichever worker
 	 * the hash picks next can restore it.
 	 */
-	need_write = ckpt_enabled(w) && s->dirty_since_ms != 0 &&
+	need_write = ckpt_enabled(&w->ckpt) && s->dirty_since_ms != 0 &&
 	    (w->cfg->checkpoint == CKPT_SYNC ||
 	    (req->sess_new && w->cfg->routing == ROUTING_HASH));
 	if (!need_write)
 		return;
-	ckpt_write(w, &s, 1, &res);
+	ckpt_write(&w->ckpt, &s, 1, &res);
 	if (res == STICKY_EFENCED) {
-		req->sess = NULL; /* dropped: another worker owns the user */
+		/* Another worker owns the user now: our copy is stale. */
+		session_forget(w, s);
+		req->sess = NULL;
 		request_error(req, 503, "session moved to another worker; retry");
 		w->stats->status_503++;
 		return;
@@ -249,7 +250,7 @@ settle_session(struct worker *w, struct sticky_req *req)
 		w->stats->status_503++;
 		return;
 	}
-	if (res == 0 && ckpt_replicate(w, s) != 0) {
+	if (res == 0 && ckpt_replicate(&w->ckpt, s) != 0) {
 		/* On the master only: dirty again, not acknowledged. */
 		request_error(req, 503, "state not replicated; retry");
 		w->stats->status_503++;
@@ -323,13 +324,13 @@ quarantined(struct worker *w, struct sticky_req *req)
 	case QUAR_USER:
 		w->stats->quarantine_refused++;
 		/* Store, Redis and logs know the session by its name. */
-		ckpt_name(w, sid.key, name);
+		ckpt_name(&w->ckpt, sid.key, name);
 		/* The state may be what crashes: nobody serves it from memory. */
 		if ((s = store_get(w->store, name, now_ms())) != NULL)
 			session_forget(w, s);
 		if (quar_claim_aside(w->quar, uh)) {
-			int rc = ckpt_enabled(w) ?
-			    redis_set_aside(w->redis, name) : STICKY_ENOENT;
+			int rc = ckpt_enabled(&w->ckpt) ?
+			    redis_set_aside(w->ckpt.redis, name) : STICKY_ENOENT;
 
 			log_warn("quarantine_set_aside", "sid=%s result=%s",
 			    log_sid(name, sidbuf), rc == 0 ? "set_aside" :
@@ -357,16 +358,18 @@ replay_saved(struct worker *w, struct sticky_req *req)
 	struct session *s = req->sess;
 	int res = 0;
 
-	if (w->cfg->checkpoint != CKPT_SYNC || !ckpt_enabled(w))
+	if (w->cfg->checkpoint != CKPT_SYNC || !ckpt_enabled(&w->ckpt))
 		return 1;
 	if (s->dirty_since_ms == 0 && w->cfg->checkpoint_replicas <= 0)
 		return 1;
-	ckpt_write(w, &s, 1, &res);
+	ckpt_write(&w->ckpt, &s, 1, &res);
 	if (res == STICKY_EFENCED) {
-		req->sess = NULL; /* dropped: another worker owns the user */
+		/* Another worker owns the user now: our copy is stale. */
+		session_forget(w, s);
+		req->sess = NULL;
 		return 0;
 	}
-	return res == 0 && ckpt_replicate(w, s) == 0;
+	return res == 0 && ckpt_replicate(&w->ckpt, s) == 0;
 }
 
 static void
@@ -423,8 +426,8 @@ handle:
 	 * Redis is known to be unreachable, refuse before the handler runs,
 	 * so a refused request changed nothing.
 	 */
-	if (w->cfg->checkpoint == CKPT_SYNC && ckpt_enabled(w) &&
-	    ckpt_available(w) != 0) {
+	if (w->cfg->checkpoint == CKPT_SYNC && ckpt_enabled(&w->ckpt) &&
+	    ckpt_available(&w->ckpt) != 0) {
 		request_error(&req, 503, "state cannot be saved now; retry");
 		w->stats->status_503++;
 		goto render;
@@ -697,14 +700,14 @@ timers(struct worker *w, int64_t now)
 {
 	long kb;
 
-	if (ckpt_enabled(w) && now >= w->next_flush_ms) {
+	if (ckpt_enabled(&w->ckpt) && now >= w->next_flush_ms) {
 		int64_t due;
 
 		int64_t t0 = now_us();
 		int rc;
 
 		/* One slice now; if more are due, the loop comes back at once. */
-		rc = ckpt_flush(w, 0, &due);
+		rc = ckpt_flush(&w->ckpt, 0, &due);
 		timed(&w->stats->flush_slices, &w->stats->flush_us,
 		    &w->stats->flush_us_max, t0);
 		if (rc != 0 || due == 0)
@@ -753,7 +756,7 @@ poll_timeout(struct worker *w, int64_t now, int64_t reopen_ms)
 	if (now + reopen_ms < next)
 		next = now + reopen_ms;
 
-	if (ckpt_enabled(w) && w->next_flush_ms < next)
+	if (ckpt_enabled(&w->ckpt) && w->next_flush_ms < next)
 		next = w->next_flush_ms;
 	if (w->next_sweep_ms < next)
 		next = w->next_sweep_ms;
@@ -791,7 +794,7 @@ run(struct worker *w)
 		 */
 		if (w->last_tick_ms != 0 &&
 		    now - w->last_tick_ms > 2000 + w->cfg->checkpoint_interval_ms) {
-			w->stall_gen++;
+			w->ckpt.stall_gen++;
 			log_warn("stall_detected", "gap_ms=%lld action=verify_owners",
 			    (long long)(now - w->last_tick_ms));
 		}
@@ -817,7 +820,7 @@ run(struct worker *w)
 			}
 		}
 		/* Takeover announcements from other workers, via Redis. */
-		if ((watch_fd = ckpt_watch_fd(w, &reopen_ms)) >= 0) {
+		if ((watch_fd = ckpt_watch_fd(&w->ckpt, &reopen_ms)) >= 0) {
 			pfd[n].fd = watch_fd;
 			pfd[n].events = POLLIN;
 			pfd[n].revents = 0;
@@ -844,7 +847,7 @@ run(struct worker *w)
 		}
 		/* Drop what others took over before serving anything. */
 		if (watch_fd >= 0 && pfd[first_conn - 1].revents != 0)
-			ckpt_watch_read(w);
+			ckpt_watch_read(&w->ckpt);
 		/* Serve connections first, then take new ones. */
 		size_t nc = w->nconns;
 		for (size_t i = 0; i < nc; i++)
@@ -865,6 +868,28 @@ run(struct worker *w)
 	xfree(pfd);
 }
 
+/* A session another worker owns now (ckpt.drop): our copy goes. */
+static void
+drop_stale(struct session *s, void *arg)
+{
+	session_forget(arg, s);
+}
+
+static int
+pending_cb(void *arg)
+{
+	return worker_pending(arg);
+}
+
+void
+worker_ckpt_init(struct worker *w)
+{
+	ckpt_init(&w->ckpt, w->cfg, w->app, w->store, w->stats, w->tag);
+	w->ckpt.drop = drop_stale;
+	w->ckpt.pending = pending_cb;
+	w->ckpt.arg = w;
+}
+
 void
 worker_main(struct worker *w)
 {
@@ -876,11 +901,11 @@ worker_main(struct worker *w)
 	log_set_worker(w->tag);
 	w->stats->pid = (int32_t)getpid();
 	w->stats->start_time = (int64_t)time(NULL);
-	w->app_id = envelope_app_id(w->app->name);
 	if ((rc = store_new(&w->store, session_destroy_cb, w)) != 0) {
 		log_err("worker_init_failed", "reason=out_of_memory");
 		_exit(1);
 	}
+	worker_ckpt_init(w);
 	if (w->app->worker_init != NULL &&
 	    (rc = w->app->worker_init(&w->worker_data, w->shared, w->tag,
 	    w->app->appdata)) != 0) {
@@ -888,7 +913,7 @@ worker_main(struct worker *w)
 		    sticky_strerror(rc));
 		_exit(1);
 	}
-	if ((rc = ckpt_open(w)) != 0) {
+	if ((rc = ckpt_open(&w->ckpt)) != 0) {
 		log_err("worker_init_failed", "reason=\"redis: %s\"",
 		    sticky_strerror(rc));
 		_exit(1);
@@ -904,7 +929,7 @@ worker_main(struct worker *w)
 		close(w->status_fd);
 	int64_t unused;
 
-	ckpt_flush(w, 1, &unused);
+	ckpt_flush(&w->ckpt, 1, &unused);
 	update_gauges(w, now_ms());
 	if (w->stats->dirty > 0) {
 		log_err("stop_unsaved", "dirty=%llu reason=\"redis unreachable\"",
@@ -915,7 +940,7 @@ worker_main(struct worker *w)
 		w->app->worker_exit(w->worker_data, w->app->appdata);
 	log_info("worker_stopped", "served=%lu recycle=%d", w->served, w->recycle);
 	store_free(w->store);
-	ckpt_close(w);
+	ckpt_close(&w->ckpt);
 	w->stats->up = 0;
 	_exit(code);
 }

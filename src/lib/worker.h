@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "checkpoint.h"
 #include "config.h"
-#include "envelope.h"
 #include "internal.h"
 #include "sid.h"
 
@@ -18,7 +18,6 @@ struct conn;
 struct metrics_shm;
 struct quar_shm;
 struct worker_stats;
-struct redis;
 struct store;
 
 struct worker {
@@ -35,32 +34,31 @@ struct worker {
 	struct metrics_shm *metrics;       /* borrowed: for the status page */
 	struct quar_shm *quar;             /* borrowed: crashes in flight */
 	struct store *store;
-	struct redis *redis;               /* NULL without checkpoints */
-	uint32_t app_id;                   /* envelope app id */
-	struct crc32c_shift crc_page;      /* CRC shift by one checkpoint page */
+	struct ckpt ckpt;                  /* checkpoints (checkpoint.h) */
 	struct conn **conns;               /* open connections */
 	unsigned char *rbuf;               /* the one read buffer (RBUF_LEN) */
 	size_t nconns;
 	int64_t next_flush_ms;
 	int64_t next_sweep_ms;
 	int64_t last_tick_ms;
-	unsigned stall_gen;  /* bumped when the loop was stopped for long: every
-	                        session then checks its epoch once before use */
-	char redis_gen[64];                /* P"generation" as last seen */
-	int64_t next_gen_check_ms;
-	char scrub_next[SID_KEY_LEN + 1];  /* the scrub's cursor: a name */
 	unsigned long served;              /* for max_requests */
 	int stopping;                      /* graceful stop requested */
 	int recycle;                       /* stopping for max_requests/rss */
 };
 
-/* Runs in the forked child; never returns. */
+/*
+ * Set up w->ckpt for this worker (its config, app, store, stats and tag;
+ * fenced and taken-over sessions dropped, flush slices yielding to
+ * waiting requests); ckpt_open(&w->ckpt) next.  w->store must exist.
+ */
+void worker_ckpt_init(struct worker *w);
 /*
  * Is a request waiting (a new connection, or bytes on one being read)?
  * A poll with a zero timeout: background work (checkpoint slices) stops
  * early to let it in.  Always 0 before the worker loop runs (tests).
  */
 int worker_pending(struct worker *w);
+/* Runs in the forked child; never returns. */
 void worker_main(struct worker *w) __attribute__((noreturn));
 
 #endif /* STICKY_WORKER_H */

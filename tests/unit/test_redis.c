@@ -2053,9 +2053,9 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 	w.app = &app;
 	w.stats = &m->w[0];
 	strcpy(w.tag, "w0");
-	w.app_id = envelope_app_id(app.name);
 	cr_assert_eq(store_new(&w.store, session_destroy_cb, &w), 0);
-	cr_assert_eq(ckpt_open(&w), 0);
+	worker_ckpt_init(&w);
+	cr_assert_eq(ckpt_open(&w.ckpt), 0);
 	s = store_session_alloc(key);
 	s->state = malloc(8);
 	memcpy(s->state, "12345678", 8);
@@ -2066,13 +2066,13 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 	cr_assert_eq(payload_replay_add(w.cfg, s, "req-1", &b), 0);
 	cr_assert_eq(payload_replay_add(w.cfg, s, "req-2", &b), 0);
 	buf_cleanup(&b);
-	cr_assert_eq(ckpt_write(&w, &s, 1, &res), 0);
+	cr_assert_eq(ckpt_write(&w.ckpt, &s, 1, &res), 0);
 	cr_assert_eq(res, 0);
 	session_forget(&w, s);
 
 	for (unsigned long n = 1; n <= 40; n++) {
 		alloc_fail_after(n);
-		int rc = ckpt_restore(&w, key, 0, &s);
+		int rc = ckpt_restore(&w.ckpt, key, 0, &s);
 		alloc_fail_after(0);
 		cr_assert(rc == 0 || rc == STICKY_EAGAIN,
 		    "allocation %lu: %s", n, sticky_strerror(rc));
@@ -2082,10 +2082,10 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 			break;
 		}
 		saw++;
-		redis_disconnect(w.redis); /* reconnect at once, no backoff */
+		redis_disconnect(w.ckpt.redis); /* reconnect at once, no backoff */
 	}
 	cr_assert_geq(saw, 3, "failures during takeover and decode were tried");
-	cr_assert_eq(ckpt_restore(&w, key, 0, &s), 0, "the checkpoint is intact");
+	cr_assert_eq(ckpt_restore(&w.ckpt, key, 0, &s), 0, "the checkpoint is intact");
 	cr_assert(memcmp(s->state, "12345678", 8) == 0);
 	/* Counted in max_bytes from the restore on, replay log included. */
 	cr_assert_geq(s->bytes, 8 + 2 * (5 + 28), "%zu", s->bytes);
@@ -2093,7 +2093,7 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 	cr_assert_not_null(payload_replay_find(s, "req-1"));
 	cr_assert_not_null(payload_replay_find(s, "req-2"));
 	store_free(w.store);
-	ckpt_close(&w);
+	ckpt_close(&w.ckpt);
 	metrics_unmap(m);
 	config_cleanup(&cfg);
 }

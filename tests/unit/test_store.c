@@ -283,8 +283,9 @@ Test(resolve, a_restore_that_fails_puts_the_session_back_still_dirty)
 	sticky_config_set(&f.cfg, "redis", "unix:/nonexistent/redis.sock", NULL, 0);
 	f.cfg.redis_connect_timeout_ms = 10;
 	strcpy(f.w.tag, "w0");
-	cr_assert_eq(ckpt_open(&f.w), 0);
-	cr_assert(ckpt_enabled(&f.w));
+	worker_ckpt_init(&f.w);
+	cr_assert_eq(ckpt_open(&f.w.ckpt), 0);
+	cr_assert(ckpt_enabled(&f.w.ckpt));
 	s = store_session_alloc("AAAAAAAAAAAAAAAAAAAAAA");
 	s->state = malloc(1);
 	s->bytes = 10;
@@ -304,7 +305,7 @@ Test(resolve, a_restore_that_fails_puts_the_session_back_still_dirty)
 	fr.params = NULL;
 	fr.nparams = 0;
 	fcgi_request_cleanup(&fr);
-	ckpt_close(&f.w);
+	ckpt_close(&f.w.ckpt);
 	fixture_fini(&f);
 }
 
