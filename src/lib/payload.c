@@ -54,9 +54,10 @@ payload_account(struct store *st, const struct sticky_app_def *app,
 /*
  * The payload: the codec's bytes first, then sticky's section, the replay
  * log: u32 count | count x (u32 idlen | id | u32 outlen | out), oldest
- * first, then zero padding up to the largest section written before.  The log goes last so that a new entry never shifts the app's
- * pages: a delta checkpoint then sends the pages the app changed and the
- * tail, not the whole state.
+ * first, then zero padding up to the largest section written before.
+ * The log goes last so that a new entry never shifts the app's pages: a
+ * delta checkpoint then sends the pages the app changed and the tail, not
+ * the whole state.
  */
 int
 payload_encode(const struct sticky_app_def *app,
