@@ -232,7 +232,8 @@ ckpt_restore(struct ckpt *ck, const char *key, int have_copy,
 	}
 	ckpt_name(ck, key, name);
 	buf_init(&blob);
-	rc = redis_takeover(ck->redis, name, ck->tag, &epoch, &blob, mac, &maclen);
+	rc = redis_takeover(ck->redis, name, ck->tag, &epoch, &blob, mac,
+	    &maclen);
 	if (rc == STICKY_ENOENT && epoch == 0 &&
 	    (rc = migrate_old(ck, key, name)) == 0)
 		rc = redis_takeover(ck->redis, name, ck->tag, &epoch, &blob, mac,
@@ -296,7 +297,8 @@ ckpt_restore(struct ckpt *ck, const char *key, int have_copy,
 		rc = envelope_decode_pages(blob.data, blob.len, ck->app_id, &env,
 		    &why, &ck->crc_page, page, pcrc);
 	} else
-		rc = envelope_decode(blob.data, blob.len, ck->app_id, &env, &why);
+		rc = envelope_decode(blob.data, blob.len, ck->app_id, &env,
+		    &why);
 	if (rc != 0)
 		goto refuse;
 	if ((s = store_session_alloc(name)) == NULL) {
@@ -637,7 +639,8 @@ prepare(struct ckpt *ck, struct pending *p, struct redis_write *rw, int full)
 	p->ntag = 0;
 	nruns = full ? DELTA_REWRITE_WHOLE : view_runs(ck, p, &meta_len);
 	if (p->app == NULL) {
-		if ((rc = payload_encode(ck->app, ck->cfg, s, &p->payload, &meta_len)) != 0)
+		if ((rc = payload_encode(ck->app, ck->cfg, s, &p->payload,
+		    &meta_len)) != 0)
 			return rc;
 		p->len = p->payload.len;
 		x = s->x;
@@ -759,7 +762,8 @@ settle(struct ckpt *ck, struct pending *p, const struct redis_write *rw)
 				memset(x->touched, 0,
 				    x->ntouched * sizeof(*x->touched));
 		}
-		payload_account(ck->store, ck->app, s); /* the delta base changed */
+		/* The delta base changed. */
+		payload_account(ck->store, ck->app, s);
 		if (rw->reclaimed) {
 			/* Redis had lost it (or held older state): ours won. */
 			s->epoch++;
@@ -1157,7 +1161,8 @@ written_matches(struct ckpt *ck, struct session *s,
 
 	if (s->x != NULL && s->x->written_len > 0)
 		return memcmp(hdr, s->x->written_hdr, ENV_HDR_LEN) == 0;
-	if (envelope_decode_header(hdr, ENV_HDR_LEN, ck->app_id, &env, &why) != 0)
+	if (envelope_decode_header(hdr, ENV_HDR_LEN, ck->app_id, &env,
+	    &why) != 0)
 		return 0;
 	buf_init(&b);
 	if (payload_encode(ck->app, ck->cfg, s, &b, &meta) != 0) {

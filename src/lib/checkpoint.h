@@ -52,7 +52,7 @@ struct ckpt {
 	unsigned stall_gen;  /* bumped when announcements may have been missed
 	                        (and by the worker after a stall): every session
 	                        then checks its epoch once before use */
-	int replicas_short;  /* the last WAIT for checkpoint_replicas fell short */
+	int replicas_short;  /* the last WAIT for replicas fell short */
 	char redis_gen[64];               /* P"generation" as last seen */
 	int64_t next_gen_check_ms;
 	char scrub_next[SID_KEY_LEN + 1]; /* the scrub's cursor: a name */
@@ -95,11 +95,11 @@ int ckpt_restore(struct ckpt *ck, const char *key, int have_copy,
     struct session **out);
 /*
  * Write these sessions now, pipelined (a delta Redis refuses is sent
- * again whole in the same call).  results gets each one's outcome: 0,
- * STICKY_EFENCED (another worker owns it now: the session is left as it
- * is, in the store, and the caller must drop it), STICKY_EAGAIN or
- * STICKY_EREDIS (still dirty, retried later).  Returns 0 or the
- * connection's error.
+ * again whole in the same call).  results (n of them, not NULL) gets each
+ * one's outcome: 0, STICKY_EFENCED (another worker owns it now: the
+ * session is left as it is, in the store, and the caller must drop it),
+ * STICKY_EAGAIN or STICKY_EREDIS (still dirty, retried later).  Returns 0
+ * or the connection's error.
  */
 int ckpt_write(struct ckpt *ck, struct session **ss, size_t n, int *results);
 /*

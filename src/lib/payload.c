@@ -203,7 +203,8 @@ payload_decode(const struct sticky_app_def *app,
 			return STICKY_ECORRUPT;
 		idlen = get32(m + off);
 		off += 4;
-		if (idlen == 0 || idlen > REPLAY_MAX_ID || meta_len - off < idlen + 4)
+		if (idlen == 0 || idlen > REPLAY_MAX_ID ||
+		    meta_len - off < idlen + 4)
 			return STICKY_ECORRUPT;
 		id = (const char *)m + off;
 		/* Ids are C strings when written: a NUL means corruption. */
@@ -280,7 +281,8 @@ payload_replay_add(const struct sticky_config *cfg, struct session *s,
 	    response->len > REPLAY_MAX_RESPONSE ||
 	    need > (size_t)cfg->replay_max_bytes)
 		return 0;
-	if ((rc = replay_alloc(cfg, s, s->x != NULL ? s->x->nreplay + 1 : 1)) != 0)
+	if ((rc = replay_alloc(cfg, s,
+	    s->x != NULL ? s->x->nreplay + 1 : 1)) != 0)
 		return rc;
 	x = s->x;
 	/*

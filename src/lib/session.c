@@ -81,8 +81,8 @@ session_resolve(struct worker *w, struct sticky_req *req)
 				log_warn("fenced", "sid=%s action=drop_local_copy "
 				    "check=%s", log_sid(name, sidbuf),
 				    cfg->strict_fencing ? "strict" :
-				    !session_gen_ok(s, w->ckpt.stall_gen) ? "stall" :
-				    "unwatched");
+				    !session_gen_ok(s, w->ckpt.stall_gen) ?
+				    "stall" : "unwatched");
 				session_forget(w, s);
 				s = NULL;
 			} else if (rc == 0)

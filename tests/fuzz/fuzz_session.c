@@ -115,7 +115,8 @@ decode_with(const uint8_t *p, size_t len, const struct envelope *e, long slots)
 		if (slots == 64) {
 			/* Room for every entry (at most 64): the same bytes. */
 			buf_init(&out);
-			CHECK(payload_encode(w.app, w.cfg, s, &out, &meta_len) == 0);
+			CHECK(payload_encode(w.app, w.cfg, s, &out,
+			    &meta_len) == 0);
 			CHECK(meta_len == e->meta_len);
 			CHECK(out.len == len);
 			CHECK(memcmp(out.data, p, len) == 0);

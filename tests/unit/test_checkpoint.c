@@ -207,11 +207,12 @@ crc_after_full_and_delta(const struct sticky_app_def *app)
 
 	/* Two pages apart, then the last byte: deltas, each checked. */
 	for (int round = 0; round < 3; round++) {
-		size_t off = round == 2 ? STATE_LEN - 1 : (size_t)(3 + 9 * round) *
-		    PAGE + 100;
+		size_t off = round == 2 ? STATE_LEN - 1 :
+		    (size_t)(3 + 9 * round) * PAGE + 100;
+		unsigned char v = (unsigned char)(0xa0 + round);
 
 		bytes = f.stats.ckpt_bytes;
-		change(&f, off, round == 2 ? 1 : 10, (unsigned char)(0xa0 + round));
+		change(&f, off, round == 2 ? 1 : 10, v);
 		cr_assert_eq(write1(&f), 0);
 		cr_assert_lt(f.stats.ckpt_bytes - bytes, STATE_LEN / 4,
 		    "round %d: a delta, %llu bytes", round,
@@ -295,7 +296,8 @@ Test(ckpt, deleted_checkpoint_is_reclaimed_by_a_whole_write)
 	cr_assert_eq(f.stats.reclaims, 1);
 	cr_assert_eq(f.s->epoch, epoch + 1, "re-claimed with a new epoch");
 	x = raw("HGET", kname(f.name, "o"), "epoch", NULL);
-	cr_assert_eq(strtoull(x.s, NULL, 10), epoch + 1, "owner record: %s", x.s);
+	cr_assert_eq(strtoull(x.s, NULL, 10), epoch + 1, "owner record: %s",
+	    x.s);
 	rr_free(&x);
 	assert_redis_holds_state(&f);
 	fx_fini(&f);

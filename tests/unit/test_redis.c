@@ -1751,10 +1751,12 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 			break;
 		}
 		saw++;
-		redis_disconnect(w.ckpt.redis); /* reconnect at once, no backoff */
+		/* Reconnect at once, no backoff. */
+		redis_disconnect(w.ckpt.redis);
 	}
 	cr_assert_geq(saw, 3, "failures during takeover and decode were tried");
-	cr_assert_eq(ckpt_restore(&w.ckpt, key, 0, &s), 0, "the checkpoint is intact");
+	cr_assert_eq(ckpt_restore(&w.ckpt, key, 0, &s), 0,
+	    "the checkpoint is intact");
 	cr_assert(memcmp(s->state, "12345678", 8) == 0);
 	/* Counted in max_bytes from the restore on, replay log included. */
 	cr_assert_geq(s->bytes, 8 + 2 * (5 + 28), "%zu", s->bytes);

@@ -96,10 +96,12 @@ Test(payload, app_bytes_first_replay_log_last_round_trip)
 	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p, &meta), 0);
 	cr_assert(memcmp(p.data, "12345678", 8) == 0, "app bytes lead");
 	cr_assert_eq(p.len, 8 + meta);
-	cr_assert_eq(payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1), 0);
+	cr_assert_eq(payload_decode(w.app, w.cfg,
+	    r, p.data, p.len, meta, 1), 0);
 	cr_assert(memcmp(r->state, "12345678", 8) == 0);
 	cr_assert_str_eq((char *)payload_replay_find(r, "id-1")->data, "first");
-	cr_assert_str_eq((char *)payload_replay_find(r, "id-2")->data, "second");
+	cr_assert_str_eq((char *)payload_replay_find(r, "id-2")->data,
+	    "second");
 	cr_assert_null(payload_replay_find(r, "id-3"));
 	buf_cleanup(&p);
 	session_destroy_cb(s, &w);
@@ -119,7 +121,8 @@ Test(payload, the_ring_keeps_the_newest_and_survives_a_restore_in_order)
 	add(s, "d", "4"); /* overwrites a */
 	cr_assert_null(payload_replay_find(s, "a"));
 	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p, &meta), 0);
-	cr_assert_eq(payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1), 0);
+	cr_assert_eq(payload_decode(w.app, w.cfg,
+	    r, p.data, p.len, meta, 1), 0);
 	/* After the restore the oldest (b) is the next to go. */
 	add(r, "e", "5");
 	cr_assert_null(payload_replay_find(r, "b"));
@@ -149,12 +152,14 @@ Test(payload, never_shrinks_so_deltas_stay_possible)
 	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p2, &m2), 0);
 	cr_assert_geq(p2.len, p1.len, "%zu < %zu", p2.len, p1.len);
 	/* Padding decodes: zeros after the entries. */
-	cr_assert_eq(payload_decode(w.app, w.cfg, r, p2.data, p2.len, m2, 1), 0);
+	cr_assert_eq(payload_decode(w.app, w.cfg,
+	    r, p2.data, p2.len, m2, 1), 0);
 	cr_assert_not_null(payload_replay_find(r, "z"));
 	/* Anything but zeros there is corruption. */
 	p2.data[p2.len - 1] = 7;
 	struct session *r2 = store_session_alloc("CCCCCCCCCCCCCCCCCCCCCC");
-	cr_assert_eq(payload_decode(w.app, w.cfg, r2, p2.data, p2.len, m2, 1), STICKY_ECORRUPT);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r2, p2.data, p2.len, m2, 1),
+	    STICKY_ECORRUPT);
 	buf_cleanup(&p1);
 	buf_cleanup(&p2);
 	session_destroy_cb(s, &w);
@@ -170,8 +175,10 @@ Test(payload, hostile_meta_is_refused)
 	/* count 1, idlen 0x7fffffff: far past the end. */
 	p[8 + 3] = 1;
 	p[12] = 0x7f; p[13] = 0xff; p[14] = 0xff; p[15] = 0xff;
-	cr_assert_eq(payload_decode(w.app, w.cfg, r, p, sizeof(p), 12, 1), STICKY_ECORRUPT);
-	cr_assert_eq(payload_decode(w.app, w.cfg, r, p, sizeof(p), 40, 1), STICKY_ECORRUPT,
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p, sizeof(p), 12, 1),
+	    STICKY_ECORRUPT);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p, sizeof(p), 40, 1),
+	    STICKY_ECORRUPT,
 	    "meta longer than the payload");
 	session_destroy_cb(r, &w);
 }
@@ -187,7 +194,8 @@ Test(payload, id_with_nul_is_refused)
 	p[8 + 3] = 1;
 	p[12 + 3] = 3;
 	p[16] = 'a'; p[17] = '\0'; p[18] = 'b';
-	cr_assert_eq(payload_decode(w.app, w.cfg, r, p, sizeof(p), 15, 1), STICKY_ECORRUPT);
+	cr_assert_eq(payload_decode(w.app, w.cfg, r, p, sizeof(p), 15, 1),
+	    STICKY_ECORRUPT);
 	session_destroy_cb(r, &w);
 }
 
@@ -221,11 +229,13 @@ Test(payload, out_of_memory_in_replay_add_leaves_the_ring_intact)
 			cr_assert_not_null(s->x->replay[i].id);
 	}
 	cr_assert_eq(failed, 2, "the id and the response were both tried");
-	cr_assert_str_eq((char *)payload_replay_find(s, "d")->data, "new response");
+	cr_assert_str_eq((char *)payload_replay_find(s, "d")->data,
+	    "new response");
 	cr_assert_null(payload_replay_find(s, "a"));
 	buf_init(&p);
 	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p, &meta), 0);
-	cr_assert_eq(payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1), 0);
+	cr_assert_eq(payload_decode(w.app, w.cfg,
+	    r, p.data, p.len, meta, 1), 0);
 	cr_assert_not_null(payload_replay_find(r, "d"));
 	buf_cleanup(&p);
 	buf_cleanup(&b);
@@ -249,7 +259,8 @@ Test(payload, out_of_memory_in_decode_is_enomem_and_leaks_nothing)
 		struct session *r = store_session_alloc("BBBBBBBBBBBBBBBBBBBBBB");
 
 		alloc_fail_after(n);
-		int rc = payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1);
+		int rc = payload_decode(w.app, w.cfg, r, p.data,
+		    p.len, meta, 1);
 		alloc_fail_after(0);
 		cr_assert(rc == 0 || rc == STICKY_ENOMEM, "allocation %lu: %d", n, rc);
 		saw += rc == STICKY_ENOMEM;
@@ -283,14 +294,16 @@ Test(payload, the_replay_log_is_bounded_in_bytes)
 	buf_init(&b);
 	buf_puts(&b, "a response larger than the whole budget");
 	cr_assert_eq(payload_replay_add(w.cfg, s, "d", &b), 0);
-	cr_assert_null(payload_replay_find(s, "d"), "too large: not remembered");
+	cr_assert_null(payload_replay_find(s, "d"),
+	    "too large: not remembered");
 	cr_assert_eq(s->x->replay_bytes, 16);
 	buf_cleanup(&b);
 	/* A restore into a worker with a smaller budget keeps the newest. */
 	buf_init(&p);
 	cr_assert_eq(payload_encode(w.app, w.cfg, s, &p, &meta), 0);
 	cfg.replay_max_bytes = 10;
-	cr_assert_eq(payload_decode(w.app, w.cfg, r, p.data, p.len, meta, 1), 0);
+	cr_assert_eq(payload_decode(w.app, w.cfg,
+	    r, p.data, p.len, meta, 1), 0);
 	cr_assert_eq(r->x->nreplay, 1);
 	cr_assert_eq(r->x->replay_bytes, 8);
 	cr_assert_not_null(payload_replay_find(r, "c"));
