@@ -9,8 +9,9 @@
  * Timing checks (timeouts, backoff) allow wide margins and only bound them
  * from above by 1 s, so they hold under valgrind.  Checks of the raw
  * keyspace (TTL, EXISTS, DBSIZE, SCRIPT FLUSH) go through the small RESP
- * client of redis_srv.c, not hiredis: the redis*.c files stay its only users.  Wrong-typed
- * replies come from a fake server (a forked child speaking canned RESP).
+ * client of redis_srv.c, not hiredis: the redis*.c files stay its only
+ * users.  Wrong-typed replies come from a fake server (a forked child
+ * speaking canned RESP).
  * Run under valgrind with --trace-children=yes
  * --trace-children-skip='*redis-server*' --child-silent-after-fork=yes
  * (the fake servers are forks killed by SIGTERM: their leak reports are
