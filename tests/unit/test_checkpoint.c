@@ -2,10 +2,11 @@
  * test_checkpoint.c: checkpoint.c on its own context (struct ckpt, no
  * worker) against a real redis-server (redis_srv.c): the envelope's
  * payload CRC is that of the bytes Redis holds after full and delta
- * writes (with and without a codec view), a delta Redis refuses is sent
- * again whole in the same call, and a fenced write is handed back to the
- * caller (ckpt_write's results, ckpt_flush's drop callback), never freed
- * behind its back.  What Redis holds is read with the raw RESP client.
+ * writes (with and without a codec view; under a secret the MAC too), a
+ * delta Redis refuses is sent again whole in the same call, and a fenced
+ * write is handed back to the caller (ckpt_write's results, ckpt_flush's
+ * drop callback), never freed behind its back.  What Redis holds is read
+ * with the raw RESP client.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "envelope.h"
 #include "metrics.h"
 #include "redis_srv.h"
+#include "secret.h"
 #include "session.h"
 #include "store.h"
 
@@ -105,10 +107,17 @@ drop_cb(struct session *s, void *arg)
 }
 
 static void
-fx_init(struct fx *f, const struct sticky_app_def *app)
+fx_init(struct fx *f, const struct sticky_app_def *app, int secret)
 {
+	static const char *const keys[] = {
+		"0123456789abcdef0123456789abcdef-ckpt" };
+	const size_t lens[] = { strlen(keys[0]) };
+
 	memset(f, 0, sizeof(*f));
 	cr_assert_eq(config_init(&f->cfg), 0);
+	/* secret_file: names are keyed hashes, checkpoints carry a MAC. */
+	if (secret)
+		cr_assert_eq(secrets_from(&f->cfg.secrets, keys, lens, 1), 0);
 	cr_assert_eq(sticky_config_set(&f->cfg, "redis", addr, NULL, 0), 0);
 	cr_assert_eq(sticky_config_set(&f->cfg, "redis_prefix", PREFIX, NULL,
 	    0), 0);
@@ -164,7 +173,8 @@ write1(struct fx *f)
 /*
  * What Redis holds for the session: its header's CRC is that of the
  * payload that follows, and the payload is the state, then the replay
- * log section.  Returns the checkpoint's epoch.
+ * log section; under a secret, the MAC in the owner record is that of
+ * these bytes.  Returns the checkpoint's epoch.
  */
 static uint64_t
 assert_redis_holds_state(struct fx *f)
@@ -188,17 +198,27 @@ assert_redis_holds_state(struct fx *f)
 	cr_assert_eq(envelope_decode(
 	    (unsigned char *)x.s, x.len, f->ck.app_id, &env, &why), 0, "%s",
 	    why);
+	if (f->cfg.secrets != NULL) {
+		struct rr m = raw("HGET", kname(f->name, "o"), "mac", NULL);
+
+		cr_assert_eq(m.type, '$', "no MAC in the owner record");
+		cr_assert_eq(m.len, SECRET_MAC_LEN);
+		cr_assert_eq(secret_mac_check(f->cfg.secrets, x.s, ENV_HDR_LEN, p,
+		    x.len - ENV_HDR_LEN, (unsigned char *)m.s), 0,
+		    "the MAC is that of the bytes Redis holds");
+		rr_free(&m);
+	}
 	rr_free(&x);
 	return env.epoch;
 }
 
 static void
-crc_after_full_and_delta(const struct sticky_app_def *app)
+crc_after_full_and_delta(const struct sticky_app_def *app, int secret)
 {
 	struct fx f;
 	uint64_t bytes;
 
-	fx_init(&f, app);
+	fx_init(&f, app, secret);
 	cr_assert_eq(write1(&f), 0);
 	cr_assert_eq(f.stats.ckpt_written, 1);
 	cr_assert_geq(f.stats.ckpt_bytes, ENV_HDR_LEN + STATE_LEN, "full");
@@ -226,12 +246,22 @@ crc_after_full_and_delta(const struct sticky_app_def *app)
 
 Test(ckpt, payload_crc_matches_redis_after_full_and_delta_writes)
 {
-	crc_after_full_and_delta(&app_plain);
+	crc_after_full_and_delta(&app_plain, 0);
 }
 
 Test(ckpt, payload_crc_matches_redis_after_view_deltas)
 {
-	crc_after_full_and_delta(&app_view);
+	crc_after_full_and_delta(&app_view, 0);
+}
+
+Test(ckpt, payload_crc_and_mac_match_redis_under_a_secret)
+{
+	crc_after_full_and_delta(&app_plain, 1);
+}
+
+Test(ckpt, payload_crc_and_mac_match_redis_after_view_deltas_under_a_secret)
+{
+	crc_after_full_and_delta(&app_view, 1);
 }
 
 /*
@@ -240,13 +270,13 @@ Test(ckpt, payload_crc_matches_redis_after_view_deltas)
  * ckpt_write() call sends it whole.
  */
 static void
-refused_delta_retried_whole(const struct sticky_app_def *app)
+refused_delta_retried_whole(const struct sticky_app_def *app, int secret)
 {
 	struct fx f;
 	struct rr x;
 	uint64_t bytes;
 
-	fx_init(&f, app);
+	fx_init(&f, app, secret);
 	cr_assert_eq(write1(&f), 0);
 	x = raw("SETRANGE", kname(f.name, "s"), "0", "XXXX", NULL);
 	cr_assert_eq(x.type, ':');
@@ -272,12 +302,12 @@ refused_delta_retried_whole(const struct sticky_app_def *app)
 
 Test(ckpt, refused_delta_is_retried_whole_in_the_same_call)
 {
-	refused_delta_retried_whole(&app_plain);
+	refused_delta_retried_whole(&app_plain, 0);
 }
 
-Test(ckpt, refused_view_delta_is_retried_whole_in_the_same_call)
+Test(ckpt, refused_view_delta_under_a_secret_is_retried_whole)
 {
-	refused_delta_retried_whole(&app_view);
+	refused_delta_retried_whole(&app_view, 1);
 }
 
 /* The checkpoint deleted behind the worker's back: re-claimed, whole. */
@@ -287,7 +317,7 @@ Test(ckpt, deleted_checkpoint_is_reclaimed_by_a_whole_write)
 	struct rr x;
 	uint64_t epoch;
 
-	fx_init(&f, &app_plain);
+	fx_init(&f, &app_plain, 0);
 	cr_assert_eq(write1(&f), 0);
 	epoch = f.s->epoch;
 	cr_assert_eq(raw_int("DEL", kname(f.name, "s"), NULL), 1);
@@ -315,7 +345,7 @@ Test(ckpt, fenced_write_is_handed_back_to_the_caller)
 	struct rr x;
 	int64_t due;
 
-	fx_init(&f, &app_plain);
+	fx_init(&f, &app_plain, 0);
 	cr_assert_eq(write1(&f), 0);
 	raw_hset(kname(f.name, "o"), "epoch", "99");
 	raw_hset(kname(f.name, "o"), "owner", "w9");
