@@ -203,8 +203,8 @@ assert_redis_holds_state(struct fx *f)
 
 		cr_assert_eq(m.type, '$', "no MAC in the owner record");
 		cr_assert_eq(m.len, SECRET_MAC_LEN);
-		cr_assert_eq(secret_mac_check(f->cfg.secrets, x.s, ENV_HDR_LEN, p,
-		    x.len - ENV_HDR_LEN, (unsigned char *)m.s), 0,
+		cr_assert_eq(secret_mac_check(f->cfg.secrets, x.s, ENV_HDR_LEN,
+		    p, x.len - ENV_HDR_LEN, (unsigned char *)m.s), 0,
 		    "the MAC is that of the bytes Redis holds");
 		rr_free(&m);
 	}
