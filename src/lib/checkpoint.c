@@ -899,7 +899,7 @@ ckpt_write(struct ckpt *ck, struct session **ss, size_t n, int *results)
 	return rc;
 }
 
-static void check_generation(struct ckpt *ck);
+static int check_generation(struct ckpt *ck);
 static void scrub(struct ckpt *ck);
 
 int
@@ -971,8 +971,17 @@ ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 	if (!ckpt_enabled(ck))
 		return 0;
 	if (!all && ensure_conn(ck) == 0) {
-		check_generation(ck);
-		scrub(ck);
+		/*
+		 * Redis lost data: every session held here is written now,
+		 * whole batches, before any request is served, so that the
+		 * window in which another worker could take a user over from
+		 * what Redis has left (older, or nothing) is as short as it
+		 * can be.  Rare, and worth a pause.
+		 */
+		if (check_generation(ck))
+			all = 1;
+		else
+			scrub(ck);
 	}
 	/*
 	 * Oldest change first; one pipeline of at most SLICE_BYTES of work
@@ -1214,30 +1223,37 @@ scrub(struct ckpt *ck)
 /*
  * Did Redis lose data since we last looked (restarted empty, flushed,
  * replaced)?  Then every session held here is written again: the writes
- * re-claim what Redis lost.  At most once a GEN_CHECK_MS.
+ * re-claim what Redis lost.  At most once a GEN_CHECK_MS, and at once after
+ * each (re)connection (Redis restarted, another master promoted).  1 when
+ * Redis lost data (every session is then marked dirty).
  */
-static void
+static int
 check_generation(struct ckpt *ck)
 {
 	int64_t now = now_ms();
 	unsigned char rnd[12];
 	char fresh[2 * sizeof(rnd) + 1], seen[64];
+	unsigned cg = redis_conn_gen(ck->redis);
+	int lost = 0;
 
-	if (now < ck->next_gen_check_ms)
-		return;
+	if (now < ck->next_gen_check_ms && cg == ck->conn_gen)
+		return 0;
 	ck->next_gen_check_ms = now + GEN_CHECK_MS;
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
-		return;
+		return 0;
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(fresh + 2 * i, 3, "%02x", rnd[i]);
 	if (redis_generation(ck->redis, fresh, seen, sizeof(seen)) != 0)
-		return; /* unreachable: asked again later */
+		return 0; /* unreachable: asked again later */
+	ck->conn_gen = cg;
 	if (ck->redis_gen[0] != '\0' && strcmp(seen, ck->redis_gen) != 0) {
 		log_warn("redis_data_lost", "sessions=%zu action=rewrite_all",
 		    store_count(ck->store));
 		store_foreach(ck->store, mark_dirty_cb, ck);
+		lost = 1;
 	}
 	snprintf(ck->redis_gen, sizeof(ck->redis_gen), "%s", seen);
+	return lost;
 }
 
 int

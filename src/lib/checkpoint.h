@@ -55,6 +55,7 @@ struct ckpt {
 	int replicas_short;  /* the last WAIT for replicas fell short */
 	char redis_gen[64];               /* P"generation" as last seen */
 	int64_t next_gen_check_ms;
+	unsigned conn_gen;                /* redis_conn_gen() when last checked */
 	char scrub_next[SID_KEY_LEN + 1]; /* the scrub's cursor: a name */
 };
 

@@ -162,6 +162,12 @@ rd_lost(struct redis *r, struct conn *cn)
 	return STICKY_EREDIS;
 }
 
+unsigned
+redis_conn_gen(const struct redis *r)
+{
+	return r->cmd_gen;
+}
+
 int
 rd_conn_lost(struct redis *r)
 {
@@ -174,6 +180,8 @@ rd_conn_up(struct redis *r, struct conn *cn)
 {
 	if (cn->failures > 0)
 		log_info(cn->ev_up, "addr=%s failures=%u", r->addr, cn->failures);
+	if (cn == &r->cmd)
+		r->cmd_gen++;
 	cn->failures = 0;
 	cn->backoff_ms = r->backoff_min_ms;
 	cn->retry_at = 0;

@@ -70,6 +70,12 @@ void redis_free(struct redis *r); /* closes both connections */
  * failed (and starts the next backoff).
  */
 int redis_connect(struct redis *r);
+/*
+ * Changes each time the command connection is (re)established, to the
+ * same server or another (a Sentinel promotion): what Redis holds may
+ * have changed under the caller (checkpoint.c checks its generation).
+ */
+unsigned redis_conn_gen(const struct redis *r);
 int redis_connected(const struct redis *r);
 /* Drop the command connection (e.g. after fork, or a timeout left it
  * unusable); redis_sub_close() drops the other one. */

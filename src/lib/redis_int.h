@@ -55,6 +55,7 @@ struct redis {
 	struct conn sub; /* subscribed to the channel, non-blocking */
 	struct conn watch; /* Sentinel mode: +switch-master, non-blocking */
 	unsigned sub_gen; /* changes whenever sub is opened or closed */
+	unsigned cmd_gen; /* changes whenever cmd is (re)connected */
 	char *addr;      /* as configured, for logs */
 	char *host;      /* TCP host (Sentinel mode: the master), or NULL */
 	int port;
