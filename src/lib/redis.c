@@ -724,7 +724,8 @@ rd_eval(struct redis *r, enum script_id id, const char *op, int argc,
 	*out = NULL;
 	argv[0] = "EVALSHA";
 	lens[0] = 7;
-	argv[2] = id == SCR_MIGRATE ? "4" : id == SCR_GENERATION ? "1" : "2";
+	argv[2] = id == SCR_MIGRATE ? "6" : id == SCR_GENERATION ? "1" :
+	    id == SCR_SET_ASIDE ? "4" : "3";
 	lens[2] = 1;
 	for (int tries = 0;; tries++) {
 		argv[1] = r->sha[id];

@@ -6,16 +6,21 @@
  * redis_sub.c (takeover announcements), redis_scan.c (stickyctl's
  * iteration); redis_int.h is what they share.
  *
- * Keys, for session name N under prefix P (the {N} hash tag keeps both in
- * one Redis Cluster slot, as the scripts need).  N is what the callers
- * pass as "key": with secret_file, a keyed hash of the session key
- * (secret.h), never the key itself; without, the session key.
- *   P{N}:s   the checkpoint: envelope header + payload (a string)
- *   P{N}:o   the owner record: hash {epoch, owner, mac}; owner "-" after
- *            logout; mac: the checkpoint's MAC (secret.h), absent without
+ * Keys, for session name N under prefix P (the {N} hash tag keeps a
+ * session's keys in one Redis Cluster slot, as the scripts need).  N is
+ * what the callers pass as "key": with secret_file, a keyed hash of the
+ * session key (secret.h), never the key itself; without, the session key.
+ *   P{N}:u   the session's one key, a string: the owner record (69 bytes,
+ *            fixed width: epoch, owner ("-" after logout), the
+ *            checkpoint's MAC (secret.h), if any), then the checkpoint
+ *            (envelope header + payload), absent before the first write
+ *            and after logout.  Layout: redis_scripts.c.  It carries the
+ *            configured TTL, refreshed by every write.
  *   P{N}:bad:<unix time>  a checkpoint set aside after failing its checks
  *   P"generation"  a random token: a change means Redis lost data
- * Both live keys carry the configured TTL, refreshed by every write.
+ * Earlier releases kept a session in two keys, P{N}:s (the checkpoint)
+ * and P{N}:o (a hash: epoch, owner, mac); the scripts move such a session
+ * into P{N}:u the first time anything here touches it.
  *
  * Takeover and drop announce the new epoch on the Pub/Sub channel
  * P"takeover" (see redis_sub_open()).  With ACLs, the user needs
@@ -55,12 +60,12 @@ struct redis_opts {
 
 struct redis;
 
-#define REDIS_MAC_MAX 32 /* longest MAC stored with a checkpoint */
+#define REDIS_MAC_MAX 16 /* longest MAC stored with a checkpoint */
 
 /* Copies the options; does not connect.  STICKY_EINVAL for a bad addr,
  * a user without password, negative values or backoff_min > backoff_max.
  * Session keys everywhere below must be 1..512 bytes without braces or
- * control characters, owners 1..64 bytes other than "-" without spaces or
+ * control characters, owners 1..32 bytes other than "-" without spaces or
  * control characters (STICKY_EINVAL). */
 int redis_new(struct redis **out, const struct redis_opts *o);
 void redis_free(struct redis *r); /* closes both connections */
@@ -219,13 +224,14 @@ int redis_peek(struct redis *r, const char *key, uint64_t *epoch,
 /* The MAC stored with a checkpoint; STICKY_ENOENT if none. */
 int redis_mac(struct redis *r, const char *key, unsigned char *mac,
     size_t *maclen);
-/* Iterate session keys (SCAN MATCH P{*}:s); *cursor starts and ends at 0. */
+/* Iterate session keys (SCAN MATCH P{*}:[us]: either layout; a name may
+ * come twice); *cursor starts and ends at 0. */
 int redis_scan(struct redis *r, uint64_t *cursor, char ***keys, size_t *n);
 void redis_scan_free(char **keys, size_t n);
 /* The checkpoint bytes into blob (reset first); STICKY_ENOENT if none. */
 int redis_get(struct redis *r, const char *key, struct sticky_buf *blob);
-/* Delete checkpoint and owner record unconditionally; STICKY_ENOENT if
- * neither existed. */
+/* Delete the session's key (and any left in the old layout)
+ * unconditionally; STICKY_ENOENT if none existed. */
 int redis_delete(struct redis *r, const char *key);
 
 /* ---- takeover announcements: a second, subscribed connection ---- */

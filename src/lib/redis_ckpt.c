@@ -63,32 +63,41 @@ key_make(const struct redis *r, const char *key, const char *suffix,
 	return p;
 }
 
-/* The two live keys of a session (or P{K}:s and the :bad: key). */
-struct keypair {
-	char *s, *o;
-	size_t slen, olen;
+/*
+ * The keys every session script gets: P{K}:u, the session's key, then
+ * P{K}:s and P{K}:o, the two keys of the layout earlier releases used
+ * (the scripts move such a session into P{K}:u).
+ */
+#define NKEYS 3
+struct keyset {
+	char *k[NKEYS];
+	size_t len[NKEYS];
 };
 
-static int
-keys_make(const struct redis *r, const char *key, struct keypair *kp)
+static void
+keys_free(struct keyset *ks)
 {
-	kp->s = kp->o = NULL;
-	if (!rd_key_valid(key))
-		return STICKY_EINVAL;
-	if ((kp->s = key_make(r, key, "s", &kp->slen)) == NULL ||
-	    (kp->o = key_make(r, key, "o", &kp->olen)) == NULL) {
-		xfree(kp->s);
-		kp->s = NULL;
-		return STICKY_ENOMEM;
+	for (int i = 0; i < NKEYS; i++) {
+		xfree(ks->k[i]);
+		ks->k[i] = NULL;
 	}
-	return 0;
 }
 
-static void
-keys_free(struct keypair *kp)
+static int
+keys_make(const struct redis *r, const char *key, struct keyset *ks)
 {
-	xfree(kp->s);
-	xfree(kp->o);
+	static const char *const suffix[NKEYS] = { "u", "s", "o" };
+
+	memset(ks, 0, sizeof(*ks));
+	if (!rd_key_valid(key))
+		return STICKY_EINVAL;
+	for (int i = 0; i < NKEYS; i++)
+		if ((ks->k[i] = key_make(r, key, suffix[i], &ks->len[i])) ==
+		    NULL) {
+			keys_free(ks);
+			return STICKY_ENOMEM;
+		}
+	return 0;
 }
 
 /* The integer reply of a script, or STICKY_EREDIS with r->err set. */
@@ -125,24 +134,25 @@ eval_done(struct redis *r, enum script_id id, const char *op, int argc,
 	return rc;
 }
 
+/* The keys from argv[at] on. */
 static void
-set_keys(const char **argv, size_t *lens, const struct keypair *kp)
+set_keys(const char **argv, size_t *lens, int at, const struct keyset *ks)
 {
-	argv[3] = kp->s;
-	lens[3] = kp->slen;
-	argv[4] = kp->o;
-	lens[4] = kp->olen;
+	for (int i = 0; i < NKEYS; i++) {
+		argv[at + i] = ks->k[i];
+		lens[at + i] = ks->len[i];
+	}
 }
 
-/* The session key and the channel, argv[7] and [8] of takeover and drop. */
+/* The session key and the channel, argv[8] and [9] of takeover and drop. */
 static void
 set_announce(const struct redis *r, const char **argv, size_t *lens,
     const char *key)
 {
-	argv[7] = key;
-	lens[7] = strlen(key);
-	argv[8] = r->channel;
-	lens[8] = r->channellen;
+	argv[8] = key;
+	lens[8] = strlen(key);
+	argv[9] = r->channel;
+	lens[9] = r->channellen;
 }
 
 /* ---- ownership ------------------------------------------------------- */
@@ -152,10 +162,10 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
     uint64_t *epoch, struct sticky_buf *blob, unsigned char *mac,
     size_t *maclen)
 {
-	const char *argv[9];
-	size_t lens[9];
+	const char *argv[10];
+	size_t lens[10];
 	char ttl[NUMLEN];
-	struct keypair kp;
+	struct keyset kp;
 	redisReply *rep = NULL, *e, *b, *m;
 	int rc;
 
@@ -167,13 +177,13 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 		return STICKY_EINVAL;
 	if ((rc = keys_make(r, key, &kp)) != 0)
 		return rc;
-	set_keys(argv, lens, &kp);
-	argv[5] = owner;
-	lens[5] = strlen(owner);
-	argv[6] = ttl;
-	lens[6] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
+	set_keys(argv, lens, 3, &kp);
+	argv[6] = owner;
+	lens[6] = strlen(owner);
+	argv[7] = ttl;
+	lens[7] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
 	set_announce(r, argv, lens, key);
-	if ((rc = rd_eval(r, SCR_TAKEOVER, "takeover", 9, argv, lens,
+	if ((rc = rd_eval(r, SCR_TAKEOVER, "takeover", 10, argv, lens,
 	    &rep)) != 0)
 		goto out;
 	if (rep->type == REDIS_REPLY_NIL || (rep->type == REDIS_REPLY_INTEGER &&
@@ -210,24 +220,70 @@ int
 redis_claim(struct redis *r, const char *key, const char *owner,
     uint64_t *epoch)
 {
-	const char *argv[7];
-	size_t lens[7];
+	const char *argv[8];
+	size_t lens[8];
 	char ttl[NUMLEN];
-	struct keypair kp;
+	struct keyset kp;
 	int rc;
 
 	if (!rd_owner_valid(owner))
 		return STICKY_EINVAL;
 	if ((rc = keys_make(r, key, &kp)) != 0)
 		return rc;
-	set_keys(argv, lens, &kp);
-	argv[5] = owner;
-	lens[5] = strlen(owner);
-	argv[6] = ttl;
-	lens[6] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
-	if ((rc = eval_done(r, SCR_CLAIM, "claim", 7, argv, lens,
+	set_keys(argv, lens, 3, &kp);
+	argv[6] = owner;
+	lens[6] = strlen(owner);
+	argv[7] = ttl;
+	lens[7] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
+	if ((rc = eval_done(r, SCR_CLAIM, "claim", 8, argv, lens,
 	    STICKY_EFENCED)) == 0)
 		*epoch = 1;
+	keys_free(&kp);
+	return rc;
+}
+
+/*
+ * The read script: the owner record and, with all, the checkpoint.  *rep
+ * is NULL (STICKY_ENOENT: no owner record) or an array of 4 whose first
+ * three elements are strings, the last a string or nil.
+ */
+static int
+read_session(struct redis *r, const char *op, const char *key, int all,
+    redisReply **out)
+{
+	const char *argv[7];
+	size_t lens[7];
+	struct keyset kp;
+	redisReply *rep = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
+	set_keys(argv, lens, 3, &kp);
+	argv[6] = all ? "all" : "record";
+	lens[6] = strlen(argv[6]);
+	if ((rc = rd_eval(r, SCR_READ, op, 7, argv, lens, &rep)) != 0)
+		goto out;
+	if (rep->type == REDIS_REPLY_NIL) {
+		rc = STICKY_ENOENT;
+		goto out;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 4 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_STRING ||
+	    rep->element[2]->type != REDIS_REPLY_STRING ||
+	    rep->element[2]->len > REDIS_MAC_MAX ||
+	    (rep->element[3]->type != REDIS_REPLY_STRING &&
+	    rep->element[3]->type != REDIS_REPLY_NIL)) {
+		rc = rd_bad_reply(r, op, rep);
+		goto out;
+	}
+	*out = rep;
+	rep = NULL;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
 	keys_free(&kp);
 	return rc;
 }
@@ -236,51 +292,23 @@ int
 redis_owner(struct redis *r, const char *key, uint64_t *epoch, char *owner,
     size_t ownerlen)
 {
-	const char *argv[4];
-	size_t lens[4];
-	struct keypair kp;
-	redisReply *rep = NULL, *e, *w;
+	redisReply *rep, *e, *w;
 	int rc;
 
-	if ((rc = keys_make(r, key, &kp)) != 0)
+	if ((rc = read_session(r, "owner", key, 0, &rep)) != 0)
 		return rc;
-	argv[0] = "HMGET";
-	lens[0] = 5;
-	argv[1] = kp.o;
-	lens[1] = kp.olen;
-	argv[2] = "epoch";
-	lens[2] = 5;
-	argv[3] = "owner";
-	lens[3] = 5;
-	if ((rc = rd_command(r, "owner", 4, argv, lens, &rep)) != 0)
-		goto out;
-	rc = STICKY_EREDIS;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-		rd_bad_reply(r, "owner", rep);
-		goto out;
-	}
 	e = rep->element[0];
 	w = rep->element[1];
-	if (e->type == REDIS_REPLY_NIL && w->type == REDIS_REPLY_NIL) {
-		rc = STICKY_ENOENT;
-		goto out;
-	}
-	if (e->type != REDIS_REPLY_STRING || w->type != REDIS_REPLY_STRING ||
-	    rd_parse_u64(e->str, e->len, epoch) != 0) {
+	if (rd_parse_u64(e->str, e->len, epoch) != 0) {
 		rd_set_err(r, "owner: malformed owner record");
-		goto out;
-	}
-	if (w->len >= ownerlen) {
+		rc = STICKY_EREDIS;
+	} else if (w->len >= ownerlen)
 		rc = STICKY_EINVAL;
-		goto out;
+	else {
+		memcpy(owner, w->str, w->len);
+		owner[w->len] = '\0';
 	}
-	memcpy(owner, w->str, w->len);
-	owner[w->len] = '\0';
-	rc = 0;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
-	keys_free(&kp);
+	freeReplyObject(rep);
 	return rc;
 }
 
@@ -337,7 +365,7 @@ struct wcmd {
 	const char **argv;
 	size_t *lens;
 	char *nums; /* decimal numbers the argv points into */
-	struct keypair kp;
+	struct keyset kp;
 };
 
 static void
@@ -358,7 +386,7 @@ wcmd_build(struct redis *r, const struct redis_write *w, uint64_t prev_total,
 	int rc;
 
 	memset(cmd, 0, sizeof(*cmd));
-	nargs = 15 + (w->prev_hdr != NULL ? 2 * w->nruns : 1);
+	nargs = 16 + (w->prev_hdr != NULL ? 2 * w->nruns : 1);
 	if ((rc = keys_make(r, w->key, &cmd->kp)) != 0)
 		return rc;
 	cmd->argv = xreallocarray(NULL, nargs, sizeof(*cmd->argv));
@@ -370,51 +398,52 @@ wcmd_build(struct redis *r, const struct redis_write *w, uint64_t prev_total,
 	}
 	cmd->argc = (int)nargs;
 	num = cmd->nums;
-	set_keys(cmd->argv, cmd->lens, &cmd->kp);
-	cmd->argv[5] = num;
-	cmd->lens[5] = rd_fmt_num(num, w->epoch);
-	num += NUMLEN;
+	set_keys(cmd->argv, cmd->lens, 3, &cmd->kp);
 	cmd->argv[6] = num;
-	cmd->lens[6] = rd_fmt_num(num, (uint64_t)r->ttl_s);
+	cmd->lens[6] = rd_fmt_num(num, w->epoch);
 	num += NUMLEN;
-	cmd->argv[7] = w->owner;
-	cmd->lens[7] = strlen(w->owner);
-	cmd->argv[10] = (const char *)w->hdr;
-	cmd->lens[10] = ENV_HDR_LEN;
-	cmd->argv[12] = w->maclen > 0 ? (const char *)w->mac : "";
-	cmd->lens[12] = w->maclen;
-	cmd->argv[13] = w->key;
-	cmd->lens[13] = strlen(w->key);
-	cmd->argv[14] = r->channel;
-	cmd->lens[14] = r->channellen;
+	cmd->argv[7] = num;
+	cmd->lens[7] = rd_fmt_num(num, (uint64_t)r->ttl_s);
+	num += NUMLEN;
+	cmd->argv[8] = w->owner;
+	cmd->lens[8] = strlen(w->owner);
+	cmd->argv[11] = (const char *)w->hdr;
+	cmd->lens[11] = ENV_HDR_LEN;
+	cmd->argv[13] = w->maclen > 0 ? (const char *)w->mac : "";
+	cmd->lens[13] = w->maclen;
+	cmd->argv[14] = w->key;
+	cmd->lens[14] = strlen(w->key);
+	cmd->argv[15] = r->channel;
+	cmd->lens[15] = r->channellen;
 	if (w->prev_hdr == NULL) {
-		cmd->argv[8] = w->fresh ? "new" : "full";
-		cmd->lens[8] = w->fresh ? 3 : 4;
-		cmd->argv[9] = "";
-		cmd->lens[9] = 0;
-		cmd->argv[11] = "0";
-		cmd->lens[11] = 1;
-		cmd->argv[15] = w->payload_len > 0 ? (const char *)w->payload : "";
-		cmd->lens[15] = w->payload_len;
+		cmd->argv[9] = w->fresh ? "new" : "full";
+		cmd->lens[9] = w->fresh ? 3 : 4;
+		cmd->argv[10] = "";
+		cmd->lens[10] = 0;
+		cmd->argv[12] = "0";
+		cmd->lens[12] = 1;
+		cmd->argv[16] = w->payload_len > 0 ? (const char *)w->payload : "";
+		cmd->lens[16] = w->payload_len;
 		return 0;
 	}
-	cmd->argv[8] = "delta";
-	cmd->lens[8] = 5;
-	cmd->argv[9] = (const char *)w->prev_hdr;
-	cmd->lens[9] = ENV_HDR_LEN;
-	cmd->argv[11] = num;
-	cmd->lens[11] = rd_fmt_num(num, ENV_HDR_LEN + prev_total);
+	/* Offsets and lengths in the key: after the owner record. */
+	cmd->argv[9] = "delta";
+	cmd->lens[9] = 5;
+	cmd->argv[10] = (const char *)w->prev_hdr;
+	cmd->lens[10] = ENV_HDR_LEN;
+	cmd->argv[12] = num;
+	cmd->lens[12] = rd_fmt_num(num, REC_LEN + ENV_HDR_LEN + prev_total);
 	num += NUMLEN;
 	for (i = 0; i < w->nruns; i++) {
-		cmd->argv[15 + 2 * i] = num;
-		cmd->lens[15 + 2 * i] =
-		    rd_fmt_num(num, ENV_HDR_LEN + w->runs[i].off);
+		cmd->argv[16 + 2 * i] = num;
+		cmd->lens[16 + 2 * i] =
+		    rd_fmt_num(num, REC_LEN + ENV_HDR_LEN + w->runs[i].off);
 		num += NUMLEN;
-		cmd->argv[16 + 2 * i] = w->tail != NULL &&
+		cmd->argv[17 + 2 * i] = w->tail != NULL &&
 		    w->runs[i].off >= w->tail_off ?
 		    (const char *)w->tail + (w->runs[i].off - w->tail_off) :
 		    (const char *)w->payload + w->runs[i].off;
-		cmd->lens[16 + 2 * i] = w->runs[i].len;
+		cmd->lens[17 + 2 * i] = w->runs[i].len;
 	}
 	return 0;
 }
@@ -441,7 +470,7 @@ batch_append(struct redis *r, struct redis_write *ws, size_t n, int want,
 		cmd.lens[0] = 7;
 		cmd.argv[1] = r->sha[SCR_WRITE];
 		cmd.lens[1] = 40;
-		cmd.argv[2] = "2";
+		cmd.argv[2] = "3";
 		cmd.lens[2] = 1;
 		rc = redisAppendCommandArgv(r->cmd.c, cmd.argc, cmd.argv, cmd.lens);
 		wcmd_free(&cmd);
@@ -530,23 +559,23 @@ out:
 int
 redis_drop(struct redis *r, const char *key, uint64_t epoch)
 {
-	const char *argv[9];
-	size_t lens[9];
+	const char *argv[10];
+	size_t lens[10];
 	char num[2][NUMLEN];
-	struct keypair kp;
+	struct keyset kp;
 	int rc;
 
 	if (epoch == 0 || epoch >= MAX_LUA_INT)
 		return STICKY_EINVAL;
 	if ((rc = keys_make(r, key, &kp)) != 0)
 		return rc;
-	set_keys(argv, lens, &kp);
-	argv[5] = num[0];
-	lens[5] = rd_fmt_num(num[0], epoch);
-	argv[6] = num[1];
-	lens[6] = rd_fmt_num(num[1], (uint64_t)r->ttl_s);
+	set_keys(argv, lens, 3, &kp);
+	argv[6] = num[0];
+	lens[6] = rd_fmt_num(num[0], epoch);
+	argv[7] = num[1];
+	lens[7] = rd_fmt_num(num[1], (uint64_t)r->ttl_s);
 	set_announce(r, argv, lens, key);
-	rc = eval_done(r, SCR_DROP, "drop", 9, argv, lens, STICKY_EFENCED);
+	rc = eval_done(r, SCR_DROP, "drop", 10, argv, lens, STICKY_EFENCED);
 	keys_free(&kp);
 	return rc;
 }
@@ -554,26 +583,27 @@ redis_drop(struct redis *r, const char *key, uint64_t epoch)
 int
 redis_set_aside(struct redis *r, const char *key)
 {
-	const char *argv[6];
-	size_t lens[6];
-	char ttl[NUMLEN], suffix[NUMLEN + 4];
-	struct keypair kp = { NULL, NULL, 0, 0 };
+	const char *argv[8];
+	size_t lens[8];
+	char ttl[NUMLEN], suffix[NUMLEN + 4], *bad = NULL;
+	struct keyset kp;
 	int rc;
 
-	if (!rd_key_valid(key))
-		return STICKY_EINVAL;
+	if ((rc = keys_make(r, key, &kp)) != 0)
+		return rc;
 	snprintf(suffix, sizeof(suffix), "bad:%lld", (long long)time(NULL));
-	if ((kp.s = key_make(r, key, "s", &kp.slen)) == NULL ||
-	    (kp.o = key_make(r, key, suffix, &kp.olen)) == NULL) {
+	if ((bad = key_make(r, key, suffix, &lens[6])) == NULL) {
 		rc = STICKY_ENOMEM;
 		goto out;
 	}
-	set_keys(argv, lens, &kp);
-	argv[5] = ttl;
-	lens[5] = rd_fmt_num(ttl, (uint64_t)BAD_TTL_S);
-	rc = eval_done(r, SCR_SET_ASIDE, "set_aside", 6, argv, lens,
+	set_keys(argv, lens, 3, &kp);
+	argv[6] = bad;
+	argv[7] = ttl;
+	lens[7] = rd_fmt_num(ttl, (uint64_t)BAD_TTL_S);
+	rc = eval_done(r, SCR_SET_ASIDE, "set_aside", 8, argv, lens,
 	    STICKY_ENOENT);
 out:
+	xfree(bad);
 	keys_free(&kp);
 	return rc;
 }
@@ -585,10 +615,10 @@ redis_migrate(struct redis *r, const char *from, const char *to,
     const unsigned char *mac, size_t maclen, const void *expect,
     size_t expectlen)
 {
-	const char *argv[12];
-	size_t lens[12];
+	const char *argv[14];
+	size_t lens[14];
 	char ttl[NUMLEN];
-	struct keypair a, b;
+	struct keyset a, b;
 	redisReply *rep = NULL;
 	long long v = 0;
 	int rc;
@@ -601,22 +631,19 @@ redis_migrate(struct redis *r, const char *from, const char *to,
 		keys_free(&a);
 		return rc;
 	}
-	set_keys(argv, lens, &a);
-	argv[5] = b.s;
-	lens[5] = b.slen;
-	argv[6] = b.o;
-	lens[6] = b.olen;
-	argv[7] = ttl;
-	lens[7] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
-	argv[8] = r->channel;
-	lens[8] = r->channellen;
-	argv[9] = from;
-	lens[9] = strlen(from);
-	argv[10] = maclen > 0 ? (const char *)mac : "";
-	lens[10] = maclen;
-	argv[11] = expectlen > 0 ? (const char *)expect : "";
-	lens[11] = expectlen;
-	if ((rc = rd_eval(r, SCR_MIGRATE, "migrate", 12, argv, lens,
+	set_keys(argv, lens, 3, &a);
+	set_keys(argv, lens, 3 + NKEYS, &b);
+	argv[9] = ttl;
+	lens[9] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
+	argv[10] = r->channel;
+	lens[10] = r->channellen;
+	argv[11] = from;
+	lens[11] = strlen(from);
+	argv[12] = maclen > 0 ? (const char *)mac : "";
+	lens[12] = maclen;
+	argv[13] = expectlen > 0 ? (const char *)expect : "";
+	lens[13] = expectlen;
+	if ((rc = rd_eval(r, SCR_MIGRATE, "migrate", 14, argv, lens,
 	    &rep)) == 0 && (rc = int_reply(r, "migrate", rep, &v)) == 0)
 		rc = v == 1 ? 0 : v == 0 ? STICKY_EFENCED : v == -1 ?
 		    STICKY_ENOENT : v == -2 ? STICKY_EAGAIN :
@@ -665,9 +692,9 @@ int
 redis_peek(struct redis *r, const char *key, uint64_t *epoch,
     unsigned char hdr[ENV_HDR_LEN], size_t *hdrlen)
 {
-	const char *argv[5];
-	size_t lens[5];
-	struct keypair kp;
+	const char *argv[6];
+	size_t lens[6];
+	struct keyset kp;
 	redisReply *rep = NULL, *e, *h;
 	int rc;
 
@@ -675,8 +702,8 @@ redis_peek(struct redis *r, const char *key, uint64_t *epoch,
 	*hdrlen = 0;
 	if ((rc = keys_make(r, key, &kp)) != 0)
 		return rc;
-	set_keys(argv, lens, &kp);
-	if ((rc = rd_eval(r, SCR_PEEK, "peek", 5, argv, lens, &rep)) != 0)
+	set_keys(argv, lens, 3, &kp);
+	if ((rc = rd_eval(r, SCR_PEEK, "peek", 6, argv, lens, &rep)) != 0)
 		goto out;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 	    ((e = rep->element[0])->type != REDIS_REPLY_NIL &&
@@ -704,76 +731,48 @@ int
 redis_mac(struct redis *r, const char *key, unsigned char *mac,
     size_t *maclen)
 {
-	const char *argv[3];
-	size_t lens[3];
-	struct keypair kp;
-	redisReply *rep = NULL;
+	redisReply *rep, *m;
 	int rc;
 
 	*maclen = 0;
-	if ((rc = keys_make(r, key, &kp)) != 0)
+	if ((rc = read_session(r, "mac", key, 0, &rep)) != 0)
 		return rc;
-	argv[0] = "HGET";
-	lens[0] = 4;
-	argv[1] = kp.o;
-	lens[1] = kp.olen;
-	argv[2] = "mac";
-	lens[2] = 3;
-	if ((rc = rd_command(r, "mac", 3, argv, lens, &rep)) != 0)
-		goto out;
-	if (rep->type == REDIS_REPLY_NIL)
+	m = rep->element[2];
+	if (m->len == 0)
 		rc = STICKY_ENOENT;
-	else if (rep->type != REDIS_REPLY_STRING || rep->len > REDIS_MAC_MAX)
-		rc = rd_bad_reply(r, "mac", rep);
 	else {
-		memcpy(mac, rep->str, rep->len);
-		*maclen = rep->len;
+		memcpy(mac, m->str, m->len);
+		*maclen = m->len;
 	}
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
-	keys_free(&kp);
+	freeReplyObject(rep);
 	return rc;
 }
 
 int
 redis_get(struct redis *r, const char *key, struct sticky_buf *blob)
 {
-	const char *argv[2];
-	size_t lens[2];
-	struct keypair kp;
-	redisReply *rep = NULL;
+	redisReply *rep, *c;
 	int rc;
 
-	if ((rc = keys_make(r, key, &kp)) != 0)
+	if ((rc = read_session(r, "get", key, 1, &rep)) != 0)
 		return rc;
-	argv[0] = "GET";
-	lens[0] = 3;
-	argv[1] = kp.s;
-	lens[1] = kp.slen;
-	if ((rc = rd_command(r, "get", 2, argv, lens, &rep)) != 0)
-		goto out;
-	if (rep->type == REDIS_REPLY_NIL)
+	c = rep->element[3];
+	if (c->type == REDIS_REPLY_NIL)
 		rc = STICKY_ENOENT;
-	else if (rep->type != REDIS_REPLY_STRING)
-		rc = rd_bad_reply(r, "get", rep);
 	else {
 		buf_reset(blob);
-		rc = buf_append(blob, rep->str, rep->len);
+		rc = buf_append(blob, c->str, c->len);
 	}
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
-	keys_free(&kp);
+	freeReplyObject(rep);
 	return rc;
 }
 
 int
 redis_delete(struct redis *r, const char *key)
 {
-	const char *argv[3];
-	size_t lens[3];
-	struct keypair kp;
+	const char *argv[1 + NKEYS];
+	size_t lens[1 + NKEYS];
+	struct keyset kp;
 	redisReply *rep = NULL;
 	int rc;
 
@@ -781,11 +780,11 @@ redis_delete(struct redis *r, const char *key)
 		return rc;
 	argv[0] = "DEL";
 	lens[0] = 3;
-	argv[1] = kp.s;
-	lens[1] = kp.slen;
-	argv[2] = kp.o;
-	lens[2] = kp.olen;
-	if ((rc = rd_command(r, "delete", 3, argv, lens, &rep)) != 0)
+	for (int i = 0; i < NKEYS; i++) {
+		argv[1 + i] = kp.k[i];
+		lens[1 + i] = kp.len[i];
+	}
+	if ((rc = rd_command(r, "delete", 1 + NKEYS, argv, lens, &rep)) != 0)
 		goto out;
 	if (rep->type != REDIS_REPLY_INTEGER)
 		rc = rd_bad_reply(r, "delete", rep);
@@ -797,4 +796,3 @@ out:
 	keys_free(&kp);
 	return rc;
 }
-

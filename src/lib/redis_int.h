@@ -16,7 +16,12 @@
 #include "redis.h"
 
 #define MAX_KEY_LEN 512
-#define MAX_OWNER_LEN 64
+#define MAX_OWNER_LEN 32 /* the owner record has room for 32 bytes */
+/*
+ * The owner record at the start of a session's key P{N}:u, before the
+ * checkpoint (layout: redis_scripts.c).
+ */
+#define REC_LEN 69
 #define NUMLEN 24 /* room for a uint64_t in decimal and a NUL */
 
 /* The scripts of redis_scripts.c; r->sha holds their SHA1s. */
@@ -29,6 +34,7 @@ enum script_id {
 	SCR_MIGRATE,
 	SCR_GENERATION,
 	SCR_PEEK,
+	SCR_READ,
 	SCR_COUNT
 };
 

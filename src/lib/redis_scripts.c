@@ -7,99 +7,144 @@
 #include "redis_int.h"
 
 /*
- * KEYS[1] is P{N}:s and KEYS[2] P{N}:o for session name N (or
- * P{N}:bad:<time> for set_aside; migrate has four and generation one).  Epochs are compared with tonumber() on both sides; an epoch
- * is only ever changed by HINCRBY or set from a decimal ARGV, never from a
- * Lua number, which would print as 1e+15 past 14 digits (so announcements
- * HGET the new epoch as a string).
+ * Every session script starts with PRELUDE.  KEYS[1] is P{N}:u, the
+ * session's one key, for session name N; KEYS[2] and KEYS[3] are P{N}:s
+ * and P{N}:o, the two keys earlier releases kept (checkpoint, owner hash),
+ * read only to move such a session into P{N}:u on first access (load()).
+ * set_aside has P{N}:bad:<time> as KEYS[4]; migrate has the three keys of
+ * the old name then the three of the new one; generation one.
+ *
+ * P{N}:u is the owner record (REC_LEN bytes, fixed width, so the
+ * checkpoint's offsets never move and a takeover is a SETRANGE) followed
+ * by the checkpoint (envelope header + payload), absent after logout or
+ * before the first write:
+ *   [0, 20)   epoch, 20 decimal digits
+ *   [20, 52)  owner, padded with spaces ("-" after logout)
+ *   [52]      MAC length (0: none)
+ *   [53, 69)  MAC, padded with NULs
+ * Epochs are compared with tonumber() and printed with %d, never with
+ * tostring() (1e+15 past 14 digits); below 2^53 (redis_ckpt.c checks)
+ * doubles hold them exactly.
  *
  * Announcements go out with pcall, last: a PUBLISH the ACL refuses (no
  * &P"takeover" permission) must not abort a script halfway, as scripts
  * are not rolled back; redis_sub_open() reports that misconfiguration.
  */
+#define XSTR(x) STR(x)
+#define STR(x) #x
+
+#define PRELUDE \
+	"local RL = " XSTR(REC_LEN) "\n" \
+	"local function pack(e, o, m)\n" \
+	"  return string.format('%020d', tonumber(e)) .. o ..\n" \
+	"    string.rep(' ', 32 - #o) .. string.char(#m) .. m ..\n" \
+	"    string.rep('\\0', 16 - #m)\n" \
+	"end\n" \
+	"local function epoch(v) return tonumber(string.sub(v, 1, 20)) end\n" \
+	"local function owner(v) return string.match(string.sub(v, 21, 52), '^%S+') end\n" \
+	"local function mac(v) return string.sub(v, 54, 53 + string.byte(v, 53)) end\n" \
+	"local function fmt(e) return string.format('%d', e) end\n" \
+	/* \
+	 * The record of key k (RL bytes), or false when it has none (a \
+	 * value too short or malformed for one is lost data).  A session \
+	 * still in the two-key layout (ks checkpoint, ko owner hash) is moved \
+	 * into k first, with its TTL: the only place that layout is read. \
+	 * With ro, it is not moved: the record, true and the checkpoint \
+	 * (false if none) come back instead. \
+	 */ \
+	"local function load(k, ks, ko, ro)\n" \
+	"  local v = redis.call('GETRANGE', k, 0, RL - 1)\n" \
+	"  if #v == RL then\n" \
+	"    if epoch(v) and owner(v) and string.byte(v, 53) <= 16 then return v end\n" \
+	"    return false\n" \
+	"  end\n" \
+	"  if #v > 0 or redis.call('EXISTS', k) == 1 then return false end\n" \
+	"  local h = redis.call('HMGET', ko, 'epoch', 'owner', 'mac')\n" \
+	"  local blob = redis.call('GET', ks)\n" \
+	"  if not h[1] and not h[2] and not blob then return false end\n" \
+	"  local e = tonumber(h[1] or '0') or 0\n" \
+	"  local o = string.sub(h[2] or 'migrate', 1, 32)\n" \
+	"  local m = h[3] or ''\n" \
+	"  if #m > 16 then m = '' end\n" \
+	"  v = pack(e, o, m)\n" \
+	"  if ro then return v, true, blob or false end\n" \
+	"  local ttl = math.max(redis.call('PTTL', ks), redis.call('PTTL', ko))\n" \
+	"  redis.call('SET', k, v .. (blob or ''))\n" \
+	"  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end\n" \
+	"  redis.call('DEL', ks, ko)\n" \
+	"  return v\n" \
+	"end\n" \
+	"local function expire(k, ttl)\n" \
+	"  ttl = tonumber(ttl)\n" \
+	"  if ttl > 0 then redis.call('EXPIRE', k, ttl) end\n" \
+	"end\n"
+
 static const char *const scripts[SCR_COUNT] = {
 	/*
 	 * takeover: ARGV owner, ttl, session name, channel.  nil when there
 	 * is nothing to restore, 0 when the session was logged out (owner
 	 * "-"), else {new epoch, checkpoint, MAC ("" when none)}.
 	 */
-	"local blob = redis.call('GET', KEYS[1])\n"
-	"if redis.call('HGET', KEYS[2], 'owner') == '-' then return 0 end\n"
-	"if not blob then return false end\n"
-	"local e = redis.call('HINCRBY', KEYS[2], 'epoch', 1)\n"
-	"redis.call('HSET', KEYS[2], 'owner', ARGV[1])\n"
-	"local ttl = tonumber(ARGV[2])\n"
-	"if ttl > 0 then\n"
-	"  redis.call('EXPIRE', KEYS[1], ttl)\n"
-	"  redis.call('EXPIRE', KEYS[2], ttl)\n"
-	"end\n"
-	"redis.pcall('PUBLISH', ARGV[4], redis.call('HGET', KEYS[2], 'epoch')\n"
-	"  .. ' ' .. ARGV[1] .. ' ' .. ARGV[3])\n"
-	"return {e, blob, redis.call('HGET', KEYS[2], 'mac') or ''}\n",
+	PRELUDE
+	"local v = load(KEYS[1], KEYS[2], KEYS[3])\n"
+	"if not v then return false end\n"
+	"if owner(v) == '-' then return 0 end\n"
+	"if redis.call('STRLEN', KEYS[1]) <= RL then return false end\n"
+	"local e = epoch(v) + 1\n"
+	"redis.call('SETRANGE', KEYS[1], 0, pack(e, ARGV[1], mac(v)))\n"
+	"expire(KEYS[1], ARGV[2])\n"
+	"redis.pcall('PUBLISH', ARGV[4], fmt(e) .. ' ' .. ARGV[1] .. ' ' .. ARGV[3])\n"
+	"return {e, redis.call('GETRANGE', KEYS[1], RL, -1), mac(v)}\n",
 
 	/* claim: ARGV owner, ttl.  0 when the owner record exists. */
-	"if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end\n"
-	"redis.call('HSET', KEYS[2], 'epoch', 1, 'owner', ARGV[1])\n"
-	"local ttl = tonumber(ARGV[2])\n"
-	"if ttl > 0 then\n"
-	"  redis.call('EXPIRE', KEYS[1], ttl)\n"
-	"  redis.call('EXPIRE', KEYS[2], ttl)\n"
-	"end\n"
+	PRELUDE
+	"if load(KEYS[1], KEYS[2], KEYS[3]) then return 0 end\n"
+	"redis.call('SET', KEYS[1], pack(1, ARGV[1], ''))\n"
+	"expire(KEYS[1], ARGV[2])\n"
 	"return 1\n",
 
 	/*
 	 * write: ARGV epoch, ttl, owner, mode ("new": the session's first
-	 * write, "full" or "delta"), prev_hdr,
-	 * new_hdr, the length the checkpoint has now (delta), MAC ("": none),
-	 * session name, channel, then the payload (full) or (offset, bytes)
-	 * pairs (delta).  1 written, 0 fenced (a newer epoch owns it), -1
-	 * delta refused, 2 re-claimed: Redis lost the owner record or the
-	 * checkpoint, or holds an older epoch than the writer (restored from
-	 * an old copy, a lagging replica promoted), so the writer's copy is
-	 * the newest there is: written in full with epoch + 1, announced.
-	 * Every check comes before the first write: a script that fails
-	 * halfway is not rolled back.
+	 * write, "full" or "delta"), prev_hdr, new_hdr, the length the key
+	 * has now (delta), MAC ("": none), session name, channel, then the
+	 * payload (full) or (offset in the key, bytes) pairs (delta).  1
+	 * written, 0 fenced (a newer epoch owns it), -1 delta refused, 2
+	 * re-claimed: Redis lost the owner record or the checkpoint, or holds
+	 * an older epoch than the writer (restored from an old copy, a
+	 * lagging replica promoted), so the writer's copy is the newest there
+	 * is: written in full with epoch + 1, announced.  Every check comes
+	 * before the first write: a script that fails halfway is not rolled
+	 * back.  A full write is one SET of the whole value (SET + APPEND
+	 * would leave the string with up to its size again of slack).
 	 */
-	"local e = redis.call('HGET', KEYS[2], 'epoch')\n"
-	"local full = ARGV[4] ~= 'delta'\n"
+	PRELUDE
+	"local v = load(KEYS[1], KEYS[2], KEYS[3])\n"
+	"local e = v and epoch(v)\n"
 	"local mine = tonumber(ARGV[1])\n"
-	"if e and tonumber(e) > mine then return 0 end\n"
-	"local reclaim = ARGV[4] ~= 'new' and (not e or tonumber(e) < mine or\n"
-	"  redis.call('EXISTS', KEYS[1]) == 0)\n"
-	"if not reclaim and not e then\n"
-	"  redis.call('HSET', KEYS[2], 'epoch', ARGV[1], 'owner', ARGV[3])\n"
-	"end\n"
-	"if not full then\n"
+	"if e and e > mine then return 0 end\n"
+	"local reclaim = ARGV[4] ~= 'new' and (not e or e < mine or\n"
+	"  redis.call('STRLEN', KEYS[1]) <= RL)\n"
+	"local m = string.char(#ARGV[8]) .. ARGV[8] .. string.rep('\\0', 16 - #ARGV[8])\n"
+	"if ARGV[4] == 'delta' then\n"
 	"  if reclaim or redis.call('STRLEN', KEYS[1]) ~= tonumber(ARGV[7]) or\n"
-	"      redis.call('GETRANGE', KEYS[1], 0, #ARGV[5] - 1) ~= ARGV[5] then\n"
+	"      redis.call('GETRANGE', KEYS[1], RL, RL + #ARGV[5] - 1) ~= ARGV[5] then\n"
 	"    return -1\n"
 	"  end\n"
 	"  for i = 11, #ARGV - 1, 2 do\n"
 	"    redis.call('SETRANGE', KEYS[1], ARGV[i], ARGV[i + 1])\n"
 	"  end\n"
-	"  redis.call('SETRANGE', KEYS[1], 0, ARGV[6])\n"
+	"  redis.call('SETRANGE', KEYS[1], RL, ARGV[6])\n"
+	"  redis.call('SETRANGE', KEYS[1], 52, m)\n"
 	"else\n"
-	"  if reclaim then\n"
-	"    redis.call('DEL', KEYS[2])\n"
-	"    redis.call('HSET', KEYS[2], 'epoch', ARGV[1], 'owner', ARGV[3])\n"
-	"    redis.call('HINCRBY', KEYS[2], 'epoch', 1)\n"
-	"  end\n"
-	"  redis.call('SET', KEYS[1], ARGV[6])\n"
-	"  if #ARGV[11] > 0 then redis.call('APPEND', KEYS[1], ARGV[11]) end\n"
+	"  local r\n"
+	"  if reclaim then r = pack(mine + 1, ARGV[3], ARGV[8])\n"
+	"  elseif not e then r = pack(mine, ARGV[3], ARGV[8])\n"
+	"  else r = pack(e, owner(v), ARGV[8]) end\n"
+	"  redis.call('SET', KEYS[1], r .. ARGV[6] .. ARGV[11])\n"
 	"end\n"
-	"if #ARGV[8] > 0 then\n"
-	"  redis.call('HSET', KEYS[2], 'mac', ARGV[8])\n"
-	"else\n"
-	"  redis.call('HDEL', KEYS[2], 'mac')\n"
-	"end\n"
-	"local ttl = tonumber(ARGV[2])\n"
-	"if ttl > 0 then\n"
-	"  redis.call('EXPIRE', KEYS[1], ttl)\n"
-	"  redis.call('EXPIRE', KEYS[2], ttl)\n"
-	"end\n"
+	"expire(KEYS[1], ARGV[2])\n"
 	"if reclaim then\n"
-	"  redis.pcall('PUBLISH', ARGV[10], redis.call('HGET', KEYS[2], 'epoch')\n"
-	"    .. ' ' .. ARGV[3] .. ' ' .. ARGV[9])\n"
+	"  redis.pcall('PUBLISH', ARGV[10], fmt(mine + 1) .. ' ' .. ARGV[3] .. ' ' .. ARGV[9])\n"
 	"  return 2\n"
 	"end\n"
 	"return 1\n",
@@ -107,62 +152,67 @@ static const char *const scripts[SCR_COUNT] = {
 	/*
 	 * drop: ARGV epoch, ttl, session name, channel.  A missing owner
 	 * record does not fence: logout must win even after Redis lost or
-	 * evicted the record.
+	 * evicted the record (epoch 0: a checkpoint of the two-key layout
+	 * without its owner hash).  What stays is the record alone (owner "-").
 	 */
-	"local e = redis.call('HGET', KEYS[2], 'epoch')\n"
-	"if e and tonumber(e) ~= tonumber(ARGV[1]) then return 0 end\n"
-	"redis.call('DEL', KEYS[1])\n"
-	"if not e then redis.call('HSET', KEYS[2], 'epoch', ARGV[1]) end\n"
-	"redis.call('HINCRBY', KEYS[2], 'epoch', 1)\n"
-	"redis.call('HSET', KEYS[2], 'owner', '-')\n"
-	"redis.call('HDEL', KEYS[2], 'mac')\n"
-	"local ttl = tonumber(ARGV[2])\n"
-	"if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end\n"
-	"redis.pcall('PUBLISH', ARGV[4], redis.call('HGET', KEYS[2], 'epoch')\n"
-	"  .. ' - ' .. ARGV[3])\n"
-	"return 1\n",
-
-	/* set_aside: ARGV ttl of the bad copy.  0 when there is no checkpoint. */
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-	"redis.call('RENAME', KEYS[1], KEYS[2])\n"
-	"redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
+	PRELUDE
+	"local v = load(KEYS[1], KEYS[2], KEYS[3])\n"
+	"local e = v and epoch(v)\n"
+	"if e and e ~= 0 and e ~= tonumber(ARGV[1]) then return 0 end\n"
+	"if not e or e == 0 then e = tonumber(ARGV[1]) end\n"
+	"e = e + 1\n"
+	"redis.call('SET', KEYS[1], pack(e, '-', ''))\n"
+	"expire(KEYS[1], ARGV[2])\n"
+	"redis.pcall('PUBLISH', ARGV[4], fmt(e) .. ' - ' .. ARGV[3])\n"
 	"return 1\n",
 
 	/*
-	 * migrate: KEYS old checkpoint, old owner record, new checkpoint, new
-	 * owner record; ARGV ttl, channel, old name, MAC ("": keep the one it
-	 * has), the checkpoint the MAC is for ("": any).  Moves a session to
-	 * its new name (secret rotation, or a raw session key named it): 1
-	 * moved, 0 the new name exists already, -1 nothing to move, -2 the
-	 * checkpoint changed since the MAC was made.  The old name keeps a logged-out owner record
-	 * with a newer epoch, announced, so a copy still held under it is
-	 * dropped and its writes are fenced.
+	 * set_aside: ARGV ttl of the bad copy.  0 when there is no
+	 * checkpoint.  The checkpoint goes to KEYS[4]; the record stays (a
+	 * value with no valid record goes aside whole).
 	 */
-	"if redis.call('EXISTS', KEYS[3]) == 1 or\n"
-	"    redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
-	"if redis.call('EXISTS', KEYS[1]) == 0 or\n"
-	"    redis.call('HGET', KEYS[2], 'owner') == '-' then return -1 end\n"
-	"if #ARGV[5] > 0 and redis.call('GET', KEYS[1]) ~= ARGV[5] then\n"
-	"  return -2\n"
-	"end\n"
-	"local e = redis.call('HGET', KEYS[2], 'epoch') or '1'\n"
-	"redis.call('RENAME', KEYS[1], KEYS[3])\n"
-	"if redis.call('EXISTS', KEYS[2]) == 1 then\n"
-	"  redis.call('RENAME', KEYS[2], KEYS[4])\n"
+	PRELUDE
+	"local v = load(KEYS[1], KEYS[2], KEYS[3])\n"
+	"if not v then\n"
+	"  if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+	"  redis.call('RENAME', KEYS[1], KEYS[4])\n"
+	"elseif redis.call('STRLEN', KEYS[1]) <= RL then return 0\n"
 	"else\n"
-	"  redis.call('HSET', KEYS[4], 'epoch', e, 'owner', 'migrate')\n"
+	"  redis.call('SET', KEYS[4], redis.call('GETRANGE', KEYS[1], RL, -1))\n"
+	"  redis.call('SET', KEYS[1], v, 'KEEPTTL')\n"
 	"end\n"
-	"if #ARGV[4] > 0 then redis.call('HSET', KEYS[4], 'mac', ARGV[4]) end\n"
+	"redis.call('EXPIRE', KEYS[4], ARGV[1])\n"
+	"return 1\n",
+
+	/*
+	 * migrate: KEYS the old name's three, then the new name's three; ARGV
+	 * ttl, channel, old name, MAC ("": keep the one it has), the
+	 * checkpoint the MAC is for ("": any).  Moves a session to its new
+	 * name (secret rotation, or a raw session key named it): 1 moved, 0
+	 * the new name exists already, -1 nothing to move, -2 the checkpoint
+	 * changed since the MAC was made.  The old name keeps a logged-out
+	 * owner record with a newer epoch, announced, so a copy still held
+	 * under it is dropped and its writes are fenced.
+	 */
+	PRELUDE
+	"if load(KEYS[4], KEYS[5], KEYS[6]) or\n"
+	"    redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
+	"local v = load(KEYS[1], KEYS[2], KEYS[3])\n"
+	"if not v or owner(v) == '-' or\n"
+	"    redis.call('STRLEN', KEYS[1]) <= RL then return -1 end\n"
+	"local blob = redis.call('GETRANGE', KEYS[1], RL, -1)\n"
+	"if #ARGV[5] > 0 and blob ~= ARGV[5] then return -2 end\n"
+	"local m = mac(v)\n"
+	"if #ARGV[4] > 0 then m = ARGV[4] end\n"
+	"local pttl = redis.call('PTTL', KEYS[1])\n"
+	"redis.call('SET', KEYS[4], pack(epoch(v), owner(v), m) .. blob)\n"
 	"local ttl = tonumber(ARGV[1])\n"
-	"if ttl > 0 then\n"
-	"  redis.call('EXPIRE', KEYS[3], ttl)\n"
-	"  redis.call('EXPIRE', KEYS[4], ttl)\n"
-	"end\n"
-	"redis.call('HSET', KEYS[2], 'epoch', e, 'owner', '-')\n"
-	"redis.call('HINCRBY', KEYS[2], 'epoch', 1)\n"
-	"redis.call('EXPIRE', KEYS[2], ttl > 0 and ttl or 604800)\n"
-	"redis.pcall('PUBLISH', ARGV[2], redis.call('HGET', KEYS[2], 'epoch')\n"
-	"  .. ' - ' .. ARGV[3])\n"
+	"if ttl > 0 then redis.call('EXPIRE', KEYS[4], ttl)\n"
+	"elseif pttl > 0 then redis.call('PEXPIRE', KEYS[4], pttl) end\n"
+	"local e = epoch(v) + 1\n"
+	"redis.call('SET', KEYS[1], pack(e, '-', ''))\n"
+	"redis.call('EXPIRE', KEYS[1], ttl > 0 and ttl or 604800)\n"
+	"redis.pcall('PUBLISH', ARGV[2], fmt(e) .. ' - ' .. ARGV[3])\n"
 	"return 1\n",
 
 	/*
@@ -176,9 +226,32 @@ static const char *const scripts[SCR_COUNT] = {
 	"redis.call('SET', KEYS[1], ARGV[1])\n"
 	"return ARGV[1]\n",
 
-	/* peek: {epoch or false, the checkpoint's first 48 bytes ("" if none)}. */
-	"return {redis.call('HGET', KEYS[2], 'epoch') or false,\n"
-	"  redis.call('GETRANGE', KEYS[1], 0, 47)}\n",
+	/*
+	 * peek: {epoch or false, the checkpoint's first 48 bytes ("" if
+	 * none)}.  Read-only, like read.
+	 */
+	PRELUDE
+	"local v, old, blob = load(KEYS[1], KEYS[2], KEYS[3], true)\n"
+	"if not v then return {false, ''} end\n"
+	"if old then return {fmt(epoch(v)), string.sub(blob or '', 1, 48)} end\n"
+	"return {fmt(epoch(v)), redis.call('GETRANGE', KEYS[1], RL, RL + 47)}\n",
+
+	/*
+	 * read: ARGV "all" or "record".  false when there is no owner record,
+	 * else {epoch, owner, MAC, the checkpoint (all; false if none)}.
+	 * Read-only (stickyctl's list must not create the keys it scans): a
+	 * session in the two-key layout is read there, not moved.
+	 */
+	PRELUDE
+	"local v, old, blob = load(KEYS[1], KEYS[2], KEYS[3], true)\n"
+	"if not v then return false end\n"
+	"local c = false\n"
+	"if ARGV[1] ~= 'all' then\n"
+	"elseif old then c = blob\n"
+	"elseif redis.call('STRLEN', KEYS[1]) > RL then\n"
+	"  c = redis.call('GETRANGE', KEYS[1], RL, -1)\n"
+	"end\n"
+	"return {fmt(epoch(v)), owner(v), mac(v), c}\n",
 };
 
 const char *

@@ -67,6 +67,65 @@ TestSuite(redis, .init = setup, .fini = teardown, .timeout = 30);
 TestSuite(redis_auth, .init = setup_auth, .fini = teardown, .timeout = 30);
 TestSuite(redis_fake, .init = setup_common, .fini = teardown, .timeout = 30);
 
+/*
+ * A session's one key, P{key}:u: the owner record (REC_LEN bytes, laid
+ * out as redis_scripts.c says: 20-digit epoch, owner padded with spaces to
+ * 32, MAC length, MAC padded with NULs to 16), then the checkpoint.
+ */
+#define REC_LEN 69
+
+/* The checkpoint in P{key}:u equals (a, alen) + (b, blen). */
+static void
+assert_ckpt(const char *key, const void *a, size_t alen, const void *b,
+    size_t blen)
+{
+	struct rr x = raw("GETRANGE", kname(key, "u"), "69", "-1", NULL);
+
+	cr_assert_eq(x.type, '$', "GETRANGE: no value");
+	cr_assert_eq(x.len, alen + blen, "length %zu, want %zu", x.len,
+	    alen + blen);
+	cr_assert(memcmp(x.s, a, alen) == 0, "header differs");
+	cr_assert(blen == 0 || memcmp(x.s + alen, b, blen) == 0,
+	    "payload differs");
+	rr_free(&x);
+}
+
+/* 1 when P{key}:u holds a checkpoint after its record. */
+static int
+has_ckpt(const char *key)
+{
+	return raw_int("STRLEN", kname(key, "u"), NULL) > REC_LEN;
+}
+
+/* Delete the checkpoint of P{key}:u, keeping its owner record. */
+static void
+cut_ckpt(const char *key)
+{
+	struct rr x = raw("EVAL", "return redis.call('SET', KEYS[1], "
+	    "redis.call('GETRANGE', KEYS[1], 0, 68)).ok", "1", kname(key, "u"),
+	    NULL);
+
+	cr_assert_eq(x.type, '$', "EVAL: %s", x.s != NULL ? x.s : "");
+	rr_free(&x);
+}
+
+/* Overwrite a field of P{key}:u's record: epoch (at 0) or owner (at 20). */
+static void
+set_field(const char *key, int at, const char *v)
+{
+	char buf[40], off[8];
+	struct rr x;
+
+	if (at == 0)
+		snprintf(buf, sizeof(buf), "%020llu", strtoull(v, NULL, 10));
+	else
+		snprintf(buf, sizeof(buf), "%-32s", v);
+	snprintf(off, sizeof(off), "%d", at);
+	x = raw("SETRANGE", kname(key, "u"), off, buf, NULL);
+	cr_assert_eq(x.type, ':');
+	rr_free(&x);
+}
+
 /* ---- library helpers --------------------------------------------------- */
 
 static struct redis *
@@ -259,7 +318,7 @@ Test(redis, claim_write_full_read_back)
 	cr_assert_eq(redis_owner(r, "nope", &e, owner, sizeof(owner)),
 	    STICKY_ENOENT);
 	cr_assert_eq(put(r, "k1", 1, hdr, NULL, p, sizeof(p), NULL, 0), 0);
-	assert_value(kname("k1", "s"), hdr, sizeof(hdr), p, sizeof(p));
+	assert_ckpt("k1", hdr, sizeof(hdr), p, sizeof(p));
 	buf_init(&b);
 	cr_assert_eq(redis_get(r, "k1", &b), 0);
 	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
@@ -270,11 +329,11 @@ Test(redis, claim_write_full_read_back)
 	/* A full write may shrink: the old tail must not survive. */
 	mkhdr(hdr, 1, 100, 2);
 	cr_assert_eq(put(r, "k1", 1, hdr, NULL, p + 7, 100, NULL, 0), 0);
-	assert_value(kname("k1", "s"), hdr, sizeof(hdr), p + 7, 100);
+	assert_ckpt("k1", hdr, sizeof(hdr), p + 7, 100);
 	/* And an empty payload is a header alone. */
 	mkhdr(hdr, 1, 0, 3);
 	cr_assert_eq(put(r, "k1", 1, hdr, NULL, NULL, 0, NULL, 0), 0);
-	assert_value(kname("k1", "s"), hdr, sizeof(hdr), NULL, 0);
+	assert_ckpt("k1", hdr, sizeof(hdr), NULL, 0);
 	redis_free(r);
 }
 
@@ -291,7 +350,7 @@ Test(redis, binary_payload_with_nul_round_trips)
 	mkhdr(hdr, 1, sizeof(p), 0); /* NULs in the header too */
 	cr_assert_eq(redis_claim(r, "bin", "w1", &e), 0);
 	cr_assert_eq(put(r, "bin", 1, hdr, NULL, p, sizeof(p), NULL, 0), 0);
-	assert_value(kname("bin", "s"), hdr, sizeof(hdr), p, sizeof(p));
+	assert_ckpt("bin", hdr, sizeof(hdr), p, sizeof(p));
 	/* Delta runs are binary too. */
 	memcpy(prev, hdr, sizeof(hdr));
 	for (size_t i = 0; i < sizeof(p); i++)
@@ -327,11 +386,11 @@ Test(redis, delta_writes_only_the_runs)
 	memcpy(want + 4096, cur + 4096, 4096);
 	memcpy(want + 12288, cur + 12288, 4096);
 	cr_assert_eq(put(r, "d", 1, h2, h1, cur, sizeof(cur), runs, 2), 0);
-	assert_value(kname("d", "s"), h2, sizeof(h2), want, sizeof(want));
+	assert_ckpt("d", h2, sizeof(h2), want, sizeof(want));
 	/* No runs: only the header changes. */
 	mkhdr(h1, 1, sizeof(cur), 3);
 	cr_assert_eq(put(r, "d", 1, h1, h2, cur, sizeof(cur), NULL, 0), 0);
-	assert_value(kname("d", "s"), h1, sizeof(h1), want, sizeof(want));
+	assert_ckpt("d", h1, sizeof(h1), want, sizeof(want));
 	redis_free(r);
 }
 
@@ -352,17 +411,17 @@ Test(redis, delta_refused_when_redis_holds_another_header)
 	cr_assert_eq(put(r, "d", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(put(r, "d", 1, h2, other, q, sizeof(q), &run, 1),
 	    REDIS_DELTA_REFUSED);
-	assert_value(kname("d", "s"), h1, sizeof(h1), p, sizeof(p));
+	assert_ckpt("d", h1, sizeof(h1), p, sizeof(p));
 	/* The right header but Redis holds more bytes than it says. */
-	cr_assert_eq(raw_int("APPEND", kname("d", "s"), "x"),
-	    ENV_HDR_LEN + sizeof(p) + 1);
+	cr_assert_eq(raw_int("APPEND", kname("d", "u"), "x"),
+	    REC_LEN + ENV_HDR_LEN + sizeof(p) + 1);
 	cr_assert_eq(put(r, "d", 1, h2, h1, q, sizeof(q), &run, 1),
 	    REDIS_DELTA_REFUSED);
 	/* A full write resyncs, and the delta works again. */
 	cr_assert_eq(put(r, "d", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(put(r, "d", 1, h2, h1, q, sizeof(q),
 	    (struct delta_run[]){ { 0, 8192 } }, 1), 0);
-	assert_value(kname("d", "s"), h2, sizeof(h2), q, sizeof(q));
+	assert_ckpt("d", h2, sizeof(h2), q, sizeof(q));
 	redis_free(r);
 }
 
@@ -381,7 +440,7 @@ Test(redis, delta_refused_when_key_or_record_missing)
 	cr_assert_eq(redis_claim(r, "m", "w1", &e), 0);
 	cr_assert_eq(put(r, "m", 1, h2, h1, p, sizeof(p), &run, 1),
 	    REDIS_DELTA_REFUSED);
-	cr_assert_eq(raw_int("EXISTS", kname("m", "s"), NULL), 0);
+	cr_assert_eq(has_ckpt("m"), 0);
 	/* Neither (Redis lost its data): a delta creates nothing ... */
 	cr_assert_eq(put(r, "gone", 5, h2, h1, p, sizeof(p), &run, 1),
 	    REDIS_DELTA_REFUSED);
@@ -391,7 +450,7 @@ Test(redis, delta_refused_when_key_or_record_missing)
 	cr_assert_eq(redis_owner(r, "gone", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 5);
 	cr_assert_str_eq(owner, "w1");
-	assert_value(kname("gone", "s"), h1, sizeof(h1), p, sizeof(p));
+	assert_ckpt("gone", h1, sizeof(h1), p, sizeof(p));
 	redis_free(r);
 }
 
@@ -434,19 +493,20 @@ Test(redis, bad_writes_rejected_before_sending)
 	cr_assert_eq(put(r, "", 1, h1, NULL, p, 4096, NULL, 0), STICKY_EINVAL);
 	cr_assert_eq(put(r, "v", 0, h1, NULL, p, 4096, NULL, 0), STICKY_EINVAL);
 	/* Nothing reached Redis. */
-	assert_value(kname("v", "s"), h1, sizeof(h1), p, 4096);
+	assert_ckpt("v", h1, sizeof(h1), p, 4096);
 	cr_assert_eq(redis_claim(r, "x}", "w1", &e), STICKY_EINVAL);
 	cr_assert_eq(redis_claim(r, "x", "-", &e), STICKY_EINVAL);
-	/* Owners go into announcements: no spaces, at most 64 bytes. */
+	/* Owners go into announcements and the record: no spaces, at most
+	 * 32 bytes. */
 	cr_assert_eq(redis_claim(r, "x", "", &e), STICKY_EINVAL);
 	cr_assert_eq(redis_claim(r, "x", "w 1", &e), STICKY_EINVAL);
 	cr_assert_eq(redis_claim(r, "x", "w\n", &e), STICKY_EINVAL);
-	cr_assert_eq(redis_claim(r, "x", "o234567890123456789012345678901234"
-	    "5678901234567890123456789012345", &e), STICKY_EINVAL);
+	cr_assert_eq(redis_claim(r, "x", "o2345678901234567890123456789012"
+	    "3", &e), STICKY_EINVAL);
 	cr_assert_eq(redis_drop(r, "v", 0), STICKY_EINVAL);
-	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 2);
-	cr_assert_eq(redis_claim(r, "x", "o234567890123456789012345678901234"
-	    "567890123456789012345678901234", &e), 0);
+	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 1);
+	cr_assert_eq(redis_claim(r, "x", "o2345678901234567890123456789012",
+	    &e), 0);
 	redis_free(r);
 }
 
@@ -478,12 +538,12 @@ Test(redis, takeover_fences_the_old_epoch)
 	    STICKY_EFENCED);
 	cr_assert_eq(put(r, "t", 1, h2, h1, q, sizeof(q),
 	    (struct delta_run[]){ { 0, 5000 } }, 1), STICKY_EFENCED);
-	assert_value(kname("t", "s"), h1, sizeof(h1), p, sizeof(p));
+	assert_ckpt("t", h1, sizeof(h1), p, sizeof(p));
 	/* The new one writes. */
 	cr_assert_eq(put(r, "t", 2, h2, NULL, q, sizeof(q), NULL, 0), 0);
-	assert_value(kname("t", "s"), h2, sizeof(h2), q, sizeof(q));
+	assert_ckpt("t", h2, sizeof(h2), q, sizeof(q));
 	/* Multi-digit epochs: 9 -> 10 by takeover, then fenced and written. */
-	raw_hset(kname("t", "o"), "epoch", "9");
+	set_field("t", 0, "9");
 	cr_assert_eq(redis_takeover(r, "t", "w3", &e, &b, NULL, NULL), 0);
 	cr_assert_eq(e, 10);
 	cr_assert_eq(put(r, "t", 9, h2, NULL, q, sizeof(q), NULL, 0),
@@ -513,13 +573,14 @@ Test(redis, takeover_of_missing_or_logged_out_is_enoent)
 	cr_assert_eq(redis_owner(r, "c", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 1);
 	cr_assert_str_eq(owner, "w1");
-	cr_assert_eq(raw_int("EXISTS", kname("c", "s"), NULL), 0);
+	cr_assert_eq(has_ckpt("c"), 0);
 	/* Logged out: the tombstone wins even if a checkpoint reappears. */
 	cr_assert_eq(put(r, "c", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(redis_drop(r, "c", 1), 0);
 	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b, NULL, NULL), STICKY_ENOENT);
 	cr_assert_eq(e, 1, "logged out: epoch 1");
 	raw_ok("SET", kname("c", "s"), "junk", NULL);
+	raw_int("APPEND", kname("c", "u"), "junk");
 	cr_assert_eq(redis_takeover(r, "c", "w2", &e, &b, NULL, NULL), STICKY_ENOENT);
 	cr_assert_eq(redis_owner(r, "c", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 2);
@@ -541,9 +602,9 @@ Test(redis, drop_with_right_and_wrong_epoch)
 	cr_assert_eq(redis_claim(r, "x", "w1", &e), 0);
 	cr_assert_eq(put(r, "x", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(redis_drop(r, "x", 2), STICKY_EFENCED);
-	assert_value(kname("x", "s"), h, sizeof(h), p, sizeof(p));
+	assert_ckpt("x", h, sizeof(h), p, sizeof(p));
 	cr_assert_eq(redis_drop(r, "x", 1), 0);
-	cr_assert_eq(raw_int("EXISTS", kname("x", "s"), NULL), 0);
+	cr_assert_eq(has_ckpt("x"), 0);
 	cr_assert_eq(redis_owner(r, "x", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 2);
 	cr_assert_str_eq(owner, "-");
@@ -553,8 +614,15 @@ Test(redis, drop_with_right_and_wrong_epoch)
 	    STICKY_EFENCED);
 	cr_assert_eq(redis_drop(r, "x", 1), STICKY_EFENCED);
 	/* No owner record (evicted): logout still takes effect. */
+	cr_assert_eq(redis_drop(r, "z", 4), 0);
+	cr_assert_eq(has_ckpt("z"), 0);
+	cr_assert_eq(redis_owner(r, "z", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 5);
+	cr_assert_str_eq(owner, "-");
+	/* Nor a checkpoint of the two-key layout without its owner hash. */
 	raw_ok("SET", kname("y", "s"), "orphan", NULL);
 	cr_assert_eq(redis_drop(r, "y", 4), 0);
+	cr_assert_eq(has_ckpt("y"), 0);
 	cr_assert_eq(raw_int("EXISTS", kname("y", "s"), NULL), 0);
 	cr_assert_eq(redis_owner(r, "y", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 5);
@@ -581,7 +649,7 @@ Test(redis, set_aside_keeps_the_bytes)
 	t0 = time(NULL);
 	cr_assert_eq(redis_set_aside(r, "b"), 0);
 	t1 = time(NULL);
-	cr_assert_eq(raw_int("EXISTS", kname("b", "s"), NULL), 0);
+	cr_assert_eq(has_ckpt("b"), 0);
 	for (time_t t = t0; t <= t1; t++) {
 		snprintf(bad, sizeof(bad), PREFIX "{b}:bad:%lld", (long long)t);
 		x = raw("EXISTS", bad, NULL);
@@ -607,7 +675,7 @@ assert_ttl(const char *name, long long lo, long long hi)
 	cr_assert(t >= lo && t <= hi, "TTL %lld not in [%lld, %lld]", t, lo, hi);
 }
 
-Test(redis, ttl_on_both_keys_refreshed_by_every_write)
+Test(redis, ttl_refreshed_by_every_write)
 {
 	struct redis *r = mk(100), *r0 = mk(0);
 	unsigned char h1[ENV_HDR_LEN], h2[ENV_HDR_LEN], p[4096];
@@ -619,31 +687,25 @@ Test(redis, ttl_on_both_keys_refreshed_by_every_write)
 	mkhdr(h1, 1, sizeof(p), 1);
 	mkhdr(h2, 1, sizeof(p), 2);
 	cr_assert_eq(redis_claim(r, "l", "w1", &e), 0);
-	assert_ttl(kname("l", "o"), 1, 100);
+	assert_ttl(kname("l", "u"), 1, 100);
 	cr_assert_eq(put(r, "l", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
-	assert_ttl(kname("l", "s"), 1, 100);
-	assert_ttl(kname("l", "o"), 1, 100);
+	assert_ttl(kname("l", "u"), 1, 100);
 	/* Clear them behind its back: each write must set them again. */
-	raw_int("PERSIST", kname("l", "s"), NULL);
-	raw_int("PERSIST", kname("l", "o"), NULL);
+	raw_int("PERSIST", kname("l", "u"), NULL);
 	cr_assert_eq(put(r, "l", 1, h2, h1, p, sizeof(p),
 	    (struct delta_run[]){ { 0, 4096 } }, 1), 0);
-	assert_ttl(kname("l", "s"), 1, 100);
-	assert_ttl(kname("l", "o"), 1, 100);
-	raw_int("PERSIST", kname("l", "s"), NULL);
-	raw_int("PERSIST", kname("l", "o"), NULL);
+	assert_ttl(kname("l", "u"), 1, 100);
+	raw_int("PERSIST", kname("l", "u"), NULL);
 	cr_assert_eq(redis_takeover(r, "l", "w2", &e, &b, NULL, NULL), 0);
-	assert_ttl(kname("l", "s"), 1, 100);
-	assert_ttl(kname("l", "o"), 1, 100);
+	assert_ttl(kname("l", "u"), 1, 100);
 	/* The tombstone expires too. */
-	raw_int("PERSIST", kname("l", "o"), NULL);
+	raw_int("PERSIST", kname("l", "u"), NULL);
 	cr_assert_eq(redis_drop(r, "l", 2), 0);
-	assert_ttl(kname("l", "o"), 1, 100);
+	assert_ttl(kname("l", "u"), 1, 100);
 	/* ttl_s 0: no TTL at all, even where one was set. */
 	cr_assert_eq(redis_claim(r0, "n", "w1", &e), 0);
 	cr_assert_eq(put(r0, "n", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
-	assert_ttl(kname("n", "s"), -1, -1);
-	assert_ttl(kname("n", "o"), -1, -1);
+	assert_ttl(kname("n", "u"), -1, -1);
 	buf_cleanup(&b);
 	redis_free(r);
 	redis_free(r0);
@@ -670,7 +732,7 @@ Test(redis, batch_of_100_pipelined_writes)
 			.payload_len = sizeof(pay[i]) };
 	}
 	/* Two bad apples in the middle must not disturb the others. */
-	raw_hset(kname("s50", "o"), "epoch", "3");
+	set_field("s50", 0, "3");
 	ws[100].key = "bad{";
 	ws[101].epoch = 0;
 	cr_assert_eq(redis_write_batch(r, ws, N), 0);
@@ -681,9 +743,9 @@ Test(redis, batch_of_100_pipelined_writes)
 	cr_assert_eq(ws[101].result, STICKY_EINVAL);
 	for (int i = 0; i < 100; i += 7)
 		if (i != 50)
-			assert_value(kname(keys[i], "s"), hdrs[i], ENV_HDR_LEN,
-			    pay[i], sizeof(pay[i]));
-	cr_assert_eq(raw_int("EXISTS", kname("s50", "s"), NULL), 0);
+			assert_ckpt(keys[i], hdrs[i], ENV_HDR_LEN, pay[i],
+			    sizeof(pay[i]));
+	cr_assert_eq(has_ckpt("s50"), 0);
 	cr_assert_eq(redis_write_batch(r, ws, 0), 0);
 	redis_free(r);
 }
@@ -712,7 +774,7 @@ Test(redis, noscript_reloads_and_retries)
 	for (int i = 0; i < 10; i++)
 		cr_assert_eq(ws[i].result, 0, "write %d: %d (%s)", i,
 		    ws[i].result, redis_errstr(r));
-	assert_value(kname("b9", "s"), h, sizeof(h), p, sizeof(p));
+	assert_ckpt("b9", h, sizeof(h), p, sizeof(p));
 	cr_assert(redis_connected(r));
 	redis_free(r);
 }
@@ -866,8 +928,8 @@ Test(redis, scan_get_delete)
 	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
 	buf_cleanup(&b);
 	cr_assert_eq(redis_delete(r, "q1"), 0);
-	cr_assert_eq(raw_int("EXISTS", kname("q1", "s"), NULL), 0);
-	cr_assert_eq(raw_int("EXISTS", kname("q1", "o"), NULL), 0);
+	cr_assert_eq(has_ckpt("q1"), 0);
+	cr_assert_eq(raw_int("EXISTS", kname("q1", "u"), NULL), 0);
 	cr_assert_eq(redis_delete(r, "q1"), STICKY_ENOENT);
 	redis_free(r);
 }
@@ -882,8 +944,7 @@ Test(redis, wrong_types_in_redis_are_eredis)
 	buf_init(&b);
 	fill(p, sizeof(p), 17);
 	mkhdr(h, 1, sizeof(p), 1);
-	raw_ok("SET", kname("w", "o"), "a string", NULL);
-	raw_hset(kname("w", "s"), "f", "v");
+	raw_hset(kname("w", "u"), "f", "v");
 	cr_assert_eq(put(r, "w", 1, h, NULL, p, sizeof(p), NULL, 0),
 	    STICKY_EREDIS);
 	cr_assert_eq(redis_takeover(r, "w", "w1", &e, &b, NULL, NULL), STICKY_EREDIS);
@@ -933,7 +994,7 @@ Test(redis, tcp_address)
 	}
 	cr_assert_not_null(r);
 	cr_assert_eq(redis_claim(r, "tcp", "w1", &e), 0);
-	cr_assert_eq(raw_int("EXISTS", kname("tcp", "o"), NULL), 1);
+	cr_assert_eq(raw_int("EXISTS", kname("tcp", "u"), NULL), 1);
 	/* The subscription over TCP (with keepalive) too. */
 	sub_open(r, &x);
 	cr_assert_eq(redis_drop(r, "tcp", 1), 0);
@@ -1097,7 +1158,7 @@ Test(redis, takeover_is_announced_once)
 	cr_assert_eq(x.n, 1, "%zu announcements", x.n);
 	assert_ann(&x, 0, "k", 2, "w2");
 	/* Multi-digit epochs are announced as written, not as 1e+15. */
-	raw_hset(kname("k", "o"), "epoch", "999999999999999");
+	set_field("k", 0, "999999999999999");
 	cr_assert_eq(redis_takeover(b, "k", "w3", &e, &blob, NULL, NULL), 0);
 	sub_wait(a, &x, 2, 1000);
 	assert_ann(&x, 1, "k", 1000000000000000ULL, "w3");
@@ -1183,7 +1244,7 @@ Test(redis, malformed_announcements_are_ignored)
 	rr_free(&out);
 	memset(big, 'o', sizeof(big) - 1);
 	memcpy(big, "7 ", 2);
-	memcpy(big + 67, " k", 3); /* a 65-byte owner */
+	memcpy(big + 35, " k", 3); /* a 33-byte owner */
 	raw_int("PUBLISH", PREFIX "takeover", big);
 	memset(big, 'o', sizeof(big) - 1);
 	memcpy(big, "7 w1 ", 5); /* a 694-byte key */
@@ -1193,9 +1254,9 @@ Test(redis, malformed_announcements_are_ignored)
 	/* Good ones still come through; a key may contain spaces. */
 	raw_int("PUBLISH", PREFIX "takeover", "8 w1 a key");
 	raw_int("PUBLISH", PREFIX "takeover", "9 - k");
-	/* The longest: a 20-digit epoch, a 64-byte owner, a 512-byte key. */
+	/* The longest: a 20-digit epoch, a 32-byte owner, a 512-byte key. */
 	memset(maxkey, 'k', 512);
-	snprintf(max, sizeof(max), "18446744073709551615 %.64s %s", big + 5,
+	snprintf(max, sizeof(max), "18446744073709551615 %.32s %s", big + 5,
 	    maxkey);
 	raw_int("PUBLISH", PREFIX "takeover", max);
 	sub_wait(r, &x, 3, 1000);
@@ -1204,7 +1265,7 @@ Test(redis, malformed_announcements_are_ignored)
 	assert_ann(&x, 0, "a key", 8, "w1");
 	assert_ann(&x, 1, "k", 9, "-");
 	cr_assert_eq(x.a[2].epoch, UINT64_MAX);
-	cr_assert_eq(strlen(x.a[2].owner), 64);
+	cr_assert_eq(strlen(x.a[2].owner), 32);
 	cr_assert_str_eq(x.a[2].key, maxkey);
 	cr_assert_geq(redis_sub_fd(r), 0, "well-framed: still open");
 	redis_free(r);
@@ -1532,10 +1593,13 @@ Test(redis_fake, wrong_typed_replies_are_eredis)
 		/* claim */
 		":7\r\n", "$1\r\n1\r\n", "*-1\r\n",
 		/* owner */
-		"*2\r\n$3\r\nabc\r\n$1\r\nw\r\n", "*2\r\n$-1\r\n$1\r\nw\r\n",
+		"*4\r\n$3\r\nabc\r\n$1\r\nw\r\n$0\r\n\r\n$-1\r\n",
+		"*4\r\n$-1\r\n$1\r\nw\r\n$0\r\n\r\n$-1\r\n",
 		"*1\r\n$1\r\n1\r\n",
-		"*2\r\n$20\r\n99999999999999999999\r\n$1\r\nw\r\n",
-		"*2\r\n$1\r\n1\r\n*0\r\n", "*2\r\n$1\r\n7\r\n$2\r\nw9\r\n",
+		"*4\r\n$20\r\n99999999999999999999\r\n$1\r\nw\r\n$0\r\n\r\n"
+		"$-1\r\n",
+		"*4\r\n$1\r\n1\r\n*0\r\n$0\r\n\r\n$-1\r\n",
+		"*4\r\n$1\r\n7\r\n$2\r\nw9\r\n$0\r\n\r\n$-1\r\n",
 		/* a batch of 4 */
 		"$1\r\n1\r\n", ":3\r\n", "*1\r\n:1\r\n", ":1\r\n",
 		/* drop, set_aside */
@@ -1817,27 +1881,27 @@ Test(redis, reclaim_when_redis_lost_or_holds_older)
 	cr_assert_eq(put_again(r, "g", 4, h2, h, p, sizeof(p), &run, 1, &rec), 0);
 	cr_assert_eq(rec, 0);
 	/* Only the checkpoint deleted: a delta is refused, a full write re-claims. */
-	raw_int("DEL", kname("g", "s"), NULL);
+	cut_ckpt("g");
 	cr_assert_eq(put_again(r, "g", 4, h, h2, p, sizeof(p), &run, 1, &rec),
 	    REDIS_DELTA_REFUSED);
 	cr_assert_eq(put_again(r, "g", 4, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
 	cr_assert_eq(rec, 1);
-	assert_value(kname("g", "s"), h, sizeof(h), p, sizeof(p));
+	assert_ckpt("g", h, sizeof(h), p, sizeof(p));
 	cr_assert_eq(redis_owner(r, "g", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 5);
 	/* An older owner record (an old copy restored): re-claimed too. */
-	raw_hset(kname("g", "o"), "epoch", "2");
-	raw_hset(kname("g", "o"), "owner", "w7");
+	set_field("g", 0, "2");
+	set_field("g", 20, "w7");
 	cr_assert_eq(put_again(r, "g", 5, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
 	cr_assert_eq(rec, 1);
 	cr_assert_eq(redis_owner(r, "g", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 6);
 	cr_assert_str_eq(owner, "w1");
 	/* A newer epoch is a real takeover: fenced, nothing written. */
-	raw_hset(kname("g", "o"), "epoch", "9");
+	set_field("g", 0, "9");
 	cr_assert_eq(put_again(r, "g", 6, h2, NULL, p, sizeof(p), NULL, 0, &rec),
 	    STICKY_EFENCED);
-	assert_value(kname("g", "s"), h, sizeof(h), p, sizeof(p));
+	assert_ckpt("g", h, sizeof(h), p, sizeof(p));
 	/* A fresh session's first write is no re-claim. */
 	cr_assert_eq(put(r, "new", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(redis_owner(r, "new", &e, owner, sizeof(owner)), 0);
@@ -1895,10 +1959,10 @@ Test(redis, migrate_moves_and_fences_the_old_name)
 	    STICKY_ENOENT);
 	cr_assert_eq(redis_migrate(r, "old", "new", (const unsigned char *)"M", 1,
 	    "not what it holds", 17), STICKY_EAGAIN);
-	cr_assert_eq(raw_int("EXISTS", kname("new", "s"), NULL), 0);
+	cr_assert_eq(has_ckpt("new"), 0);
 	cr_assert_eq(redis_migrate(r, "old", "new", (const unsigned char *)"M", 1,
 	    NULL, 0), 0);
-	cr_assert_eq(raw_int("EXISTS", kname("old", "s"), NULL), 0);
+	cr_assert_eq(has_ckpt("old"), 0);
 	cr_assert_eq(redis_owner(r, "old", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 2);
 	cr_assert_str_eq(owner, "-");
@@ -1915,7 +1979,7 @@ Test(redis, migrate_moves_and_fences_the_old_name)
 	seed(r, "old2");
 	cr_assert_eq(redis_migrate(r, "old2", "new", NULL, 0, NULL, 0),
 	    STICKY_EFENCED);
-	cr_assert_eq(raw_int("EXISTS", kname("old2", "s"), NULL), 1);
+	cr_assert_eq(has_ckpt("old2"), 1);
 	buf_cleanup(&b);
 	redis_free(r);
 	redis_free(s);
@@ -1952,10 +2016,10 @@ Test(redis, peek_shows_epoch_and_header)
 	cr_assert_eq(e, 1);
 	cr_assert_eq(hl, ENV_HDR_LEN);
 	cr_assert(memcmp(got, h, ENV_HDR_LEN) == 0);
-	raw_int("DEL", kname("pk", "s"), NULL);
+	cut_ckpt("pk");
 	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), 0);
 	cr_assert_eq(hl, 0, "owner record only");
-	raw_int("DEL", kname("pk", "o"), NULL);
+	raw_int("DEL", kname("pk", "u"), NULL);
 	cr_assert_eq(redis_peek(r, "pk", &e, got, &hl), STICKY_ENOENT);
 	redis_free(r);
 }
