@@ -2126,3 +2126,154 @@ Test(redis, wait_replicas_without_replicas_times_out)
 	cr_assert(redis_connected(r));
 	redis_free(r);
 }
+
+/* ---- the two-key layout of earlier releases ---------------------------- */
+
+/* Store a session as earlier releases did: P{key}:s and the P{key}:o hash. */
+static void
+old_layout(const char *key, const char *epoch, const char *owner,
+    const unsigned char *h, const unsigned char *p, size_t n)
+{
+	const char *argv[3] = { "SET", kname(key, "s"), NULL };
+	size_t lens[3] = { 3, strlen(argv[1]), ENV_HDR_LEN + n };
+	unsigned char *v;
+	struct rr x;
+
+	if (h != NULL) {
+		cr_assert_not_null(v = malloc(ENV_HDR_LEN + n));
+		memcpy(v, h, ENV_HDR_LEN);
+		memcpy(v + ENV_HDR_LEN, p, n);
+		argv[2] = (const char *)v;
+		x = raw_argv(3, argv, lens);
+		cr_assert_eq(x.type, '+');
+		rr_free(&x);
+		free(v);
+		raw_int("EXPIRE", kname(key, "s"), "100");
+	}
+	if (epoch != NULL)
+		raw_hset(kname(key, "o"), "epoch", epoch);
+	if (owner != NULL)
+		raw_hset(kname(key, "o"), "owner", owner);
+	if (epoch != NULL || owner != NULL) {
+		if (h != NULL)
+			raw_hset(kname(key, "o"), "mac", "0123456789abcdef");
+		raw_int("EXPIRE", kname(key, "o"), "50");
+	}
+}
+
+Test(redis, two_key_layout_is_read_and_moved_on_first_access)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], h2[ENV_HDR_LEN], p[6000], q[6000];
+	unsigned char got[ENV_HDR_LEN], mac[REDIS_MAC_MAX];
+	struct delta_run run = { 4096, 100 };
+	struct sticky_buf b;
+	char owner[40], **keys;
+	size_t maclen, hl, n, listed = 0;
+	uint64_t e, cursor = 0;
+	long long ttl;
+
+	buf_init(&b);
+	fill(p, sizeof(p), 30);
+	memcpy(q, p, sizeof(q));
+	memset(q + 4096, 0x5a, 100);
+	mkhdr(h, 1, sizeof(p), 1);
+	mkhdr(h2, 1, sizeof(q), 2);
+	old_layout("o1", "3", "w5", h, p, sizeof(p));
+	/* Reads (stickyctl) see it where it is and move nothing. */
+	cr_assert_eq(redis_owner(r, "o1", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 3);
+	cr_assert_str_eq(owner, "w5");
+	cr_assert_eq(redis_get(r, "o1", &b), 0);
+	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
+	cr_assert(memcmp(b.data, h, ENV_HDR_LEN) == 0);
+	cr_assert_eq(redis_mac(r, "o1", mac, &maclen), 0);
+	cr_assert_eq(maclen, 16);
+	cr_assert_eq(redis_peek(r, "o1", &e, got, &hl), 0);
+	cr_assert_eq(e, 3);
+	cr_assert_eq(hl, ENV_HDR_LEN);
+	do {
+		cr_assert_eq(redis_scan(r, &cursor, &keys, &n), 0);
+		for (size_t i = 0; i < n; i++)
+			listed += strcmp(keys[i], "o1") == 0;
+		redis_scan_free(keys, n);
+	} while (cursor != 0);
+	cr_assert_eq(listed, 1, "listed %zu times", listed);
+	cr_assert_eq(raw_int("EXISTS", kname("o1", "u"), NULL), 0);
+	/* A takeover moves it into one key, with its MAC and TTL. */
+	cr_assert_eq(redis_takeover(r, "o1", "w1", &e, &b, mac, &maclen), 0);
+	cr_assert_eq(e, 4);
+	cr_assert_eq(maclen, 16);
+	cr_assert(memcmp(mac, "0123456789abcdef", 16) == 0);
+	cr_assert_eq(b.len, ENV_HDR_LEN + sizeof(p));
+	cr_assert(memcmp(b.data + ENV_HDR_LEN, p, sizeof(p)) == 0);
+	cr_assert_eq(raw_int("EXISTS", kname("o1", "s"), NULL), 0);
+	cr_assert_eq(raw_int("EXISTS", kname("o1", "o"), NULL), 0);
+	assert_ckpt("o1", h, sizeof(h), p, sizeof(p));
+	ttl = raw_int("TTL", kname("o1", "u"), NULL);
+	cr_assert(ttl > 50 && ttl <= 100, "ttl %lld: the longer of the two", ttl);
+	/* A write moves it too, and a delta applies to the moved bytes. */
+	old_layout("o2", "2", "w5", h, p, sizeof(p));
+	cr_assert_eq(put(r, "o2", 1, h2, h, q, sizeof(q), &run, 1),
+	    STICKY_EFENCED, "an older writer is still fenced");
+	cr_assert_eq(put(r, "o2", 2, h2, h, q, sizeof(q), &run, 1), 0);
+	assert_ckpt("o2", h2, sizeof(h2), q, sizeof(q));
+	cr_assert_eq(raw_int("EXISTS", kname("o2", "s"), NULL), 0);
+	cr_assert_eq(redis_owner(r, "o2", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 2);
+	cr_assert_str_eq(owner, "w5");
+	/* A logged-out session stays logged out. */
+	old_layout("o3", "7", "-", NULL, NULL, 0);
+	cr_assert_eq(redis_takeover(r, "o3", "w1", &e, &b, NULL, NULL),
+	    STICKY_ENOENT);
+	cr_assert_eq(e, 1, "logged out");
+	cr_assert_eq(redis_claim(r, "o3", "w1", &e), STICKY_EFENCED);
+	cr_assert_eq(raw_int("EXISTS", kname("o3", "o"), NULL), 0);
+	/* A checkpoint whose owner hash was lost: restored at epoch 1. */
+	old_layout("o4", NULL, NULL, h, p, sizeof(p));
+	cr_assert_eq(redis_takeover(r, "o4", "w1", &e, &b, NULL, NULL), 0);
+	cr_assert_eq(e, 1);
+	/* Logout, delete and migrate find it as well. */
+	old_layout("o5", "5", "w5", h, p, sizeof(p));
+	cr_assert_eq(redis_drop(r, "o5", 4), STICKY_EFENCED);
+	cr_assert_eq(redis_drop(r, "o5", 5), 0);
+	cr_assert_eq(has_ckpt("o5"), 0);
+	cr_assert_eq(raw_int("EXISTS", kname("o5", "s"), NULL), 0);
+	old_layout("o6", "5", "w5", h, p, sizeof(p));
+	cr_assert_eq(redis_delete(r, "o6"), 0);
+	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 5);
+	old_layout("o7", "5", "w5", h, p, sizeof(p));
+	cr_assert_eq(redis_migrate(r, "o7", "n7", NULL, 0, NULL, 0), 0);
+	cr_assert_eq(redis_owner(r, "n7", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 5);
+	cr_assert_eq(redis_mac(r, "n7", mac, &maclen), 0);
+	assert_ckpt("n7", h, sizeof(h), p, sizeof(p));
+	cr_assert_eq(redis_owner(r, "o7", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 6);
+	cr_assert_str_eq(owner, "-");
+	buf_cleanup(&b);
+	redis_free(r);
+}
+
+/* One key per session, and the record is the fixed-width layout. */
+Test(redis, one_key_per_session_with_a_fixed_record)
+{
+	struct redis *r = mk(0);
+	unsigned char h[ENV_HDR_LEN], p[10];
+	uint64_t e;
+	struct rr x;
+
+	fill(p, sizeof(p), 31);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_claim(r, "f", "w3", &e), 0);
+	cr_assert_eq(put(r, "f", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 1);
+	cr_assert_eq(raw_int("STRLEN", kname("f", "u"), NULL),
+	    REC_LEN + ENV_HDR_LEN + sizeof(p));
+	x = raw("GETRANGE", kname("f", "u"), "0", "52", NULL);
+	cr_assert_eq(x.len, 53);
+	cr_assert(memcmp(x.s, "00000000000000000001w3", 22) == 0, "%s", x.s);
+	cr_assert_eq(x.s[52], '\0', "no MAC");
+	rr_free(&x);
+	redis_free(r);
+}
