@@ -104,7 +104,7 @@ check "restores counted on w1" [ "$(status_field w1 restore_hits)" -ge 1 ]
 # ---- a corrupt checkpoint is refused and set aside ----
 get w0 / ""; SC=$SETCOOKIE; get w0 / "$SC"
 KEY=${SC%.*}
-redis-cli -s "$REDIS_SOCK" setrange "$(rkey "$KEY")" 48 "garbage!" >/dev/null
+redis-cli -s "$REDIS_SOCK" setrange "$(rkey "$KEY")" $((REC_LEN + 48)) "garbage!" >/dev/null
 get w1 / "$SC"
 check "corrupt checkpoint: the user gets a fresh session, not a crash" eval '[ "$STATUS" = 200 ] && [ "$(count_of)" = 1 ]'
 check "corrupt checkpoint: refused with a reason (its MAC, before any decoding)" grep -q 'event=checkpoint_refused worker=w1 .*reason="MAC does not match"' "$T/sticky.log"

@@ -15,13 +15,13 @@ start_redis || { fail "redis starts"; t_done; exit 1; }
 CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" $(secret_flag) -o app.name=counter "$@"; }
 
 # rcount KEY: the counter in KEY's checkpoint (8 bytes, big-endian, after
-# the 48-byte envelope header); "none" without a checkpoint.
+# the owner record and the 48-byte envelope header); "none" without one.
 rcount() {
-	if [ "$(redis-cli -s "$REDIS_SOCK" exists "$(rkey "$1")")" != 1 ]; then
+	if ! rhas_ckpt "$1"; then
 		echo none
 		return
 	fi
-	redis-cli -s "$REDIS_SOCK" --raw getrange "$(rkey "$1")" 48 55 |
+	redis-cli -s "$REDIS_SOCK" --raw getrange "$(rkey "$1")" $((REC_LEN + 48)) $((REC_LEN + 55)) |
 		od -An -v -tu1 -N8 |
 		awk '{ for (i = 1; i <= NF; i++) n = n * 256 + $i } END { print n + 0 }'
 }

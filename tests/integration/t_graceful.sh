@@ -10,7 +10,7 @@ start_sticky counter -w 2 -r "unix:$REDIS_SOCK" -o checkpoint=async \
 	-o checkpoint_interval=600000 || { fail "daemon starts"; t_done; exit 1; }
 get w0 / ""; A=$SETCOOKIE; for i in 2 3 4; do get w0 / "$A"; done
 get w1 / ""; B=$SETCOOKIE; get w1 / "$B"
-check "nothing written yet (interval 10 min)" [ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern 'sticky:*:s' | wc -l)" = 0 ]
+check "nothing written yet (interval 10 min)" [ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern 'sticky:*:u' | wc -l)" = 0 ]
 
 # A request in flight: half of it now, the rest after SIGTERM.
 "$FCGI_REQ" -T 1500 -i -c "STICKYSID=$A" "unix:$T/w0.sock" / >"$T/inflight" 2>&1 &
@@ -22,7 +22,7 @@ check "the request in flight at SIGTERM was answered" grep -q 'count=5' "$T/infl
 for _ in $(seq 1 100); do kill -0 "$STICKY_PID" 2>/dev/null || break; sleep 0.05; done
 check "the master exited" bash -c "! kill -0 $STICKY_PID 2>/dev/null"
 t_untrack "$STICKY_PID"
-check "every session was flushed at stop" [ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern 'sticky:*:s' | wc -l)" = 2 ]
+check "every session was flushed at stop" [ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern 'sticky:*:u' | wc -l)" = 2 ]
 
 start_sticky counter -w 2 -r "unix:$REDIS_SOCK" || fail "daemon restarts"
 get w0 / "$A"

@@ -16,11 +16,11 @@ STICKY_WORKERS=2
 start_redis || { fail "redis starts"; t_done; exit 1; }
 RCLI() { redis-cli -s "$REDIS_SOCK" "$@"; }
 field() { tr '\t' '\n' <"$1" | sed -n "s/^$2=//p"; }
-# each_user_key LUA: run LUA (on k, a user's key: sticky:{NAME}:s or :o,
-# not the generation token) for every user key, in one script.
+# each_user_key LUA: run LUA (on k, a user's key: sticky:{NAME}:u, not the
+# generation token) for every user key, in one script.
 each_user_key() {
 	RCLI eval "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do $1 end return 1" \
-		0 "${2:-sticky:\{*\}:[so]}" >/dev/null
+		0 "${2:-sticky:\{*\}:u}" >/dev/null
 }
 # both FIELD [FIELD2]: "<w0's> <w1's>" values of FIELD (summed with FIELD2
 # when given), from one status page

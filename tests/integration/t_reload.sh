@@ -81,7 +81,7 @@ check_load() {
 run_load plain
 check_load plain
 check "the old workers flushed at reload: every user has a checkpoint" \
-	[ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern 'sticky:*:s' | wc -l)" -ge 40 ]
+	[ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern 'sticky:*:u' | wc -l)" -ge 40 ]
 run_load keepalive -k
 check_load keepalive
 

@@ -15,13 +15,14 @@ start_redis || { fail "redis starts"; t_done; exit 1; }
 CTL() { "$STICKYCTL" -o "redis=unix:$REDIS_SOCK" $(secret_flag) -o app.name=counter "$@"; }
 RCLI() { redis-cli -s "$REDIS_SOCK" "$@"; }
 
-# tamper KEY COUNT: set the counter in KEY's checkpoint to COUNT and fix
-# both envelope CRCs, so the envelope checks pass and only a MAC can tell.
+# tamper KEY COUNT: set the counter in KEY's checkpoint (after the owner
+# record) to COUNT and fix both envelope CRCs, so the envelope checks pass
+# and only a MAC can tell.
 tamper() {
 	local k
 	k=$(rkey "$1") || return 1
 	RCLI --raw get "$k" | head -c -1 >"$T/ckpt" || return 1
-	python3 - "$T/ckpt" "$2" <<'PY' || return 1
+	python3 - "$T/ckpt" "$2" "$REC_LEN" <<'PY' || return 1
 import struct, sys
 def crc32c(d):
     c = 0xffffffff
@@ -30,13 +31,14 @@ def crc32c(d):
         for _ in range(8):
             c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
     return c ^ 0xffffffff
-p = bytearray(open(sys.argv[1], 'rb').read())
+v = open(sys.argv[1], 'rb').read()
+rec, p = v[:int(sys.argv[3])], bytearray(v[int(sys.argv[3]):])
 assert struct.unpack('>I', p[40:44])[0] == crc32c(p[48:]), 'payload crc'
 assert struct.unpack('>I', p[44:48])[0] == crc32c(p[:44]), 'header crc'
 p[48:56] = struct.pack('>Q', int(sys.argv[2]))
 p[40:44] = struct.pack('>I', crc32c(p[48:]))
 p[44:48] = struct.pack('>I', crc32c(p[:44]))
-open(sys.argv[1], 'wb').write(p)
+open(sys.argv[1], 'wb').write(rec + p)
 PY
 	RCLI -x set "$k" <"$T/ckpt" >/dev/null
 }
@@ -68,9 +70,9 @@ check "announcements never carry the session key" eval '! grep -q "$K" "$T/ann"'
 		esac
 	done
 } >"$T/dump" 2>&1
-check "redis holds the session by name ($(grep -c "{$N}" "$T/dump") keys)" grep -q "^sticky:{$N}:s\$" "$T/dump"
+check "redis holds the session by name ($(grep -c "{$N}" "$T/dump") keys)" grep -q "^sticky:{$N}:u\$" "$T/dump"
 check "no key name or value in redis holds the session key" eval '! grep -qa "$K" "$T/dump"'
-check "the owner record holds a MAC (16 bytes)" [ "$(RCLI hstrlen "$(rkey "$K" o)" mac)" = 16 ]
+check "the owner record holds a MAC (16 bytes)" [ "$(RCLI --raw getrange "$(rkey "$K")" 52 52 | od -An -tu1 -N1 | tr -d ' ')" = 16 ]
 check "stickyctl verify checks MACs: all good" CTL verify
 
 # ---- 2. a checkpoint changed in redis is never decoded ----
@@ -94,14 +96,14 @@ get w1 / "$U"
 check "control, no secret: the same change is decoded (1001)" [ "$(count_of)" = 1001 ]
 get w0 / ""; R=$SETCOOKIE; get w0 / "$R"; get w0 / "$R"
 check "control, no secret: keys are named by raw session keys" \
-	[ "$(RCLI exists "sticky:{${R%.*}}:s")" = 1 ]
+	[ "$(RCLI exists "sticky:{${R%.*}}:u")" = 1 ]
 stop_sticky
 
 # ---- 3. checkpoints named by raw keys: stickyctl migrate ----
 CTL migrate >"$T/migrate" 2>&1
 check "stickyctl migrate moves them ($(cat "$T/migrate"))" grep -q '^2 moved, [0-9]* skipped, 0 failed$' "$T/migrate"
 check "stickyctl migrate: no raw key names a checkpoint any more" \
-	eval '[ "$(RCLI exists "sticky:{${R%.*}}:s")" = 0 ] && [ "$(RCLI exists "$(rkey "$R")")" = 1 ]'
+	eval '[ "$(RCLI strlen "sticky:{${R%.*}}:u")" = "$REC_LEN" ] && rhas_ckpt "$R"'
 check "stickyctl migrate: signed (verify)" CTL verify "$R"
 start_sticky counter -w 2 -r "unix:$REDIS_SOCK" -o checkpoint=sync ||
 	fail "daemon starts with the secret again"
@@ -123,7 +125,7 @@ check "rotated: the user continues (4)" eval '[ "$STATUS" = 200 ] && [ "$(count_
 check "rotated: moved to its new name, counted and logged" \
 	eval '[ "$(status_field w0 migrated)" = 1 ] && grep -q "event=session_migrated worker=w0 sid=$(CTL name "$V" | cut -c1-6)\.\.\. secret=2" "$T/sticky.log"'
 check "rotated: the old name is a fenced tombstone, the new one holds it" \
-	eval '[ "$(RCLI exists "sticky:{$OLDN}:s")" = 0 ] && [ "$(RCLI hget "sticky:{$OLDN}:o" owner)" = - ] && [ "$(RCLI exists "$(rkey "$V")")" = 1 ]'
+	eval '[ "$(RCLI strlen "sticky:{$OLDN}:u")" = "$REC_LEN" ] && [ "$(RCLI getrange "sticky:{$OLDN}:u" 20 20)" = - ] && rhas_ckpt "$V"'
 get w0 / "$V"
 check "rotated: served from memory after (5), migrated once" \
 	eval '[ "$(count_of)" = 5 ] && [ "$(status_field w0 migrated)" = 1 ]'

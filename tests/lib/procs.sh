@@ -69,8 +69,9 @@ secret_flag() {
 }
 
 # rkey KEY [SUFFIX]: the Redis key of session key (or id) KEY: its name
-# under the secret start_sticky uses, in the default prefix; SUFFIX s
-# (default), o or a glob.
+# under the secret start_sticky uses, in the default prefix; SUFFIX u
+# (default: the session's one key), s or o (the two keys of earlier
+# releases) or a glob.
 rkey() {
 	local name
 	if [ "${STICKY_SECRET:-}" = none ]; then
@@ -78,8 +79,15 @@ rkey() {
 	else
 		name=$("$STICKYCTL" -o "secret_file=${STICKY_SECRET:-$T/secret}" name "$1") || return 1
 	fi
-	printf 'sticky:{%s}:%s\n' "$name" "${2:-s}"
+	printf 'sticky:{%s}:%s\n' "$name" "${2:-u}"
 }
+# A session's key holds its owner record (REC_LEN bytes: epoch, owner,
+# MAC; src/lib/redis_scripts.c), then the checkpoint.
+REC_LEN=69
+# rhas_ckpt KEY: KEY's session has a checkpoint in Redis.
+rhas_ckpt() { [ "$(redis-cli -s "$REDIS_SOCK" strlen "$(rkey "$1")")" -gt "$REC_LEN" ]; }
+# rowner KEY: the owner in KEY's record ("-": logged out); empty if none.
+rowner() { redis-cli -s "$REDIS_SOCK" --raw getrange "$(rkey "$1")" 20 51 | tr -d ' \n'; }
 
 # Track a pid for cleanup.
 t_track() { T_PIDS="$T_PIDS $1"; }
