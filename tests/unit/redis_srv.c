@@ -349,3 +349,55 @@ assert_value(const char *name, const void *a, size_t alen, const void *b,
 	    "payload differs");
 	rr_free(&x);
 }
+
+/* The checkpoint in P{key}:u equals (a, alen) + (b, blen). */
+void
+assert_ckpt(const char *key, const void *a, size_t alen, const void *b,
+    size_t blen)
+{
+	struct rr x = raw("GETRANGE", kname(key, "u"), "69", "-1", NULL);
+
+	cr_assert_eq(x.type, '$', "GETRANGE: no value");
+	cr_assert_eq(x.len, alen + blen, "length %zu, want %zu", x.len,
+	    alen + blen);
+	cr_assert(memcmp(x.s, a, alen) == 0, "header differs");
+	cr_assert(blen == 0 || memcmp(x.s + alen, b, blen) == 0,
+	    "payload differs");
+	rr_free(&x);
+}
+
+/* 1 when P{key}:u holds a checkpoint after its record. */
+int
+has_ckpt(const char *key)
+{
+	return raw_int("STRLEN", kname(key, "u"), NULL) > REC_LEN;
+}
+
+/* Delete the checkpoint of P{key}:u, keeping its owner record. */
+void
+cut_ckpt(const char *key)
+{
+	struct rr x = raw("EVAL", "return redis.call('SET', KEYS[1], "
+	    "redis.call('GETRANGE', KEYS[1], 0, 68)).ok", "1", kname(key, "u"),
+	    NULL);
+
+	cr_assert_eq(x.type, '$', "EVAL: %s", x.s != NULL ? x.s : "");
+	rr_free(&x);
+}
+
+/* Overwrite a field of P{key}:u's record: epoch (at 0) or owner (at 20). */
+void
+set_field(const char *key, int at, const char *v)
+{
+	char buf[40], off[8];
+	struct rr x;
+
+	if (at == 0)
+		snprintf(buf, sizeof(buf), "%020llu", strtoull(v, NULL, 10));
+	else
+		snprintf(buf, sizeof(buf), "%-32s", v);
+	snprintf(off, sizeof(off), "%d", at);
+	x = raw("SETRANGE", kname(key, "u"), off, buf, NULL);
+	cr_assert_eq(x.type, ':');
+	rr_free(&x);
+}

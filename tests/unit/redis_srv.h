@@ -58,4 +58,20 @@ char *kname(const char *key, const char *suffix);
 void assert_value(const char *name, const void *a, size_t alen, const void *b,
     size_t blen);
 
+/*
+ * A session's one key, P{key}:u: the owner record (REC_LEN bytes, laid
+ * out as redis_scripts.c says: 20-digit epoch, owner padded with spaces to
+ * 32, MAC length, MAC padded with NULs to 16), then the checkpoint.
+ */
+#define REC_LEN 69
+/* The checkpoint in P{key}:u equals (a, alen) + (b, blen). */
+void assert_ckpt(const char *key, const void *a, size_t alen, const void *b,
+    size_t blen);
+/* 1 when P{key}:u holds a checkpoint after its record. */
+int has_ckpt(const char *key);
+/* Delete the checkpoint of P{key}:u, keeping its owner record. */
+void cut_ckpt(const char *key);
+/* Overwrite a field of P{key}:u's record: epoch (at 0) or owner (at 20). */
+void set_field(const char *key, int at, const char *v);
+
 #endif /* STICKY_TEST_REDIS_SRV_H */

@@ -179,7 +179,7 @@ write1(struct fx *f)
 static uint64_t
 assert_redis_holds_state(struct fx *f)
 {
-	struct rr x = raw("GET", kname(f->name, "s"), NULL);
+	struct rr x = raw("GETRANGE", kname(f->name, "u"), "69", "-1", NULL);
 	const unsigned char *p;
 	struct envelope env;
 	const char *why = "";
@@ -199,12 +199,15 @@ assert_redis_holds_state(struct fx *f)
 	    (unsigned char *)x.s, x.len, f->ck.app_id, &env, &why), 0, "%s",
 	    why);
 	if (f->cfg.secrets != NULL) {
-		struct rr m = raw("HGET", kname(f->name, "o"), "mac", NULL);
+		/* The record's MAC: its length (byte 52), then the MAC. */
+		struct rr m = raw("GETRANGE", kname(f->name, "u"), "52", "68",
+		    NULL);
 
-		cr_assert_eq(m.type, '$', "no MAC in the owner record");
-		cr_assert_eq(m.len, SECRET_MAC_LEN);
+		cr_assert_eq(m.type, '$', "no owner record");
+		cr_assert_eq(m.len, 17);
+		cr_assert_eq(m.s[0], SECRET_MAC_LEN, "no MAC in the owner record");
 		cr_assert_eq(secret_mac_check(f->cfg.secrets, x.s, ENV_HDR_LEN,
-		    p, x.len - ENV_HDR_LEN, (unsigned char *)m.s), 0,
+		    p, x.len - ENV_HDR_LEN, (unsigned char *)m.s + 1), 0,
 		    "the MAC is that of the bytes Redis holds");
 		rr_free(&m);
 	}
@@ -278,7 +281,7 @@ refused_delta_retried_whole(const struct sticky_app_def *app, int secret)
 
 	fx_init(&f, app, secret);
 	cr_assert_eq(write1(&f), 0);
-	x = raw("SETRANGE", kname(f.name, "s"), "0", "XXXX", NULL);
+	x = raw("SETRANGE", kname(f.name, "u"), "69", "XXXX", NULL);
 	cr_assert_eq(x.type, ':');
 	rr_free(&x);
 	bytes = f.stats.ckpt_bytes;
@@ -320,12 +323,13 @@ Test(ckpt, deleted_checkpoint_is_reclaimed_by_a_whole_write)
 	fx_init(&f, &app_plain, 0);
 	cr_assert_eq(write1(&f), 0);
 	epoch = f.s->epoch;
-	cr_assert_eq(raw_int("DEL", kname(f.name, "s"), NULL), 1);
+	cr_assert_eq(has_ckpt(f.name), 1);
+	cut_ckpt(f.name);
 	change(&f, 2 * PAGE, 8, 0x77);
 	cr_assert_eq(write1(&f), 0);
 	cr_assert_eq(f.stats.reclaims, 1);
 	cr_assert_eq(f.s->epoch, epoch + 1, "re-claimed with a new epoch");
-	x = raw("HGET", kname(f.name, "o"), "epoch", NULL);
+	x = raw("GETRANGE", kname(f.name, "u"), "0", "19", NULL);
 	cr_assert_eq(strtoull(x.s, NULL, 10), epoch + 1, "owner record: %s",
 	    x.s);
 	rr_free(&x);
@@ -347,8 +351,8 @@ Test(ckpt, fenced_write_is_handed_back_to_the_caller)
 
 	fx_init(&f, &app_plain, 0);
 	cr_assert_eq(write1(&f), 0);
-	raw_hset(kname(f.name, "o"), "epoch", "99");
-	raw_hset(kname(f.name, "o"), "owner", "w9");
+	set_field(f.name, 0, "99");
+	set_field(f.name, 20, "w9");
 
 	change(&f, PAGE, 4, 0x11);
 	cr_assert_eq(write1(&f), STICKY_EFENCED);
@@ -366,8 +370,9 @@ Test(ckpt, fenced_write_is_handed_back_to_the_caller)
 	cr_assert_null(store_peek(f.store, f.name));
 	cr_assert_eq(store_count(f.store), 0);
 	/* Redis still holds the other worker's record, untouched. */
-	x = raw("HGET", kname(f.name, "o"), "epoch", NULL);
-	cr_assert_str_eq(x.s, "99");
+	x = raw("GETRANGE", kname(f.name, "u"), "0", "51", NULL);
+	cr_assert_eq(strtoull(x.s, NULL, 10), 99);
+	cr_assert_eq(strncmp(x.s + 20, "w9 ", 3), 0, "%s", x.s);
 	rr_free(&x);
 	fx_fini(&f);
 }
