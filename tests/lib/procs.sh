@@ -86,8 +86,6 @@ rkey() {
 REC_LEN=69
 # rhas_ckpt KEY: KEY's session has a checkpoint in Redis.
 rhas_ckpt() { [ "$(redis-cli -s "$REDIS_SOCK" strlen "$(rkey "$1")")" -gt "$REC_LEN" ]; }
-# rowner KEY: the owner in KEY's record ("-": logged out); empty if none.
-rowner() { redis-cli -s "$REDIS_SOCK" --raw getrange "$(rkey "$1")" 20 51 | tr -d ' \n'; }
 
 # Track a pid for cleanup.
 t_track() { T_PIDS="$T_PIDS $1"; }
