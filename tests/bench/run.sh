@@ -36,12 +36,7 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
-if [ -z "${top_builddir:-}" ]; then
-	if [ -x "$PWD/tests/tools/fcgi-load" ]; then top_builddir=$PWD; else top_builddir=$top_srcdir; fi
-fi
-export top_srcdir top_builddir
-. "$top_srcdir/tests/lib/procs.sh"
+. "$here/env.sh"
 
 MODE=${1:-${BENCH_MODE:-short}}
 case $MODE in

@@ -35,12 +35,7 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
-if [ -z "${top_builddir:-}" ]; then
-	if [ -x "$PWD/tests/tools/fcgi-load" ]; then top_builddir=$PWD; else top_builddir=$top_srcdir; fi
-fi
-export top_srcdir top_builddir
-. "$top_srcdir/tests/lib/procs.sh"
+. "$here/env.sh"
 FCGI_LOAD=${SCALE_FCGI_LOAD:-$FCGI_LOAD}
 
 MODE=${1:-${BENCH_MODE:-short}}
