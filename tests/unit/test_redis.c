@@ -1231,7 +1231,9 @@ Test(redis, sub_survives_a_killed_redis_after_backoff)
 	cr_assert_eq(poll(&pfd, 1, 1000), 1, "no wakeup on a dead server");
 	t0 = mono_ms();
 	cr_assert_eq(redis_sub_read(a, collect, &x), STICKY_EREDIS);
-	cr_assert_lt(elapsed_ms(t0), 50);
+	/* At once, not after the 1 s command timeout (a loaded machine or
+	 * valgrind may take tens of milliseconds). */
+	cr_assert_lt(elapsed_ms(t0), 500);
 	cr_assert_eq(redis_sub_fd(a), -1);
 	cr_assert_neq(strstr(redis_errstr(a), "sub"), NULL, "%s",
 	    redis_errstr(a));
