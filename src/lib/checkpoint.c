@@ -26,8 +26,11 @@
 #define SLICE_BYTES (128 * 1024) /* work per pipeline between requests */
 #define RUNS_MAX 64  /* delta runs per write; more: write in full */
 #define GEN_CHECK_MS 1000 /* how often P"generation" is compared */
-#define SCRUB_PER_FLUSH 8 /* sessions compared with Redis per flush tick:
+#define SCRUB_PER_FLUSH 8 /* sessions compared with Redis per scrub slice:
                               one round trip each, so a small slice */
+#define SCRUB_EVERY_MS 250 /* at most one slice per 250 ms (32 a second):
+                              under load a flush tick comes every few ms, and
+                              8 round trips each cost more than the writes */
 #define PROBE_MS 100 /* WAIT before the handler while replicas lag */
 
 void
@@ -980,8 +983,10 @@ ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 		 */
 		if (check_generation(ck))
 			all = 1;
-		else
+		else if (now >= ck->next_scrub_ms) {
+			ck->next_scrub_ms = now + SCRUB_EVERY_MS;
 			scrub(ck);
+		}
 	}
 	/*
 	 * Oldest change first; one pipeline of at most SLICE_BYTES of work

@@ -56,6 +56,7 @@ struct ckpt {
 	char redis_gen[64];               /* P"generation" as last seen */
 	int64_t next_gen_check_ms;
 	unsigned conn_gen;                /* redis_conn_gen() when last checked */
+	int64_t next_scrub_ms;            /* the scrub's next slice */
 	char scrub_next[SID_KEY_LEN + 1]; /* the scrub's cursor: a name */
 };
 
