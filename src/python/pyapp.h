@@ -61,6 +61,21 @@ int state_snapshot(struct pystate *st, struct pyapp *pa);
 void state_changed(struct pystate *st);
 /* 1 when the last encode could not pickle the state. */
 int state_bad(const struct pystate *st);
+/*
+ * session.touch(): the app reports what it changes.  state_precise: lay
+ * the state out into an image from its next encode on.  state_touch: the
+ * image offset of len bytes at p, inside one of its arrays (recorded, to
+ * be copied at the next flush); -1 when they are not (no image, or not in
+ * one array).  state_tail: where the pickle stream sits in the image.
+ * state_hold: while on, codec.view gives the image as is (its length, for
+ * sticky_session_touch).  state_stale: the object changed since the image.
+ */
+void state_precise(struct pystate *st);
+int state_touch(struct pystate *st, const unsigned char *p, size_t len,
+    size_t *off);
+void state_tail(const struct pystate *st, size_t *off, size_t *len);
+void state_hold(struct pystate *st, int on);
+void state_stale(struct pystate *st);
 
 /* session.c */
 int session_type_init(PyObject *module);

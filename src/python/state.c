@@ -21,6 +21,17 @@
  *
  * Unpickling runs code: the codec is flagged STICKY_CODEC_NEEDS_MAC, so
  * sticky decodes only checkpoints authenticated under the server secret.
+ *
+ * The image (session.touch): once an app reports which bytes of its
+ * arrays a request changed, the state's payload is kept laid out in C
+ * memory and the codec gives sticky a view of it (codec.view).  A flush
+ * then re-pickles the object (the arrays stay out of band: no copy),
+ * copies only the touched ranges and the new pickle stream into the image,
+ * and sticky reads and sends only those pages: no full copy of the
+ * arrays, no comparison with the last checkpoint.  The image holds the
+ * PickleBuffers it laid out, so their memory stays where it is; any change
+ * of layout (an array replaced or resized, a pickle stream of another
+ * length) drops the image and the whole payload is encoded again.
  */
 #include "pyapp.h" /* Python.h first */
 
@@ -41,7 +52,24 @@ struct pystate {
 	PyObject *buffers; /* list of PickleBuffer: its out-of-band data */
 	int bad;           /* the last encode could not pickle obj (logged) */
 	size_t payload;    /* bytes of the last payload encoded or decoded */
+	/* The image (see the top): NULL unless the app reports its changes. */
+	unsigned char *img;
+	size_t img_len, img_cap;
+	PyObject *img_bufs; /* the PickleBuffers laid out in img */
+	int precise;        /* the app calls session.touch() for this state */
+	int stale;          /* img lags the object: refresh when viewed */
+	int hold;           /* view as is (its length only): no refresh */
+	struct pend *pend;  /* touched ranges not yet copied into img */
+	size_t npend, pend_cap;
 };
+
+/* A touched range of an array, to copy into the image at the next flush. */
+struct pend {
+	size_t off;               /* in the image */
+	const unsigned char *src; /* in the array (kept alive by img_bufs) */
+	size_t len;
+};
+#define PEND_MAX 4096 /* more ranges than this: every array is copied */
 
 static void
 put64(unsigned char *p, uint64_t v)
@@ -92,6 +120,9 @@ st_destroy(void *state, void *appdata)
 	Py_XDECREF(st->raw);
 	Py_XDECREF(st->pickled);
 	Py_XDECREF(st->buffers);
+	Py_XDECREF(st->img_bufs);
+	free(st->img);
+	free(st->pend);
 	free(st);
 }
 
@@ -144,13 +175,12 @@ st_decode(void **state, const void *data, size_t len, uint32_t schema,
 	return 0;
 }
 
-/* Lay out pickled + buffers into out (see the top of the file). */
+/* The size of the layout of pickled + buffers (see the top of the file). */
 static int
-write_layout(PyObject *pickled, PyObject *buffers, struct sticky_buf *out)
+layout_size(PyObject *pickled, PyObject *buffers, size_t *size)
 {
 	Py_ssize_t nbuf = PyList_GET_SIZE(buffers);
-	size_t hdr = HDR_FIXED + 16 * (size_t)nbuf, pos = hdr, plen;
-	unsigned char *p;
+	size_t pos = HDR_FIXED + 16 * (size_t)nbuf;
 
 	if (nbuf > MAX_BUFS)
 		return STICKY_ETOOBIG;
@@ -164,9 +194,21 @@ write_layout(PyObject *pickled, PyObject *buffers, struct sticky_buf *out)
 		}
 		pos = (pos + PAGE - 1) / PAGE * PAGE + (size_t)v->len;
 	}
-	plen = (size_t)PyBytes_GET_SIZE(pickled);
-	if ((p = sticky_buf_reserve(out, pos + plen)) == NULL)
-		return STICKY_ENOMEM;
+	*size = pos + (size_t)PyBytes_GET_SIZE(pickled);
+	return 0;
+}
+
+/* Lay out pickled + buffers at p (layout_size bytes). */
+static void
+layout_write(unsigned char *p, PyObject *pickled, PyObject *buffers)
+{
+	Py_ssize_t nbuf = PyList_GET_SIZE(buffers);
+	size_t hdr = HDR_FIXED + 16 * (size_t)nbuf, pos = hdr;
+	size_t plen = (size_t)PyBytes_GET_SIZE(pickled);
+
+	for (Py_ssize_t i = 0; i < nbuf; i++)
+		pos = (pos + PAGE - 1) / PAGE * PAGE + (size_t)
+		    PyPickleBuffer_GetBuffer(PyList_GET_ITEM(buffers, i))->len;
 	memcpy(p, "SPK1", 4);
 	put32(p + 4, (uint32_t)nbuf);
 	put64(p + 8, pos);
@@ -184,7 +226,219 @@ write_layout(PyObject *pickled, PyObject *buffers, struct sticky_buf *out)
 		pos = at + (size_t)v->len;
 	}
 	memcpy(p + pos, PyBytes_AS_STRING(pickled), plen);
+}
+
+static int
+write_layout(PyObject *pickled, PyObject *buffers, struct sticky_buf *out)
+{
+	size_t n;
+	unsigned char *p;
+	int rc;
+
+	if ((rc = layout_size(pickled, buffers, &n)) != 0)
+		return rc;
+	if ((p = sticky_buf_reserve(out, n)) == NULL)
+		return STICKY_ENOMEM;
+	layout_write(p, pickled, buffers);
 	return 0;
+}
+
+/* ---- the image ---- */
+
+static void
+image_drop(struct pystate *st)
+{
+	free(st->img);
+	st->img = NULL;
+	st->img_len = st->img_cap = 0;
+	Py_CLEAR(st->img_bufs);
+	st->stale = 0;
+	st->npend = 0;
+}
+
+/* Lay the current pickle out into the image. */
+static int
+image_build(struct pystate *st)
+{
+	size_t n;
+	int rc;
+
+	if ((rc = layout_size(st->pickled, st->buffers, &n)) != 0)
+		return rc;
+	if (n > st->img_cap) {
+		unsigned char *p = realloc(st->img, n);
+
+		if (p == NULL) {
+			image_drop(st);
+			return STICKY_ENOMEM;
+		}
+		st->img = p;
+		st->img_cap = n;
+	}
+	layout_write(st->img, st->pickled, st->buffers);
+	st->img_len = n;
+	Py_INCREF(st->buffers);
+	Py_XSETREF(st->img_bufs, st->buffers);
+	st->stale = 0;
+	st->npend = 0;
+	return 0;
+}
+
+/*
+ * Bring the image up to date in place: the touched ranges and the new
+ * pickle stream.  -1 when the layout changed (the caller drops the image).
+ */
+static int
+image_refresh(struct pystate *st, struct pyapp *pa)
+{
+	Py_ssize_t nbuf;
+	size_t plen;
+
+	if (st->pickled == NULL && state_snapshot(st, pa) != 0) {
+		PyErr_Clear(); /* the encode that follows logs it */
+		return -1;
+	}
+	nbuf = PyList_GET_SIZE(st->buffers);
+	if (nbuf != PyList_GET_SIZE(st->img_bufs))
+		return -1;
+	for (Py_ssize_t i = 0; i < nbuf; i++) {
+		const Py_buffer *a = PyPickleBuffer_GetBuffer(
+		    PyList_GET_ITEM(st->buffers, i));
+		const Py_buffer *b = PyPickleBuffer_GetBuffer(
+		    PyList_GET_ITEM(st->img_bufs, i));
+
+		if (a == NULL || b == NULL) {
+			PyErr_Clear();
+			return -1;
+		}
+		if (a->buf != b->buf || a->len != b->len)
+			return -1;
+	}
+	plen = (size_t)PyBytes_GET_SIZE(st->pickled);
+	if (get64(st->img + 16) != plen)
+		return -1;
+	if (st->npend > PEND_MAX) /* too many: every array whole */
+		for (Py_ssize_t i = 0; i < nbuf; i++) {
+			const Py_buffer *v = PyPickleBuffer_GetBuffer(
+			    PyList_GET_ITEM(st->buffers, i));
+
+			memcpy(st->img + get64(st->img + HDR_FIXED + 16 * (size_t)i),
+			    v->buf, (size_t)v->len);
+		}
+	else
+		for (size_t i = 0; i < st->npend; i++)
+			memcpy(st->img + st->pend[i].off, st->pend[i].src,
+			    st->pend[i].len);
+	memcpy(st->img + get64(st->img + 8), PyBytes_AS_STRING(st->pickled),
+	    plen);
+	Py_INCREF(st->buffers);
+	Py_XSETREF(st->img_bufs, st->buffers);
+	st->npend = 0;
+	st->stale = 0;
+	return 0;
+}
+
+/* Write out what pickled + buffers lay out: through the image if kept. */
+static int
+lay_out(struct pystate *st, struct sticky_buf *out)
+{
+	int rc;
+
+	if (!st->precise)
+		return write_layout(st->pickled, st->buffers, out);
+	if ((rc = image_build(st)) != 0)
+		return rc;
+	return sticky_buf_append(out, st->img, st->img_len);
+}
+
+/*
+ * codec.view: the image, brought up to date; an error without one (sticky
+ * encodes then, and the encode lays a new image out).  The state is ours:
+ * refreshing it is no change sticky would see.
+ */
+static int
+st_view(const void *state, const void **data, size_t *len, void *appdata)
+{
+	struct pystate *st = (struct pystate *)(uintptr_t)state;
+
+	if (st->img == NULL)
+		return STICKY_EINVAL;
+	if (st->stale && !st->hold && image_refresh(st, appdata) != 0) {
+		image_drop(st);
+		return STICKY_EINVAL;
+	}
+	*data = st->img;
+	*len = st->img_len;
+	return 0;
+}
+
+int
+state_touch(struct pystate *st, const unsigned char *p, size_t len,
+    size_t *off)
+{
+	Py_ssize_t nbuf;
+
+	if (st->img == NULL || st->img_bufs == NULL)
+		return -1;
+	nbuf = PyList_GET_SIZE(st->img_bufs);
+	for (Py_ssize_t i = 0; i < nbuf; i++) {
+		const Py_buffer *v = PyPickleBuffer_GetBuffer(
+		    PyList_GET_ITEM(st->img_bufs, i));
+		const unsigned char *b;
+
+		if (v == NULL) {
+			PyErr_Clear();
+			return -1;
+		}
+		b = v->buf;
+		if (p < b || p > b + v->len || len > (size_t)(b + v->len - p))
+			continue;
+		*off = get64(st->img + HDR_FIXED + 16 * (size_t)i) +
+		    (size_t)(p - b);
+		if (st->npend < PEND_MAX) {
+			if (st->npend == st->pend_cap) {
+				size_t cap = st->pend_cap ? st->pend_cap * 2 : 8;
+				struct pend *n = realloc(st->pend,
+				    cap * sizeof(*n));
+
+				if (n == NULL)
+					return -1;
+				st->pend = n;
+				st->pend_cap = cap;
+			}
+			st->pend[st->npend].off = *off;
+			st->pend[st->npend].src = p;
+			st->pend[st->npend].len = len;
+		}
+		st->npend++;
+		return 0;
+	}
+	return -1;
+}
+
+void
+state_tail(const struct pystate *st, size_t *off, size_t *len)
+{
+	*off = st->img != NULL ? (size_t)get64(st->img + 8) : 0;
+	*len = st->img != NULL ? (size_t)get64(st->img + 16) : 0;
+}
+
+void
+state_precise(struct pystate *st)
+{
+	st->precise = 1;
+}
+
+void
+state_hold(struct pystate *st, int on)
+{
+	st->hold = on;
+}
+
+void
+state_stale(struct pystate *st)
+{
+	st->stale = 1;
 }
 
 static int
@@ -209,13 +463,13 @@ st_encode(const void *state, struct sticky_buf *out, void *appdata)
 		return STICKY_EINVAL;
 	}
 	st->bad = 0;
-	if ((rc = write_layout(st->pickled, st->buffers, out)) == STICKY_EINVAL) {
+	if ((rc = lay_out(st, out)) == STICKY_EINVAL) {
 		/* A buffer was released since: pickle the live object again. */
 		if (state_snapshot(st, appdata) != 0) {
 			interp_log_exception("state_unpicklable", "re-pickle");
 			return STICKY_EINVAL;
 		}
-		rc = write_layout(st->pickled, st->buffers, out);
+		rc = lay_out(st, out);
 	}
 	if (rc == 0)
 		st->payload = sticky_buf_len(out) - before;
@@ -247,7 +501,7 @@ st_size(const void *state, void *appdata)
 				PyErr_Clear();
 		}
 	}
-	return sizeof(*st) + (n > st->payload ? n : st->payload);
+	return sizeof(*st) + (n > st->payload ? n : st->payload) + st->img_cap;
 }
 
 void
@@ -259,6 +513,7 @@ state_codec(struct sticky_codec *c)
 	c->decode = st_decode;
 	c->destroy = st_destroy;
 	c->size = st_size;
+	c->view = st_view;
 	c->flags = STICKY_CODEC_NEEDS_MAC;
 }
 
@@ -338,6 +593,7 @@ state_set(struct pystate *st, PyObject *obj)
 	Py_CLEAR(st->raw);
 	Py_CLEAR(st->pickled);
 	Py_CLEAR(st->buffers);
+	image_drop(st); /* another object: laid out afresh */
 }
 
 void
