@@ -205,9 +205,7 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 		memcpy(mac, m->str, m->len);
 		*maclen = m->len;
 	}
-	buf_reset(blob);
-	if ((rc = buf_append(blob, b->str, b->len)) != 0)
-		goto out;
+	rd_take_str(b, blob);
 	*epoch = (uint64_t)e->integer;
 out:
 	if (rep != NULL)
@@ -759,10 +757,8 @@ redis_get(struct redis *r, const char *key, struct sticky_buf *blob)
 	c = rep->element[3];
 	if (c->type == REDIS_REPLY_NIL)
 		rc = STICKY_ENOENT;
-	else {
-		buf_reset(blob);
-		rc = buf_append(blob, c->str, c->len);
-	}
+	else
+		rc = rd_take_str(c, blob);
 	freeReplyObject(rep);
 	return rc;
 }

@@ -15,7 +15,8 @@
  *                 request that calls it promises that every array byte it
  *                 changed was touched, and its checkpoint then copies and
  *                 sends only those (everything else in the state is pickled
- *                 again and compared as usual)
+ *                 again as usual).  A request that raised is not taken at
+ *                 its word: its arrays are compared with the last image.
  *   .destroy()    logout: drop the state here and in Redis
  *   .rotate()     new id for the same state (after login)
  *
@@ -193,6 +194,7 @@ m_touch(SessionObject *s, PyObject *obj)
 			    cap * sizeof(*r));
 
 			if (r == NULL) {
+				s->over = 1; /* not recorded: compared instead */
 				PyBuffer_Release(&v);
 				return PyErr_NoMemory();
 			}
@@ -318,29 +320,38 @@ session_new(struct pyapp *pa, struct sticky_req *req)
 	return (PyObject *)s;
 }
 
+static int
+changed_pages(void *req, size_t off, size_t len)
+{
+	return sticky_session_touch(req, off, len);
+}
+
 /*
- * The request's touch() calls, as pages of the image for sticky: every
- * touched range, and the pickle stream (the rest of the object, pickled
- * again at the flush).  -1 when they cannot be mapped: the whole state.
+ * What the request changed, as pages of the image for sticky: its pickle
+ * region always (the rest of the object, pickled again at the flush), and
+ * the touched ranges; or, for a request that did not call touch(), raised
+ * or touched something outside the arrays, the pages of the arrays that
+ * differ from the image.  -1 without an image: the whole state.
  */
 static int
-touch_ranges(SessionObject *s)
+touch_ranges(SessionObject *s, int failed)
 {
 	size_t off, len;
-	int rc = 0;
+	int rc, exact = !failed && !s->over && s->nranges > 0;
 
-	if (s->assigned || s->over || s->nranges == 0)
+	if (s->assigned || !state_has_image(s->st))
 		return -1;
 	state_hold(s->st, 1); /* the view's length only, for the ranges' check */
 	state_tail(s->st, &off, &len);
-	if (len == 0)
-		rc = -1; /* no image yet: the next encode lays it out */
-	else
-		rc = sticky_session_touch(s->req, off, len);
-	for (size_t i = 0; rc == 0 && i < s->nranges; i++)
-		if ((rc = state_touch(s->st, s->ranges[i].p, s->ranges[i].len,
-		    &off)) == 0)
+	rc = sticky_session_touch(s->req, off, len);
+	for (size_t i = 0; rc == 0 && exact && i < s->nranges; i++)
+		if (state_touch(s->st, s->ranges[i].p, s->ranges[i].len,
+		    &off) != 0)
+			exact = 0;
+		else
 			rc = sticky_session_touch(s->req, off, s->ranges[i].len);
+	if (rc == 0 && !exact)
+		rc = state_compare(s->st, changed_pages, s->req);
 	state_hold(s->st, 0);
 	if (rc != 0)
 		return -1;
@@ -349,7 +360,7 @@ touch_ranges(SessionObject *s)
 }
 
 int
-session_finish(PyObject *obj)
+session_finish(PyObject *obj, int failed)
 {
 	SessionObject *s = (SessionObject *)obj;
 	int rc = 0;
@@ -369,7 +380,7 @@ session_finish(PyObject *obj)
 			    "the session state cannot be pickled: answered 500, "
 			    "the last checkpoint stays");
 			rc = -1;
-		} else if (touch_ranges(s) != 0)
+		} else if (touch_ranges(s, failed) != 0)
 			sticky_session_dirty(s->req);
 	}
 	PyMem_Free(s->ranges);

@@ -14,6 +14,10 @@ missed a change shows after a restore.
                that strided view (its extent spans the array)
     /lie       change the slice, touch() another page (breaks touch()'s
                promise: the change does not reach the checkpoint)
+    /raise     as /lie, then raise: a request that raised is compared, its
+               change reaches the checkpoint (500; the state stays)
+    /alias     keep a view of the whole model next to it in the state (the
+               two share memory: no image), then as /touch
     /check     read only (unchanged())
 """
 import numpy as np
@@ -48,20 +52,26 @@ def application(environ, start_response):
         at = (n * SPAN) % DIM
         if path == "/replace":
             u["model"] = u["model"].copy()
+        if path == "/alias":
+            u["all"] = u["model"][:]
         u["model"][at:at + SPAN] += 1.0
         if path == "/strided":
             u["strided"][n % 8] += 1
             u["model"][n % 8::4096] += 1.0
             s.touch(u["model"][at:at + SPAN])
             s.touch(u["model"][n % 8::4096])
-        elif path == "/lie":
+        elif path in ("/lie", "/raise"):
             away = (at + DIM // 2) % DIM
             s.touch(u["model"][away:away + SPAN])
         elif path != "/quiet":
             s.touch(u["model"][at:at + SPAN])
         if path == "/grow":
             u["tags"].append("x" * 50)
-    ok = np.array_equal(u["model"], expected(u["n"], u["strided"]))
+        if path == "/raise":
+            raise RuntimeError("touchy: raised after a change touch() missed")
+    want = expected(u["n"], u["strided"])
+    ok = np.array_equal(u["model"], want) and (
+        "all" not in u or np.array_equal(u["all"], want))
     body = b"count=%d ok=%d tags=%d\n" % (u["n"], ok, len(u["tags"]))
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body)))])
