@@ -133,15 +133,21 @@ shift_zeros(uint32_t crc, size_t len)
 void
 crc32c_shift_init(struct crc32c_shift *op, size_t len)
 {
+	uint32_t m[32];
+
 	/* The shift is linear: its columns are the shifts of single bits. */
 	for (int n = 0; n < 32; n++)
-		op->m[n] = shift_zeros((uint32_t)1 << n, len);
+		m[n] = shift_zeros((uint32_t)1 << n, len);
+	for (int k = 0; k < 4; k++)
+		for (uint32_t v = 0; v < 256; v++)
+			op->t[k][v] = gf2_times(m, v << (8 * k));
 }
 
 uint32_t
 crc32c_combine(const struct crc32c_shift *op, uint32_t crc1, uint32_t crc2)
 {
-	return gf2_times(op->m, crc1) ^ crc2;
+	return op->t[0][crc1 & 0xff] ^ op->t[1][(crc1 >> 8) & 0xff] ^
+	    op->t[2][(crc1 >> 16) & 0xff] ^ op->t[3][crc1 >> 24] ^ crc2;
 }
 
 /*

@@ -76,7 +76,7 @@ int
 payload_encode_meta(const struct sticky_config *cfg, struct session *s,
     struct sticky_buf *out, uint32_t *meta_len)
 {
-	size_t slots = (size_t)cfg->replay_slots, first, meta_start;
+	size_t slots = (size_t)cfg->replay_slots, first, meta_start, want;
 	struct session_ext *x = s->x;
 	size_t nreplay = x != NULL ? x->nreplay : 0;
 	uint32_t hwm = x != NULL ? x->meta_hwm : 0;
@@ -105,9 +105,23 @@ payload_encode_meta(const struct sticky_config *cfg, struct session *s,
 	/*
 	 * Pad to the largest section written so far: Redis cannot shorten a
 	 * string in place, so a shorter payload would cost a full rewrite.
+	 * A section that outgrows it gets room for a full ring of entries
+	 * like these and a quarter more: growing the string makes Redis copy
+	 * the whole value (0.25-1 ms for 1 MiB), and a log filling up, or
+	 * whose ids and answers lengthen by a byte now and then, would
+	 * otherwise do it at many flushes.
 	 */
-	if (out->len - meta_start < hwm) {
-		size_t pad = hwm - (out->len - meta_start);
+	want = hwm;
+	if (out->len - meta_start > hwm && out->len - meta_start > 4) {
+		size_t have = out->len - meta_start;
+		size_t full = nreplay > 0 ? 4 + (have - 4) / nreplay * slots : have;
+
+		want = (full > have ? full : have) + have / 4 + 64;
+		if (want > UINT32_MAX)
+			want = have;
+	}
+	if (out->len - meta_start < want) {
+		size_t pad = want - (out->len - meta_start);
 		unsigned char *z = sticky_buf_reserve(out, pad);
 
 		if (z == NULL)

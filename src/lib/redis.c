@@ -289,6 +289,30 @@ rd_open_context_at(struct redis *r, struct conn *cn, const char *host,
 	rd_cloexec(c->fd);
 	if (redisSetTimeout(c, ms_to_tv(r->command_timeout_ms)) != REDIS_OK)
 		return rd_failed_io(r, cn, "connect");
+	/*
+	 * hiredis frees its read buffer whenever it is empty and holds more
+	 * than 16 KiB: every 1 MiB checkpoint read then grew a new one from
+	 * 16 KiB by doubling (copies, and fresh pages to fault in).  Kept up
+	 * to READER_KEEP bytes: one buffer per connection.
+	 */
+	c->reader->maxbuf = READER_KEEP;
+	return 0;
+}
+
+int
+rd_take_str(redisReply *s, struct sticky_buf *blob)
+{
+	/*
+	 * The reply's string, malloc()ed and NUL-terminated by hiredis
+	 * (createStringObject), becomes the buffer's: freeReplyObject()
+	 * then frees a NULL str.  A 1 MiB restore copied it once more.
+	 */
+	buf_cleanup(blob);
+	blob->data = (unsigned char *)s->str;
+	blob->len = s->len;
+	blob->cap = s->len + 1;
+	s->str = NULL;
+	s->len = 0;
 	return 0;
 }
 

@@ -157,6 +157,86 @@ set_announce(const struct redis *r, const char **argv, size_t *lens,
 
 /* ---- ownership ------------------------------------------------------- */
 
+/*
+ * MULTI, the takeover script, GETRANGE of the checkpoint, EXEC: both run
+ * at once, so the checkpoint read is the one the script took over, and it
+ * comes back as a plain reply (not through Lua).  *out: EXEC's array
+ * {script reply, checkpoint}.  A NOSCRIPT (Redis forgot the scripts)
+ * reloads them and goes again once.
+ */
+static int
+takeover_exec(struct redis *r, int argc, const char **argv, size_t *lens,
+    redisReply **out)
+{
+	char rl[NUMLEN];
+	const char *gr[4] = { "GETRANGE", argv[3], rl, "-1" };
+	size_t grl[4] = { 8, lens[3], 0, 2 };
+	redisReply *rep;
+	void *p;
+	int rc;
+
+	*out = NULL;
+	grl[2] = rd_fmt_num(rl, REC_LEN);
+	argv[0] = "EVALSHA";
+	lens[0] = 7;
+	argv[2] = "3";
+	lens[2] = 1;
+	for (int tries = 0;; tries++) {
+		argv[1] = r->sha[SCR_TAKEOVER];
+		lens[1] = 40;
+		if ((rc = redis_connect(r)) != 0)
+			return rc;
+		if (redisAppendCommand(r->cmd.c, "MULTI") != REDIS_OK ||
+		    redisAppendCommandArgv(r->cmd.c, argc, argv, lens) != REDIS_OK ||
+		    redisAppendCommandArgv(r->cmd.c, 4, gr, grl) != REDIS_OK ||
+		    redisAppendCommand(r->cmd.c, "EXEC") != REDIS_OK)
+			return rd_io_failed(r, "takeover");
+		rep = NULL;
+		for (int i = 0; i < 4; i++) {
+			if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL) {
+				if (rep != NULL)
+					freeReplyObject(rep);
+				return rd_io_failed(r, "takeover");
+			}
+			/* The first error wins (MULTI refused, a command not queued). */
+			if (rep == NULL || (i == 3 && rep->type != REDIS_REPLY_ERROR)) {
+				if (rep != NULL)
+					freeReplyObject(rep);
+				rep = p;
+			} else if (((redisReply *)p)->type == REDIS_REPLY_ERROR &&
+			    rep->type != REDIS_REPLY_ERROR) {
+				freeReplyObject(rep);
+				rep = p;
+			} else
+				freeReplyObject(p);
+		}
+		if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+		    rd_is_noscript(rep->element[0]) && tries == 0) {
+			freeReplyObject(rep);
+			if ((rc = rd_reload_scripts(r)) != 0)
+				return rc;
+			continue;
+		}
+		break;
+	}
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+	    rep->element[0]->type == REDIS_REPLY_ERROR) {
+		rc = rd_bad_reply(r, "takeover", rep->element[0]);
+		freeReplyObject(rep);
+		return rc;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+		rc = rep->type == REDIS_REPLY_ERROR ?
+		    rd_bad_reply(r, "takeover", rep) : STICKY_EREDIS;
+		if (rc == STICKY_EREDIS && rep->type != REDIS_REPLY_ERROR)
+			rd_set_err(r, "takeover: malformed reply");
+		freeReplyObject(rep);
+		return rc;
+	}
+	*out = rep;
+	return 0;
+}
+
 int
 redis_takeover(struct redis *r, const char *key, const char *owner,
     uint64_t *epoch, struct sticky_buf *blob, unsigned char *mac,
@@ -166,7 +246,7 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 	size_t lens[10];
 	char ttl[NUMLEN];
 	struct keyset kp;
-	redisReply *rep = NULL, *e, *b, *m;
+	redisReply *rep = NULL, *s, *e, *b, *m;
 	int rc;
 
 	if (maclen != NULL)
@@ -183,20 +263,20 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 	argv[7] = ttl;
 	lens[7] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
 	set_announce(r, argv, lens, key);
-	if ((rc = rd_eval(r, SCR_TAKEOVER, "takeover", 10, argv, lens,
-	    &rep)) != 0)
+	if ((rc = takeover_exec(r, 10, argv, lens, &rep)) != 0)
 		goto out;
-	if (rep->type == REDIS_REPLY_NIL || (rep->type == REDIS_REPLY_INTEGER &&
-	    rep->integer == 0)) {
-		*epoch = rep->type == REDIS_REPLY_INTEGER; /* logged out */
+	s = rep->element[0];
+	if (s->type == REDIS_REPLY_NIL || (s->type == REDIS_REPLY_INTEGER &&
+	    s->integer == 0)) {
+		*epoch = s->type == REDIS_REPLY_INTEGER; /* logged out */
 		rc = STICKY_ENOENT;
 		goto out;
 	}
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
-	    (e = rep->element[0])->type != REDIS_REPLY_INTEGER ||
+	if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+	    (e = s->element[0])->type != REDIS_REPLY_INTEGER ||
 	    e->integer <= 0 ||
 	    (b = rep->element[1])->type != REDIS_REPLY_STRING ||
-	    (m = rep->element[2])->type != REDIS_REPLY_STRING) {
+	    (m = s->element[1])->type != REDIS_REPLY_STRING) {
 		rd_set_err(r, "takeover: malformed reply");
 		rc = STICKY_EREDIS;
 		goto out;
@@ -205,9 +285,7 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 		memcpy(mac, m->str, m->len);
 		*maclen = m->len;
 	}
-	buf_reset(blob);
-	if ((rc = buf_append(blob, b->str, b->len)) != 0)
-		goto out;
+	rd_take_str(b, blob);
 	*epoch = (uint64_t)e->integer;
 out:
 	if (rep != NULL)
@@ -759,10 +837,8 @@ redis_get(struct redis *r, const char *key, struct sticky_buf *blob)
 	c = rep->element[3];
 	if (c->type == REDIS_REPLY_NIL)
 		rc = STICKY_ENOENT;
-	else {
-		buf_reset(blob);
-		rc = buf_append(blob, c->str, c->len);
-	}
+	else
+		rc = rd_take_str(c, blob);
 	freeReplyObject(rep);
 	return rc;
 }

@@ -114,6 +114,10 @@ int rd_open_context_at(struct redis *r, struct conn *cn, const char *host,
     int port);
 int rd_parse_hostport(const char *addr, int defport, char **host, int *port);
 int rd_is_ok(const redisReply *rep);
+/* Move a string reply's bytes into blob, no copy (the reply keeps NULL). */
+int rd_take_str(redisReply *s, struct sticky_buf *blob);
+/* hiredis's read buffer is kept while it holds at most this much. */
+#define READER_KEEP ((size_t)4 << 20)
 void rd_append_auth(struct redis *r, struct conn *cn, int *nauth,
     int *nselect);
 int rd_read_auth(struct redis *r, struct conn *cn, int nauth, int nselect);

@@ -61,13 +61,35 @@ int state_snapshot(struct pystate *st, struct pyapp *pa);
 void state_changed(struct pystate *st);
 /* 1 when the last encode could not pickle the state. */
 int state_bad(const struct pystate *st);
+/*
+ * session.touch(): the app reports what it changes.  state_precise: lay
+ * the state out into an image from its next encode on (state_has_image).
+ * state_touch: the image offset of len bytes at p, inside one of its
+ * arrays (recorded, to be copied at the next flush); -1 when they are not
+ * (no image, not in one array, too many ranges).  state_compare: every
+ * array against the image, page by page: changed runs are copied into it
+ * and passed to changed(arg, off, len); -1 if that fails.  state_tail:
+ * the pickle region of the image.  state_hold: while on, codec.view gives
+ * the image as is (its length, for sticky_session_touch).  state_stale:
+ * the object changed since the image.
+ */
+void state_precise(struct pystate *st);
+int state_has_image(const struct pystate *st);
+int state_touch(struct pystate *st, const unsigned char *p, size_t len,
+    size_t *off);
+int state_compare(struct pystate *st, int (*changed)(void *, size_t, size_t),
+    void *arg);
+void state_tail(const struct pystate *st, size_t *off, size_t *len);
+void state_hold(struct pystate *st, int on);
+void state_stale(struct pystate *st);
 
 /* session.c */
 int session_type_init(PyObject *module);
 PyObject *session_new(struct pyapp *pa, struct sticky_req *req);
-/* After the app ran: mark the state dirty if it was touched; returns -1
- * when the state cannot be pickled (logged; the request answers 500). */
-int session_finish(PyObject *sess);
+/* After the app ran (failed: it raised): mark the state dirty if it was
+ * touched; returns -1 when the state cannot be pickled (logged; the
+ * request answers 500). */
+int session_finish(PyObject *sess, int failed);
 
 /* wsgi.c */
 int wsgi_types_init(struct pyapp *pa);

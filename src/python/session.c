@@ -10,6 +10,13 @@
  *   .request_id   the front-end's request id, or None
  *   .is_new       True when this request created the session
  *   .unchanged()  this request did not change the state (not checkpointed)
+ *   .touch(buf)   this request changed these bytes of an array in the
+ *                 state (any buffer: a numpy array or a slice of one); a
+ *                 request that calls it promises that every array byte it
+ *                 changed was touched, and its checkpoint then copies and
+ *                 sends only those (everything else in the state is pickled
+ *                 again as usual).  A request that raised is not taken at
+ *                 its word: its arrays are compared with the last image.
  *   .destroy()    logout: drop the state here and in Redis
  *   .rotate()     new id for the same state (after login)
  *
@@ -29,7 +36,13 @@ typedef struct {
 	struct pystate *st;     /* the state's box once reached */
 	int touched;
 	int unchanged;
+	int assigned;  /* .state was replaced: laid out afresh */
+	int over;      /* a touch() that cannot be mapped: the whole state */
+	struct range { const unsigned char *p; size_t len; } *ranges;
+	size_t nranges, cap;
 } SessionObject;
+
+#define RANGES_MAX 1024 /* more touch() calls in one request: whole state */
 
 static PyObject *StateUnavailable;
 
@@ -88,6 +101,7 @@ set_state(SessionObject *s, PyObject *value, void *closure)
 	if (!alive(s) || box(s) == NULL)
 		return -1;
 	s->touched = 1;
+	s->assigned = 1;
 	state_set(s->st, value);
 	return 0;
 }
@@ -130,6 +144,67 @@ m_unchanged(SessionObject *s, PyObject *unused)
 	if (!alive(s))
 		return NULL;
 	s->unchanged = 1;
+	Py_RETURN_NONE;
+}
+
+/* The bytes a buffer spans, strides and all: [*lo, *hi); 0, or -1. */
+static int
+extent(const Py_buffer *v, const unsigned char **lo, const unsigned char **hi)
+{
+	Py_ssize_t a = 0, b = v->itemsize;
+
+	if (v->suboffsets != NULL)
+		return -1;
+	if (v->strides == NULL)
+		b = v->len;
+	else
+		for (int d = 0; d < v->ndim; d++) {
+			if (v->shape[d] == 0) {
+				a = b = 0;
+				break;
+			}
+			if (v->strides[d] > 0)
+				b += (v->shape[d] - 1) * v->strides[d];
+			else
+				a += (v->shape[d] - 1) * v->strides[d];
+		}
+	*lo = (const unsigned char *)v->buf + a;
+	*hi = (const unsigned char *)v->buf + b;
+	return 0;
+}
+
+static PyObject *
+m_touch(SessionObject *s, PyObject *obj)
+{
+	Py_buffer v;
+	const unsigned char *lo, *hi;
+
+	if (!alive(s) || box(s) == NULL)
+		return NULL;
+	if (PyObject_GetBuffer(obj, &v, PyBUF_FULL_RO) != 0)
+		return NULL;
+	s->touched = 1;
+	state_precise(s->st);
+	if (extent(&v, &lo, &hi) != 0 || s->nranges == RANGES_MAX)
+		s->over = 1;
+	else if (hi > lo) {
+		if (s->nranges == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 4;
+			struct range *r = PyMem_Realloc(s->ranges,
+			    cap * sizeof(*r));
+
+			if (r == NULL) {
+				s->over = 1; /* not recorded: compared instead */
+				PyBuffer_Release(&v);
+				return PyErr_NoMemory();
+			}
+			s->ranges = r;
+			s->cap = cap;
+		}
+		s->ranges[s->nranges].p = lo;
+		s->ranges[s->nranges++].len = (size_t)(hi - lo);
+	}
+	PyBuffer_Release(&v);
 	Py_RETURN_NONE;
 }
 
@@ -186,6 +261,10 @@ static PyGetSetDef s_getset[] = {
 static PyMethodDef s_methods[] = {
 	{ "unchanged", (PyCFunction)m_unchanged, METH_NOARGS,
 	  "this request did not change the state: do not checkpoint it" },
+	{ "touch", (PyCFunction)m_touch, METH_O,
+	  "this request changed these bytes of an array in the state (a "
+	  "numpy array or a slice of one): its checkpoint sends only the "
+	  "touched bytes of the arrays" },
 	{ "destroy", (PyCFunction)m_destroy, METH_NOARGS,
 	  "logout: drop the state here and in Redis, expire the cookie" },
 	{ "rotate", (PyCFunction)m_rotate, METH_NOARGS,
@@ -234,11 +313,54 @@ session_new(struct pyapp *pa, struct sticky_req *req)
 	s->st = NULL;
 	s->touched = 0;
 	s->unchanged = 0;
+	s->assigned = 0;
+	s->over = 0;
+	s->ranges = NULL;
+	s->nranges = s->cap = 0;
 	return (PyObject *)s;
 }
 
+static int
+changed_pages(void *req, size_t off, size_t len)
+{
+	return sticky_session_touch(req, off, len);
+}
+
+/*
+ * What the request changed, as pages of the image for sticky: its pickle
+ * region always (the rest of the object, pickled again at the flush), and
+ * the touched ranges; or, for a request that did not call touch(), raised
+ * or touched something outside the arrays, the pages of the arrays that
+ * differ from the image.  -1 without an image: the whole state.
+ */
+static int
+touch_ranges(SessionObject *s, int failed)
+{
+	size_t off, len;
+	int rc, exact = !failed && !s->over && s->nranges > 0;
+
+	if (s->assigned || !state_has_image(s->st))
+		return -1;
+	state_hold(s->st, 1); /* the view's length only, for the ranges' check */
+	state_tail(s->st, &off, &len);
+	rc = sticky_session_touch(s->req, off, len);
+	for (size_t i = 0; rc == 0 && exact && i < s->nranges; i++)
+		if (state_touch(s->st, s->ranges[i].p, s->ranges[i].len,
+		    &off) != 0)
+			exact = 0;
+		else
+			rc = sticky_session_touch(s->req, off, s->ranges[i].len);
+	if (rc == 0 && !exact)
+		rc = state_compare(s->st, changed_pages, s->req);
+	state_hold(s->st, 0);
+	if (rc != 0)
+		return -1;
+	state_stale(s->st);
+	return 0;
+}
+
 int
-session_finish(PyObject *obj)
+session_finish(PyObject *obj, int failed)
 {
 	SessionObject *s = (SessionObject *)obj;
 	int rc = 0;
@@ -258,9 +380,12 @@ session_finish(PyObject *obj)
 			    "the session state cannot be pickled: answered 500, "
 			    "the last checkpoint stays");
 			rc = -1;
-		} else
+		} else if (touch_ranges(s, failed) != 0)
 			sticky_session_dirty(s->req);
 	}
+	PyMem_Free(s->ranges);
+	s->ranges = NULL;
+	s->nranges = s->cap = 0;
 	s->req = NULL;
 	s->st = NULL;
 	return rc;

@@ -583,7 +583,7 @@ wsgi_handler(struct sticky_req *req, void *appdata)
 		failed = 1;
 	}
 	/* State the app touched is checkpointed, also when it raised. */
-	if (session_finish(session) != 0)
+	if (session_finish(session, failed) != 0)
 		failed = 1;
 	if (!failed && send_response(req, r) != 0) {
 		PyErr_Clear();

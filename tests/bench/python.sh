@@ -11,7 +11,10 @@
 #                      pickled to and from Redis on every request
 #                      (python3-redis): tests/bench/python/state_redis.py
 #   sticky-async-S     sticky-wsgi, the state kept live in the worker,
-#                      async checkpoints (pickle protocol 5, page deltas)
+#                      async checkpoints (pickle protocol 5, page deltas);
+#                      the app says what it changed (session.touch())
+#   sticky-untouched-S the same without touch(): each flush lays the whole
+#                      payload out and compares it with the last one
 #   sticky-off-S       sticky-wsgi, checkpoints off
 #
 # for S = 64 KiB and 1 MiB.  CPU per request sums the servers' processes
@@ -90,9 +93,11 @@ start() {
 			--app hello:application >"$d/log" 2>&1 &
 		ADDR[$name]="unix:$d/w0.sock,unix:$d/w1.sock" ;;
 	sticky-*)
-		BENCH_STATE_BYTES=$size "$STICKY_WSGI" -c "$T/wsgi.conf" -w $WORKERS \
+		local ck=${kind#sticky-} touch=1
+		[ "$ck" = untouched ] && ck=async touch=0
+		BENCH_TOUCH=$touch BENCH_STATE_BYTES=$size "$STICKY_WSGI" -c "$T/wsgi.conf" -w $WORKERS \
 			-l "unix:$d/%t.sock" -r "unix:$REDIS_SOCK" -o "redis_prefix=$name:" \
-			-o "checkpoint=${kind#sticky-}" -o socket_mode=0666 \
+			-o "checkpoint=$ck" -o socket_mode=0666 \
 			--pythonpath "$APPS" --app state_sticky:application \
 			--state-factory state_sticky:new_user >"$d/log" 2>&1 &
 		ADDR[$name]="unix:$d/w0.sock,unix:$d/w1.sock" ;;
@@ -120,6 +125,7 @@ start sticky-hello sticky-hello 0
 for s in $SIZES; do
 	[ $UWSGI = 1 ] && start "uwsgi-redis-$s" uwsgi-redis "$s"
 	start "sticky-async-$s" sticky-async "$s"
+	start "sticky-untouched-$s" sticky-untouched "$s"
 	start "sticky-off-$s" sticky-off "$s"
 done
 note "${#CONFIGS[@]} configurations up: ${CONFIGS[*]}"

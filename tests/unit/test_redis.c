@@ -1529,10 +1529,23 @@ fake_start(const char *const *replies)
 Test(redis_fake, wrong_typed_replies_are_eredis)
 {
 	static const char *const replies[] = {
-		/* takeover */
-		"+OK\r\n", "*2\r\n:1\r\n:5\r\n", "*2\r\n:0\r\n$1\r\nx\r\n",
-		"*3\r\n:1\r\n$1\r\nx\r\n:1\r\n", "$1\r\nx\r\n",
-		"*3\r\n:4\r\n$2\r\nok\r\n$0\r\n\r\n",
+		/*
+		 * takeover: MULTI, the script, GETRANGE, EXEC; EXEC's array
+		 * holds {epoch, MAC} and the checkpoint
+		 */
+		"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+OK\r\n",
+		"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
+		"*2\r\n*2\r\n:1\r\n:5\r\n$1\r\nx\r\n",
+		"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
+		"*2\r\n*2\r\n:0\r\n$1\r\nx\r\n$1\r\nx\r\n",
+		"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
+		"*2\r\n*3\r\n:1\r\n$1\r\nx\r\n:1\r\n$1\r\nx\r\n",
+		"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
+		"*2\r\n*2\r\n:1\r\n$0\r\n\r\n:7\r\n",
+		"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
+		"*2\r\n-ERR script\r\n$0\r\n\r\n",
+		"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
+		"*2\r\n*2\r\n:4\r\n$0\r\n\r\n$2\r\nok\r\n",
 		/* claim */
 		":7\r\n", "$1\r\n1\r\n", "*-1\r\n",
 		/* owner */
@@ -1570,7 +1583,7 @@ Test(redis_fake, wrong_typed_replies_are_eredis)
 	fake_start(replies);
 	r = mk(0);
 	buf_init(&b);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		cr_assert_eq(redis_takeover(r, "k", "w", &e, &b, NULL, NULL), STICKY_EREDIS,
 		    "takeover reply %d", i);
 	cr_assert_eq(redis_takeover(r, "k", "w", &e, &b, NULL, NULL), 0);

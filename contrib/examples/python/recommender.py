@@ -9,7 +9,9 @@ the same), nudged toward the item the user looked at on each request.
 The model stays live in the worker that serves the user: no pickling or
 Redis round trip per request.  Checkpoints pickle it with protocol 5; the
 vector travels out of band, page-aligned, so a nudge that changes 512
-bytes sends about one page to Redis, not the whole model.
+bytes sends about one page to Redis, not the whole model; session.touch()
+says which 512 bytes, so the flush does not compare the model with the
+last checkpoint to find them.
 """
 import os
 
@@ -38,6 +40,7 @@ def view():
     slot = item % SLOTS
     # Nudge one slot of the model toward the item (512 bytes change).
     user["model"][slot] += 0.1 * (ITEMS[item] - user["model"][slot])
+    session.touch(user["model"][slot])  # what changed: the flush sends it only
     user["n"] += 1
     score = float(user["model"][slot] @ ITEMS[item])
     return "count=%d worker=%s item=%d score=%.3f bytes=%d\n" % (
