@@ -324,6 +324,16 @@ buffers_overlap(PyObject *buffers)
 	return over;
 }
 
+/* The image now holds the current pickle: its buffers are the image's. */
+static void
+image_current(struct pystate *st)
+{
+	Py_INCREF(st->buffers);
+	Py_XSETREF(st->img_bufs, st->buffers);
+	st->stale = 0;
+	st->npend = 0;
+}
+
 /* Lay the current pickle out into the image; 1: not as an image. */
 static int
 image_build(struct pystate *st)
@@ -346,10 +356,7 @@ image_build(struct pystate *st)
 	layout_write(st->img, st->pickled, st->buffers, region);
 	st->img_len = n;
 	st->img_plen = (size_t)PyBytes_GET_SIZE(st->pickled);
-	Py_INCREF(st->buffers);
-	Py_XSETREF(st->img_bufs, st->buffers);
-	st->stale = 0;
-	st->npend = 0;
+	image_current(st);
 	return 0;
 }
 
@@ -394,10 +401,7 @@ image_refresh(struct pystate *st, struct pyapp *pa)
 	if (st->img_plen > plen)
 		memset(st->img + poff + plen, 0, st->img_plen - plen);
 	st->img_plen = plen;
-	Py_INCREF(st->buffers);
-	Py_XSETREF(st->img_bufs, st->buffers);
-	st->npend = 0;
-	st->stale = 0;
+	image_current(st);
 	return 0;
 }
 

@@ -7,3 +7,16 @@ if [ -z "${top_builddir:-}" ]; then
 fi
 export top_srcdir top_builddir
 . "$top_srcdir/tests/lib/procs.sh"
+
+# bench_ready ADDRS [URI]: every address (comma- or space-separated, as
+# fcgi-load takes them) answers a request, bounded (~6 s each).
+bench_ready() {
+	local a i
+	for a in ${1//,/ }; do
+		for i in $(seq 1 300); do
+			"$FCGI_REQ" -t 1000 "$a" "${2:-/}" >/dev/null 2>&1 && break
+			[ "$i" = 300 ] && return 1
+			sleep 0.02
+		done
+	done
+}

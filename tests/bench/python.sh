@@ -62,17 +62,6 @@ wsgi_conf
 declare -A DIR PID KIND SIZE ADDR
 CONFIGS=()
 
-ready() { # ready ADDRS: every socket answers a request (bounded)
-	local a i
-	for a in ${1//,/ }; do
-		for i in $(seq 1 300); do
-			"$FCGI_REQ" -t 1000 "$a" / >/dev/null 2>&1 && break
-			[ "$i" = 300 ] && return 1
-			sleep 0.02
-		done
-	done
-}
-
 # start NAME KIND SIZE
 start() {
 	local name=$1 kind=$2 size=$3 d="$T/$1"
@@ -106,7 +95,7 @@ start() {
 	t_track $!
 	DIR[$name]=$d KIND[$name]=$kind SIZE[$name]=$size
 	for _ in $(seq 1 300); do [ -S "$d/w0.sock" ] && break; sleep 0.02; done
-	ready "${ADDR[$name]}" || { note "$name did not start"; tail -5 "$d/log" >&2; exit 1; }
+	bench_ready "${ADDR[$name]}" || { note "$name did not start"; tail -5 "$d/log" >&2; exit 1; }
 	CONFIGS+=("$name")
 }
 

@@ -90,18 +90,6 @@ note() { printf '# [%3ds] %s\n' $(($(date +%s) - T0)) "$*" >&2; }
 # ---- servers -----------------------------------------------------------
 declare -A SRV_DIR SRV_PID SRV_KIND SRV_SIZE
 
-# wait_ready DIR: both sockets answer (bounded).
-wait_ready() {
-	local i w
-	for w in $(seq 0 $((WORKERS - 1))); do
-		for i in $(seq 1 200); do
-			"$FCGI_REQ" -t 1000 "unix:$1/w$w.sock" /peek >/dev/null 2>&1 && break
-			[ "$i" = 200 ] && return 1
-			sleep 0.02
-		done
-	done
-}
-
 # start_srv NAME KIND SIZE [extra sticky -o options]: KIND hello, redis,
 # off, async, sync; workers on $T/NAME/w0.sock, w1.sock.
 start_srv() {
@@ -124,7 +112,7 @@ start_srv() {
 	SRV_DIR[$name]=$d
 	SRV_KIND[$name]=$kind
 	SRV_SIZE[$name]=$size
-	wait_ready "$d" || { note "$name did not start"; tail -5 "$d/log" >&2; exit 1; }
+	bench_ready "$(for w in $(seq 0 $((WORKERS - 1))); do echo "unix:$d/w$w.sock"; done)" /peek || { note "$name did not start"; tail -5 "$d/log" >&2; exit 1; }
 }
 
 # mint_pool NAME N: N sessions created and written before any measured
