@@ -115,6 +115,11 @@ payload_encode_meta(const struct sticky_config *cfg, struct session *s,
 	if (out->len - meta_start > hwm && out->len - meta_start > 4) {
 		size_t have = out->len - meta_start;
 		size_t full = nreplay > 0 ? 4 + (have - 4) / nreplay * slots : have;
+		/* No more than the log can hold (replay_max_bytes). */
+		size_t most = 4 + (size_t)cfg->replay_max_bytes + 8 * slots;
+
+		if (full > most)
+			full = most;
 
 		want = (full > have ? full : have) + have / 4 + 64;
 		if (want > UINT32_MAX)

@@ -160,22 +160,39 @@ set_announce(const struct redis *r, const char **argv, size_t *lens,
 /*
  * MULTI, the takeover script, GETRANGE of the checkpoint, EXEC: both run
  * at once, so the checkpoint read is the one the script took over, and it
- * comes back as a plain reply (not through Lua).  *out: EXEC's array
- * {script reply, checkpoint}.  A NOSCRIPT (Redis forgot the scripts)
- * reloads them and goes again once.
+ * comes back as a plain reply (not through Lua).  A user whose ACL refuses
+ * MULTI gets the two run one after the other: the script has run then
+ * (Redis answered MULTI with an error and went on), so its answer counts.
+ * On success t->script and t->blob are the two answers; every reply is in
+ * t->rep, for takeover_free().  A NOSCRIPT reloads the scripts and goes
+ * again once.
  */
+struct takeover_txn {
+	redisReply *rep[4];
+	redisReply *script, *blob;
+};
+
+static void
+takeover_free(struct takeover_txn *t)
+{
+	for (int i = 0; i < 4; i++)
+		if (t->rep[i] != NULL)
+			freeReplyObject(t->rep[i]);
+	memset(t, 0, sizeof(*t));
+}
+
 static int
 takeover_exec(struct redis *r, int argc, const char **argv, size_t *lens,
-    redisReply **out)
+    struct takeover_txn *t)
 {
 	char rl[NUMLEN];
 	const char *gr[4] = { "GETRANGE", argv[3], rl, "-1" };
 	size_t grl[4] = { 8, lens[3], 0, 2 };
-	redisReply *rep;
+	redisReply **q = t->rep;
 	void *p;
 	int rc;
 
-	*out = NULL;
+	memset(t, 0, sizeof(*t));
 	grl[2] = rd_fmt_num(rl, REC_LEN);
 	argv[0] = "EVALSHA";
 	lens[0] = 7;
@@ -191,49 +208,57 @@ takeover_exec(struct redis *r, int argc, const char **argv, size_t *lens,
 		    redisAppendCommandArgv(r->cmd.c, 4, gr, grl) != REDIS_OK ||
 		    redisAppendCommand(r->cmd.c, "EXEC") != REDIS_OK)
 			return rd_io_failed(r, "takeover");
-		rep = NULL;
 		for (int i = 0; i < 4; i++) {
 			if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL) {
-				if (rep != NULL)
-					freeReplyObject(rep);
+				takeover_free(t);
 				return rd_io_failed(r, "takeover");
 			}
-			/* The first error wins (MULTI refused, a command not queued). */
-			if (rep == NULL || (i == 3 && rep->type != REDIS_REPLY_ERROR)) {
-				if (rep != NULL)
-					freeReplyObject(rep);
-				rep = p;
-			} else if (((redisReply *)p)->type == REDIS_REPLY_ERROR &&
-			    rep->type != REDIS_REPLY_ERROR) {
-				freeReplyObject(rep);
-				rep = p;
-			} else
-				freeReplyObject(p);
+			q[i] = p;
 		}
-		if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-		    rd_is_noscript(rep->element[0]) && tries == 0) {
-			freeReplyObject(rep);
+		if (q[0]->type == REDIS_REPLY_ERROR) {
+			/* No transaction: the script and GETRANGE ran as such. */
+			if (!r->multi_warned) {
+				r->multi_warned = 1;
+				log_warn("redis_multi_refused", "reason=\"%.*s\" "
+				    "action=\"restores run the takeover and the read "
+				    "one after the other; give the ACL user +multi "
+				    "+exec\"", (int)q[0]->len, q[0]->str);
+			}
+			t->script = q[1];
+			t->blob = q[2];
+		} else if (q[1]->type == REDIS_REPLY_ERROR ||
+		    q[2]->type == REDIS_REPLY_ERROR) {
+			/* Refused when queued (READONLY, NOPERM): nothing ran. */
+			rc = rd_bad_reply(r, "takeover",
+			    q[1]->type == REDIS_REPLY_ERROR ? q[1] : q[2]);
+			takeover_free(t);
+			return rc;
+		} else if (q[3]->type == REDIS_REPLY_ARRAY && q[3]->elements == 2) {
+			t->script = q[3]->element[0];
+			t->blob = q[3]->element[1];
+		} else {
+			rc = q[3]->type == REDIS_REPLY_ERROR ?
+			    rd_bad_reply(r, "takeover", q[3]) : STICKY_EREDIS;
+			if (q[3]->type != REDIS_REPLY_ERROR)
+				rd_set_err(r, "takeover: malformed reply");
+			takeover_free(t);
+			return rc;
+		}
+		if (rd_is_noscript(t->script) && tries == 0) {
+			takeover_free(t);
 			if ((rc = rd_reload_scripts(r)) != 0)
 				return rc;
 			continue;
 		}
 		break;
 	}
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-	    rep->element[0]->type == REDIS_REPLY_ERROR) {
-		rc = rd_bad_reply(r, "takeover", rep->element[0]);
-		freeReplyObject(rep);
+	if (t->script->type == REDIS_REPLY_ERROR ||
+	    t->blob->type == REDIS_REPLY_ERROR) {
+		rc = rd_bad_reply(r, "takeover",
+		    t->script->type == REDIS_REPLY_ERROR ? t->script : t->blob);
+		takeover_free(t);
 		return rc;
 	}
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-		rc = rep->type == REDIS_REPLY_ERROR ?
-		    rd_bad_reply(r, "takeover", rep) : STICKY_EREDIS;
-		if (rc == STICKY_EREDIS && rep->type != REDIS_REPLY_ERROR)
-			rd_set_err(r, "takeover: malformed reply");
-		freeReplyObject(rep);
-		return rc;
-	}
-	*out = rep;
 	return 0;
 }
 
@@ -246,7 +271,8 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 	size_t lens[10];
 	char ttl[NUMLEN];
 	struct keyset kp;
-	redisReply *rep = NULL, *s, *e, *b, *m;
+	struct takeover_txn t = { { NULL, NULL, NULL, NULL }, NULL, NULL };
+	redisReply *s, *e, *b, *m;
 	int rc;
 
 	if (maclen != NULL)
@@ -263,9 +289,9 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 	argv[7] = ttl;
 	lens[7] = rd_fmt_num(ttl, (uint64_t)r->ttl_s);
 	set_announce(r, argv, lens, key);
-	if ((rc = takeover_exec(r, 10, argv, lens, &rep)) != 0)
+	if ((rc = takeover_exec(r, 10, argv, lens, &t)) != 0)
 		goto out;
-	s = rep->element[0];
+	s = t.script;
 	if (s->type == REDIS_REPLY_NIL || (s->type == REDIS_REPLY_INTEGER &&
 	    s->integer == 0)) {
 		*epoch = s->type == REDIS_REPLY_INTEGER; /* logged out */
@@ -275,7 +301,7 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 	if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
 	    (e = s->element[0])->type != REDIS_REPLY_INTEGER ||
 	    e->integer <= 0 ||
-	    (b = rep->element[1])->type != REDIS_REPLY_STRING ||
+	    (b = t.blob)->type != REDIS_REPLY_STRING ||
 	    (m = s->element[1])->type != REDIS_REPLY_STRING) {
 		rd_set_err(r, "takeover: malformed reply");
 		rc = STICKY_EREDIS;
@@ -288,8 +314,7 @@ redis_takeover(struct redis *r, const char *key, const char *owner,
 	rd_take_str(b, blob);
 	*epoch = (uint64_t)e->integer;
 out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	takeover_free(&t);
 	keys_free(&kp);
 	return rc;
 }

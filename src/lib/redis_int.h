@@ -62,6 +62,7 @@ struct redis {
 	struct conn watch; /* Sentinel mode: +switch-master, non-blocking */
 	unsigned sub_gen; /* changes whenever sub is opened or closed */
 	unsigned cmd_gen; /* changes whenever cmd is (re)connected */
+	int multi_warned; /* logged once: the ACL refuses MULTI (takeover) */
 	char *addr;      /* as configured, for logs */
 	char *host;      /* TCP host (Sentinel mode: the master), or NULL */
 	int port;

@@ -1546,6 +1546,9 @@ Test(redis_fake, wrong_typed_replies_are_eredis)
 		"*2\r\n-ERR script\r\n$0\r\n\r\n",
 		"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
 		"*2\r\n*2\r\n:4\r\n$0\r\n\r\n$2\r\nok\r\n",
+		/* MULTI refused (ACL): the script and GETRANGE ran as such */
+		"-NOPERM no multi\r\n", "*2\r\n:5\r\n$0\r\n\r\n",
+		"$3\r\nabc\r\n", "-ERR EXEC without MULTI\r\n",
 		/* claim */
 		":7\r\n", "$1\r\n1\r\n", "*-1\r\n",
 		/* owner */
@@ -1589,6 +1592,10 @@ Test(redis_fake, wrong_typed_replies_are_eredis)
 	cr_assert_eq(redis_takeover(r, "k", "w", &e, &b, NULL, NULL), 0);
 	cr_assert_eq(e, 4);
 	cr_assert_eq(b.len, 2);
+	cr_assert_eq(redis_takeover(r, "k", "w", &e, &b, NULL, NULL), 0,
+	    "without MULTI the script's own answer counts");
+	cr_assert_eq(e, 5);
+	cr_assert_eq(b.len, 3);
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(redis_claim(r, "k", "w", &e), STICKY_EREDIS);
 	for (int i = 0; i < 5; i++)
