@@ -30,21 +30,28 @@ restart_w0() {
 	return 1
 }
 
+# sent N PATH: N requests of user $C (in async mode a flush apart), then
+# the checkpoint writes and bytes to Redis they caused: DW, DB.
+sent() {
+	local w b
+	sleep 0.2
+	w=$(status_field w0 ckpt_written); b=$(status_field w0 ckpt_bytes)
+	for _ in $(seq 1 "$1"); do get w0 "$2" "$C"; [ "$mode" = async ] && sleep 0.08; done
+	sleep 0.2
+	DW=$(($(status_field w0 ckpt_written) - w)); DB=$(($(status_field w0 ckpt_bytes) - b))
+}
+
 run() { # MODE
-	local mode=$1 b0 b1 w0 w1
+	local mode=$1
 	start_wsgi touchy:application -w 1 -r "unix:$REDIS_SOCK" \
 		-o checkpoint="$mode" -o checkpoint_interval=50 \
 		--state-factory touchy:new_user || { fail "$mode: sticky-wsgi starts"; return; }
 	get w0 /touch ""
 	C=$SETCOOKIE
 	get w0 /touch "$C" # written whole: the image is laid out
-	sleep 0.2
-	w0=$(status_field w0 ckpt_written); b0=$(status_field w0 ckpt_bytes)
-	for _ in $(seq 1 20); do get w0 /touch "$C"; [ "$mode" = async ] && sleep 0.08; done
-	sleep 0.2
-	w1=$(status_field w0 ckpt_written); b1=$(status_field w0 ckpt_bytes)
-	check "$mode: 20 touched 512-byte changes to a 1 MiB model: $((w1 - w0)) writes, $((b1 - b0)) bytes to Redis (< 20 x 12 KiB) ($BODY)" \
-		eval '[ $((w1 - w0)) -ge 10 ] && [ $((b1 - b0)) -lt $((20 * 12288)) ] && [ "$(count_of)" = 22 ] && echo "$BODY" | grep -q " ok=1 "'
+	sent 20 /touch
+	check "$mode: 20 touched 512-byte changes to a 1 MiB model: $DW writes, $DB bytes to Redis (< 20 x 12 KiB) ($BODY)" \
+		eval '[ $DW -ge 10 ] && [ $DB -lt $((20 * 12288)) ] && [ "$(count_of)" = 22 ] && echo "$BODY" | grep -q " ok=1 "'
 	restart_w0 || fail "$mode: worker back after kill -9"
 	check "$mode: restored exactly after kill -9 ($BODY)" eval 'echo "$BODY" | grep -q "^count=22 ok=1 "'
 	local n=22 p
@@ -60,13 +67,9 @@ run() { # MODE
 	# the arrays with it (small writes, not the whole model).
 	get w0 /touch "$C"
 	get w0 /touch "$C"
-	sleep 0.2
-	w0=$(status_field w0 ckpt_written); b0=$(status_field w0 ckpt_bytes)
-	for _ in $(seq 1 5); do get w0 /quiet "$C"; [ "$mode" = async ] && sleep 0.08; done
-	sleep 0.2
-	w1=$(status_field w0 ckpt_written); b1=$(status_field w0 ckpt_bytes)
-	check "$mode: changes without touch() next to an image: $((w1 - w0)) writes, $((b1 - b0)) bytes (< 5 x 12 KiB)" \
-		eval '[ $((w1 - w0)) -ge 3 ] && [ $((b1 - b0)) -lt $((5 * 12288)) ]'
+	sent 5 /quiet
+	check "$mode: changes without touch() next to an image: $DW writes, $DB bytes (< 5 x 12 KiB)" \
+		eval '[ $DW -ge 3 ] && [ $DB -lt $((5 * 12288)) ]'
 	n=$((n + 7))
 	get w0 /raise "$C"
 	n=$((n + 1))
