@@ -71,6 +71,25 @@ buf_puts(struct sticky_buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
+/* "name: value\r\n", one reservation and no format parsing (per request). */
+int
+buf_header(struct sticky_buf *b, const char *name, const char *value)
+{
+	size_t n = strlen(name), v = strlen(value);
+	unsigned char *p;
+	int rc;
+
+	if ((rc = buf_reserve(b, n + v + 4)) != 0)
+		return rc;
+	p = b->data + b->len;
+	memcpy(p, name, n);
+	memcpy(p + n, ": ", 2);
+	memcpy(p + n + 2, value, v);
+	memcpy(p + n + 2 + v, "\r\n", 3); /* with the NUL */
+	b->len += n + v + 4;
+	return 0;
+}
+
 int
 buf_vprintf(struct sticky_buf *b, const char *fmt, va_list ap)
 {

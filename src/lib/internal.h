@@ -36,6 +36,7 @@ void buf_reset(struct sticky_buf *b); /* len = 0, keeps the memory */
 int buf_reserve(struct sticky_buf *b, size_t extra);
 int buf_append(struct sticky_buf *b, const void *data, size_t len);
 int buf_puts(struct sticky_buf *b, const char *s);
+int buf_header(struct sticky_buf *b, const char *name, const char *value);
 int buf_printf(struct sticky_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct sticky_buf *b, const char *fmt, va_list ap);

@@ -270,7 +270,7 @@ sticky_req_add_header(struct sticky_req *req, const char *name,
 {
 	if (req == NULL || name == NULL || value == NULL || !header_ok(name, value))
 		return STICKY_EINVAL;
-	return buf_printf(&req->headers, "%s: %s\r\n", name, value);
+	return buf_header(&req->headers, name, value);
 }
 
 int
@@ -437,9 +437,18 @@ request_render(struct sticky_req *req, struct sticky_buf *out)
 	has_ct = req->headers.len > 0 &&
 	    (strncasecmp((const char *)req->headers.data, "Content-Type:", 13) == 0 ||
 	    strcasestr((const char *)req->headers.data, "\nContent-Type:") != NULL);
-	if ((rc = buf_printf(out, "Status: %d %s\r\n", req->status,
-	    request_reason(req->status))) != 0)
-		return rc;
+	{
+		/* three digits: sticky_req_set_status() keeps 100-999 */
+		char st[5] = { (char)('0' + req->status / 100 % 10),
+			(char)('0' + req->status / 10 % 10),
+			(char)('0' + req->status % 10), ' ', '\0' };
+
+		if ((rc = buf_puts(out, "Status: ")) != 0 ||
+		    (rc = buf_puts(out, st)) != 0 ||
+		    (rc = buf_puts(out, request_reason(req->status))) != 0 ||
+		    (rc = buf_puts(out, "\r\n")) != 0)
+			return rc;
+	}
 	if (!has_ct && (rc = buf_puts(out,
 	    "Content-Type: text/plain; charset=utf-8\r\n")) != 0)
 		return rc;
@@ -448,8 +457,7 @@ request_render(struct sticky_req *req, struct sticky_buf *out)
 	if ((rc = app_headers(req, out, sets_cookie)) != 0)
 		return rc;
 	if (cfg->worker_header[0] != '\0' &&
-	    (rc = buf_printf(out, "%s: %s\r\n", cfg->worker_header,
-	    req->w->tag)) != 0)
+	    (rc = buf_header(out, cfg->worker_header, req->w->tag)) != 0)
 		return rc;
 	if (sets_cookie && (rc = render_cookie(req, out)) != 0)
 		return rc;

@@ -482,10 +482,21 @@ add_conn(struct worker *w, int fd)
 	return 0;
 }
 
+static void service(struct worker *w, struct conn *c, short revents);
+
+/*
+ * A new connection is read at once: a front-end (or a client) sends its
+ * request as it connects, so waiting for poll to say so cost a poll and a
+ * wake-up per request; when nothing is there yet, poll waits for it.  At
+ * most ACCEPT_BURST per call: the connections already open are served
+ * in between, and those done are closed.
+ */
+#define ACCEPT_BURST 16
 static void
 accept_all(struct worker *w, int lfd, int status_only)
 {
-	while (w->nconns < (size_t)w->cfg->max_connections) {
+	for (int n = 0; n < ACCEPT_BURST &&
+	    w->nconns < (size_t)w->cfg->max_connections; n++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd == -1) {
@@ -494,8 +505,12 @@ accept_all(struct worker *w, int lfd, int status_only)
 				log_warn("accept_failed", "errno=%d", errno);
 			return;
 		}
-		if (add_conn(w, fd) == 0)
-			w->conns[w->nconns - 1]->status_only = status_only;
+		if (add_conn(w, fd) == 0) {
+			struct conn *c = w->conns[w->nconns - 1];
+
+			c->status_only = status_only;
+			service(w, c, POLLIN);
+		}
 	}
 }
 

@@ -50,6 +50,8 @@ header_text_ok(PyObject *s)
 	return 1;
 }
 
+static PyMethodDef r_methods[2];
+
 static PyObject *
 start_response(ResponderObject *r, PyObject *args, PyObject *kw)
 {
@@ -115,8 +117,11 @@ start_response(ResponderObject *r, PyObject *args, PyObject *kw)
 	Py_INCREF(headers);
 	Py_XSETREF(r->headers, headers);
 	r->started = 1;
-	Py_INCREF(r->write);
-	return r->write;
+	/* write() holds r: wsgi_handler() breaks the cycle by hand. */
+	if (r->write == NULL &&
+	    (r->write = PyCFunction_New(&r_methods[0], (PyObject *)r)) == NULL)
+		return NULL;
+	return Py_NewRef(r->write);
 }
 
 static int
@@ -161,7 +166,7 @@ r_dealloc(ResponderObject *r)
 	PyObject_Free(r);
 }
 
-static PyMethodDef r_methods[] = {
+static PyMethodDef r_methods[2] = {
 	{ "write", (PyCFunction)r_write, METH_O, "write(bytes): body data" },
 	{ NULL, NULL, 0, NULL },
 };
@@ -187,12 +192,10 @@ responder_new(void)
 	r->status = 200;
 	r->headers = NULL;
 	r->write = NULL;
-	if ((r->chunks = PyList_New(0)) == NULL ||
-	    (r->write = PyObject_GetAttrString((PyObject *)r, "write")) == NULL) {
+	if ((r->chunks = PyList_New(0)) == NULL) {
 		Py_DECREF(r);
 		return NULL;
 	}
-	/* write holds r: break the cycle by hand in handle(). */
 	return r;
 }
 
@@ -332,7 +335,7 @@ wsgi_types_init(struct pyapp *pa)
  * names that collide or overflow it are made per request, so a client
  * cannot grow it).
  */
-#define KEY_SLOTS 128
+#define KEY_SLOTS 512
 static struct {
 	char name[48];
 	PyObject *key;
@@ -341,14 +344,15 @@ static struct {
 static PyObject *
 key_of(const char *name)
 {
-	size_t n = strlen(name);
 	uint32_t h = 2166136261u;
+	size_t n = 0;
 	PyObject *k;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)name[i]) * 16777619u;
-	h %= KEY_SLOTS;
-	if (key_cache[h].key != NULL && strcmp(key_cache[h].name, name) == 0)
+	for (; name[n] != '\0'; n++)
+		h = (h ^ (unsigned char)name[n]) * 16777619u;
+	h = (h ^ (h >> 16)) % KEY_SLOTS;
+	if (key_cache[h].key != NULL && n < sizeof(key_cache[h].name) &&
+	    memcmp(key_cache[h].name, name, n + 1) == 0)
 		return Py_NewRef(key_cache[h].key);
 	if ((k = PyUnicode_DecodeLatin1(name, (Py_ssize_t)n, NULL)) == NULL)
 		return NULL;
@@ -412,39 +416,52 @@ path_info(struct pyapp *pa, struct sticky_req *req, size_t *len)
 	return p;
 }
 
+/* What PEP 3333 requires in environ, with what stands in when missing. */
+static const struct {
+	const char *name, *def;
+} required[] = {
+	{ "REQUEST_METHOD", "GET" },
+	{ "QUERY_STRING", "" },
+	{ "SERVER_NAME", "localhost" },
+	{ "SERVER_PORT", "80" },
+	{ "SERVER_PROTOCOL", "HTTP/1.1" },
+};
+#define NREQUIRED ((int)(sizeof(required) / sizeof(required[0])))
+
 static PyObject *
 build_environ(struct pyapp *pa, struct sticky_req *req, PyObject *session)
 {
 	PyObject *env = PyDict_New(), *body, *input;
-	const char *name, *value, *pi, *https;
+	const char *name, *value, *pi, *https = NULL;
 	size_t blen, pilen;
+	unsigned seen = 0;
 	const void *b;
 
 	if (env == NULL)
 		return NULL;
-	for (size_t i = 0; sticky_req_param_at(req, i, &name, &value) == 0; i++)
+	for (size_t i = 0; sticky_req_param_at(req, i, &name, &value) == 0; i++) {
 		if (set_str(env, name, value, strlen(value)) != 0)
 			goto fail;
+		for (int j = 0; j < NREQUIRED; j++)
+			if (name[0] == required[j].name[0] &&
+			    strcmp(name, required[j].name) == 0)
+				seen |= 1u << j;
+		if (strcmp(name, "HTTPS") == 0)
+			https = value;
+		else if (name[0] == 'C' && strcmp(name, "CONTENT_LENGTH") == 0 &&
+		    *value == '\0' &&
+		    PyDict_DelItemString(env, "CONTENT_LENGTH") != 0)
+			goto fail; /* empty is "unknown": dropped (wsgiref.validate) */
+	}
 	pi = path_info(pa, req, &pilen);
 	if (set_str(env, "SCRIPT_NAME", pa->mount, strlen(pa->mount)) != 0 ||
 	    set_str(env, "PATH_INFO", pi, pilen) != 0)
 		goto fail;
 	/* What PEP 3333 requires and some front-ends leave out. */
-	if ((sticky_req_param(req, "REQUEST_METHOD") == NULL &&
-	    set_str(env, "REQUEST_METHOD", "GET", 3) != 0) ||
-	    (sticky_req_param(req, "QUERY_STRING") == NULL &&
-	    set_str(env, "QUERY_STRING", "", 0) != 0) ||
-	    (sticky_req_param(req, "SERVER_NAME") == NULL &&
-	    set_str(env, "SERVER_NAME", "localhost", 9) != 0) ||
-	    (sticky_req_param(req, "SERVER_PORT") == NULL &&
-	    set_str(env, "SERVER_PORT", "80", 2) != 0) ||
-	    (sticky_req_param(req, "SERVER_PROTOCOL") == NULL &&
-	    set_str(env, "SERVER_PROTOCOL", "HTTP/1.1", 8) != 0))
-		goto fail;
-	/* An empty CONTENT_LENGTH is "unknown": drop it (wsgiref.validate). */
-	if ((value = sticky_req_param(req, "CONTENT_LENGTH")) != NULL &&
-	    *value == '\0' && PyDict_DelItemString(env, "CONTENT_LENGTH") != 0)
-		goto fail;
+	for (int j = 0; j < NREQUIRED; j++)
+		if (!(seen & (1u << j)) && set_str(env, required[j].name,
+		    required[j].def, strlen(required[j].def)) != 0)
+			goto fail;
 	b = sticky_req_body(req, &blen);
 	if ((body = PyBytes_FromStringAndSize(blen > 0 ? b : "", (Py_ssize_t)blen)) == NULL)
 		goto fail;
@@ -452,7 +469,6 @@ build_environ(struct pyapp *pa, struct sticky_req *req, PyObject *session)
 	Py_DECREF(body);
 	if (input == NULL)
 		goto fail;
-	https = sticky_req_param(req, "HTTPS");
 	if (set_obj(env, "wsgi.input", input) != 0) {
 		Py_DECREF(input);
 		goto fail;
@@ -510,22 +526,34 @@ run_app(struct pyapp *pa, PyObject *env, ResponderObject *r)
 			rc = -1;
 		Py_DECREF(it);
 	}
-	/* close() runs in any case, keeping the first error. */
-	if ((close = PyObject_GetAttrString(result, "close")) == NULL) {
-		if (PyErr_ExceptionMatches(PyExc_AttributeError) && rc == 0)
-			PyErr_Clear();
-	} else {
+	/*
+	 * close() runs in any case, keeping the first error (a list or a
+	 * tuple has none: no lookup, which would make an AttributeError).
+	 */
+	if (!PyList_CheckExact(result) && !PyTuple_CheckExact(result)) {
+		static PyObject *name_close;
 		PyObject *t = NULL, *v = NULL, *tb = NULL;
+		int failed = 0;
 
 		if (rc != 0)
 			PyErr_Fetch(&t, &v, &tb);
-		cr = PyObject_CallNoArgs(close);
-		Py_DECREF(close);
-		if (rc != 0)
-			PyErr_Restore(t, v, tb);
-		else if (cr == NULL)
+		close = NULL;
+		if ((name_close == NULL &&
+		    (name_close = PyUnicode_InternFromString("close")) == NULL) ||
+		    _PyObject_LookupAttr(result, name_close, &close) < 0)
+			failed = 1;
+		else if (close != NULL) {
+			cr = PyObject_CallNoArgs(close);
+			Py_DECREF(close);
+			failed = cr == NULL;
+			Py_XDECREF(cr);
+		}
+		if (failed && rc == 0)
 			rc = -1;
-		Py_XDECREF(cr);
+		else if (failed)
+			PyErr_Clear();
+		if (t != NULL)
+			PyErr_Restore(t, v, tb);
 	}
 	Py_DECREF(result);
 	if (rc == 0 && !r->started) {
