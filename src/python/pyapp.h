@@ -32,7 +32,7 @@ struct pyapp {
 	PyObject *app;            /* the WSGI callable */
 	PyObject *factory;        /* new-user state factory, or NULL */
 	PyObject *winit;          /* per-worker hook, or NULL */
-	PyObject *dumps, *loads;  /* pickle.dumps, pickle.loads */
+	PyObject *dumps, *loads;  /* dump(obj, cb), load(data, bufs): interp.c */
 	PyObject *bytesio;        /* io.BytesIO, for wsgi.input */
 	PyObject *file_wrapper;   /* wsgiref.util.FileWrapper */
 	PyObject *errors;         /* wsgi.errors: lines into sticky's log */

@@ -641,8 +641,7 @@ static PyObject *
 unpickle_raw(struct pystate *st, struct pyapp *pa)
 {
 	const unsigned char *p = (const unsigned char *)PyByteArray_AS_STRING(st->raw);
-	PyObject *mv, *bufs = NULL, *data = NULL, *args = NULL, *kw = NULL,
-	    *obj = NULL;
+	PyObject *mv, *bufs = NULL, *data = NULL, *obj = NULL;
 	uint32_t nbuf;
 
 	if (check_layout(p, (size_t)PyByteArray_GET_SIZE(st->raw), &nbuf) != 0) {
@@ -664,13 +663,10 @@ unpickle_raw(struct pystate *st, struct pyapp *pa)
 	}
 	data = PySequence_GetSlice(mv, (Py_ssize_t)get64(p + 8),
 	    (Py_ssize_t)(get64(p + 8) + get64(p + 16)));
-	if (data == NULL || (args = PyTuple_Pack(1, data)) == NULL ||
-	    (kw = Py_BuildValue("{sO}", "buffers", bufs)) == NULL)
+	if (data == NULL)
 		goto out;
-	obj = PyObject_Call(pa->loads, args, kw);
+	obj = PyObject_CallFunctionObjArgs(pa->loads, data, bufs, NULL);
 out:
-	Py_XDECREF(kw);
-	Py_XDECREF(args);
 	Py_XDECREF(data);
 	Py_XDECREF(bufs);
 	Py_DECREF(mv);
@@ -748,7 +744,7 @@ static PyMethodDef oob_def = { "sticky_oob", (PyCFunction)oob_callback, METH_O,
 int
 state_snapshot(struct pystate *st, struct pyapp *pa)
 {
-	PyObject *bufs, *cb = NULL, *args = NULL, *kw = NULL, *pickled = NULL;
+	PyObject *bufs, *cb = NULL, *pickled = NULL;
 
 	if (!st->loaded && st->raw != NULL)
 		return 0; /* untouched since restored */
@@ -761,20 +757,16 @@ state_snapshot(struct pystate *st, struct pyapp *pa)
 	}
 	if ((bufs = PyList_New(0)) == NULL)
 		return -1;
-	if ((cb = PyCFunction_New(&oob_def, bufs)) == NULL ||
-	    (args = PyTuple_Pack(1, st->obj)) == NULL ||
-	    (kw = Py_BuildValue("{sisO}", "protocol", 5, "buffer_callback",
-	    cb)) == NULL)
+	if ((cb = PyCFunction_New(&oob_def, bufs)) == NULL)
 		goto out;
-	if ((pickled = PyObject_Call(pa->dumps, args, kw)) == NULL)
+	if ((pickled = PyObject_CallFunctionObjArgs(pa->dumps, st->obj, cb,
+	    NULL)) == NULL)
 		goto out;
 	Py_XSETREF(st->pickled, pickled);
 	Py_XSETREF(st->buffers, bufs);
 	bufs = NULL;
 	st->bad = 0;
 out:
-	Py_XDECREF(kw);
-	Py_XDECREF(args);
 	Py_XDECREF(cb);
 	Py_XDECREF(bufs);
 	return pickled != NULL ? 0 : -1;
