@@ -656,12 +656,16 @@ ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 		    n < BATCH_MAX; s = s->dirty_next) {
 			if (!all && store_age_ms(now, s->dirty_since_ms) < ivl)
 				break;
-			cost += flush_cost(ck, s);
-			if (!all && n > 0 && cost > SLICE_BYTES)
-				break;
-			/* A request waits: it goes first, the rest next slice. */
+			/*
+			 * A request waits: it goes first, the rest next slice
+			 * (asked before the cost, which may lay the state out:
+			 * a pickle, for sticky-wsgi).
+			 */
 			if (!all && n > 0 && ck->pending != NULL &&
 			    ck->pending(ck->arg))
+				break;
+			cost += flush_cost(ck, s);
+			if (!all && n > 0 && cost > SLICE_BYTES)
 				break;
 			ss[n++] = s;
 		}
