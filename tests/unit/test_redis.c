@@ -395,6 +395,62 @@ Test(redis, delta_refused_when_key_or_record_missing)
 	redis_free(r);
 }
 
+/*
+ * The write script's fast path for deltas applies only to a well-formed
+ * record of the writer's epoch: a blank owner, a MAC length out of range
+ * or a newer epoch go to the whole logic (refused, refused, fenced), and
+ * Redis's bytes stay as they were.
+ */
+Test(redis, delta_fast_path_only_for_a_sound_record_of_the_same_epoch)
+{
+	struct redis *r = mk(0);
+	unsigned char h1[ENV_HDR_LEN], h2[ENV_HDR_LEN], p[8192], q[8192];
+	struct delta_run run = { 0, 4096 };
+	char blank[33];
+	struct sticky_buf b;
+	struct rr x;
+	uint64_t e;
+
+	fill(p, sizeof(p), 4);
+	fill(q, sizeof(q), 5);
+	mkhdr(h1, 1, sizeof(p), 1);
+	mkhdr(h2, 1, sizeof(q), 2);
+	cr_assert_eq(redis_claim(r, "f", "w1", &e), 0);
+	cr_assert_eq(put(r, "f", 1, h1, NULL, p, sizeof(p), NULL, 0), 0);
+
+	/* The owner field blanked: no record, so a delta is refused. */
+	memset(blank, ' ', 32);
+	blank[32] = '\0';
+	x = raw("SETRANGE", kname("f", "u"), "20", blank, NULL);
+	cr_assert_eq(x.type, ':');
+	rr_free(&x);
+	cr_assert_eq(put(r, "f", 1, h2, h1, q, sizeof(q), &run, 1),
+	    REDIS_DELTA_REFUSED);
+	x = raw("SETRANGE", kname("f", "u"), "20", "w1", NULL);
+	rr_free(&x);
+	assert_ckpt("f", h1, sizeof(h1), p, sizeof(p));
+
+	/* A MAC length past 16: the same. */
+	x = raw("SETRANGE", kname("f", "u"), "52", "\x7f", NULL);
+	rr_free(&x);
+	cr_assert_eq(put(r, "f", 1, h2, h1, q, sizeof(q), &run, 1),
+	    REDIS_DELTA_REFUSED);
+	x = raw("SETRANGE", kname("f", "u"), "52", "\x01", NULL);
+	rr_free(&x);
+
+	/* Sound again (MAC length 1 is in range): the delta applies. */
+	cr_assert_eq(put(r, "f", 1, h2, h1, q, sizeof(q), &run, 1), 0);
+
+	/* Another worker took it over: the old epoch's delta is fenced. */
+	buf_init(&b);
+	cr_assert_eq(redis_takeover(r, "f", "w2", &e, &b, NULL, NULL), 0);
+	cr_assert_eq(e, 2);
+	buf_cleanup(&b);
+	cr_assert_eq(put(r, "f", 1, h1, h2, p, sizeof(p), &run, 1),
+	    STICKY_EFENCED);
+	redis_free(r);
+}
+
 Test(redis, bad_writes_rejected_before_sending)
 {
 	struct redis *r = mk(0);
