@@ -151,6 +151,7 @@ struct redis_write {
 	                                  missing owner record is no loss */
 	const unsigned char *mac;      /* stored with it; NULL: none */
 	size_t maclen;                 /* <= REDIS_MAC_MAX */
+	int staged;   /* internal: sent through a staging key (redis_ckpt.c) */
 	int reclaimed; /* out, with result 0: Redis had lost the owner record
 	                  or the checkpoint, or held an older epoch: written
 	                  in full, epoch is now w->epoch + 1 (announced) */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "envelope.h"
 #include "redis_int.h"
@@ -469,6 +470,10 @@ struct wcmd {
 	size_t *lens;
 	char *nums; /* decimal numbers the argv points into */
 	struct keyset kp;
+	char *stage_key; /* staged: P{K}:w:<owner> */
+	size_t stage_keylen;
+	unsigned char *stage; /* staged: the value, nonce first */
+	size_t stage_len;
 };
 
 static void
@@ -477,7 +482,41 @@ wcmd_free(struct wcmd *cmd)
 	xfree(cmd->argv);
 	xfree(cmd->lens);
 	xfree(cmd->nums);
+	xfree(cmd->stage_key);
+	xfree(cmd->stage);
 	keys_free(&cmd->kp);
+}
+
+/*
+ * Full writes from this size up go through a staging key (the write
+ * script's comment says why); smaller ones pass through Lua, which costs
+ * less than the extra command.  Not with checkpoint_ttl 0: the staging
+ * key's own expiry (what cleans up after a write whose script never ran)
+ * would move onto the checkpoint.
+ */
+#define STAGE_MIN (64 * 1024)
+#define STAGE_TTL_MS "60000"
+
+static int
+stage_make(struct redis *r, const struct redis_write *w, struct wcmd *cmd)
+{
+	char suffix[MAX_OWNER_LEN + 3];
+	size_t n = REC_LEN + ENV_HDR_LEN + w->payload_len;
+
+	snprintf(suffix, sizeof(suffix), "w:%s", w->owner);
+	if ((cmd->stage_key = key_make(r, w->key, suffix,
+	    &cmd->stage_keylen)) == NULL ||
+	    (cmd->stage = xmalloc(n)) == NULL)
+		return STICKY_ENOMEM;
+	/* The placeholder the record replaces starts with a nonce. */
+	memset(cmd->stage, ' ', REC_LEN);
+	snprintf((char *)cmd->stage, NUMLEN, "%llu-%d",
+	    (unsigned long long)++r->stage_seq, (int)getpid());
+	cmd->stage[strlen((char *)cmd->stage)] = ' ';
+	memcpy(cmd->stage + REC_LEN, w->hdr, ENV_HDR_LEN);
+	memcpy(cmd->stage + REC_LEN + ENV_HDR_LEN, w->payload, w->payload_len);
+	cmd->stage_len = n;
+	return 0;
 }
 
 static int
@@ -486,67 +525,88 @@ wcmd_build(struct redis *r, const struct redis_write *w, uint64_t prev_total,
 {
 	size_t nargs, i;
 	char *num;
-	int rc;
+	int rc, a, staged;
 
 	memset(cmd, 0, sizeof(*cmd));
-	nargs = 16 + (w->prev_hdr != NULL ? 2 * w->nruns : 1);
+	staged = w->prev_hdr == NULL && w->payload_len >= STAGE_MIN &&
+	    !r->stage_off && r->ttl_s > 0;
+	a = staged ? 7 : 6; /* where ARGV starts: after 3 or 4 keys */
+	nargs = (size_t)a + 10 + (w->prev_hdr != NULL ? 2 * w->nruns : 1);
 	if ((rc = keys_make(r, w->key, &cmd->kp)) != 0)
 		return rc;
 	cmd->argv = xreallocarray(NULL, nargs, sizeof(*cmd->argv));
 	cmd->lens = xreallocarray(NULL, nargs, sizeof(*cmd->lens));
 	cmd->nums = xreallocarray(NULL, 3 + w->nruns, NUMLEN);
-	if (cmd->argv == NULL || cmd->lens == NULL || cmd->nums == NULL) {
+	if (cmd->argv == NULL || cmd->lens == NULL || cmd->nums == NULL ||
+	    (staged && stage_make(r, w, cmd) != 0)) {
 		wcmd_free(cmd);
 		return STICKY_ENOMEM;
 	}
 	cmd->argc = (int)nargs;
 	num = cmd->nums;
+	cmd->argv[0] = "EVALSHA";
+	cmd->lens[0] = 7;
+	cmd->argv[1] = r->sha[SCR_WRITE];
+	cmd->lens[1] = 40;
+	cmd->argv[2] = staged ? "4" : "3";
+	cmd->lens[2] = 1;
 	set_keys(cmd->argv, cmd->lens, 3, &cmd->kp);
-	cmd->argv[6] = num;
-	cmd->lens[6] = rd_fmt_num(num, w->epoch);
+	if (staged) {
+		cmd->argv[6] = cmd->stage_key;
+		cmd->lens[6] = cmd->stage_keylen;
+	}
+	cmd->argv[a] = num;
+	cmd->lens[a] = rd_fmt_num(num, w->epoch);
 	num += NUMLEN;
-	cmd->argv[7] = num;
-	cmd->lens[7] = rd_fmt_num(num, (uint64_t)r->ttl_s);
+	cmd->argv[a + 1] = num;
+	cmd->lens[a + 1] = rd_fmt_num(num, (uint64_t)r->ttl_s);
 	num += NUMLEN;
-	cmd->argv[8] = w->owner;
-	cmd->lens[8] = strlen(w->owner);
-	cmd->argv[11] = (const char *)w->hdr;
-	cmd->lens[11] = ENV_HDR_LEN;
-	cmd->argv[13] = w->maclen > 0 ? (const char *)w->mac : "";
-	cmd->lens[13] = w->maclen;
-	cmd->argv[14] = w->key;
-	cmd->lens[14] = strlen(w->key);
-	cmd->argv[15] = r->channel;
-	cmd->lens[15] = r->channellen;
+	cmd->argv[a + 2] = w->owner;
+	cmd->lens[a + 2] = strlen(w->owner);
+	cmd->argv[a + 5] = (const char *)w->hdr;
+	cmd->lens[a + 5] = ENV_HDR_LEN;
+	cmd->argv[a + 7] = w->maclen > 0 ? (const char *)w->mac : "";
+	cmd->lens[a + 7] = w->maclen;
+	cmd->argv[a + 8] = w->key;
+	cmd->lens[a + 8] = strlen(w->key);
+	cmd->argv[a + 9] = r->channel;
+	cmd->lens[a + 9] = r->channellen;
 	if (w->prev_hdr == NULL) {
-		cmd->argv[9] = w->fresh ? "new" : "full";
-		cmd->lens[9] = w->fresh ? 3 : 4;
-		cmd->argv[10] = "";
-		cmd->lens[10] = 0;
-		cmd->argv[12] = "0";
-		cmd->lens[12] = 1;
-		cmd->argv[16] = w->payload_len > 0 ? (const char *)w->payload : "";
-		cmd->lens[16] = w->payload_len;
+		cmd->argv[a + 3] = w->fresh ? "new" : "full";
+		cmd->lens[a + 3] = w->fresh ? 3 : 4;
+		cmd->argv[a + 4] = "";
+		cmd->lens[a + 4] = 0;
+		if (staged) {
+			cmd->argv[a + 6] = num;
+			cmd->lens[a + 6] = rd_fmt_num(num, cmd->stage_len);
+			cmd->argv[a + 10] = (const char *)cmd->stage;
+			cmd->lens[a + 10] = strcspn((char *)cmd->stage, " ");
+			return 0;
+		}
+		cmd->argv[a + 6] = "0";
+		cmd->lens[a + 6] = 1;
+		cmd->argv[a + 10] = w->payload_len > 0 ? (const char *)w->payload : "";
+		cmd->lens[a + 10] = w->payload_len;
 		return 0;
 	}
 	/* Offsets and lengths in the key: after the owner record. */
-	cmd->argv[9] = "delta";
-	cmd->lens[9] = 5;
-	cmd->argv[10] = (const char *)w->prev_hdr;
-	cmd->lens[10] = ENV_HDR_LEN;
-	cmd->argv[12] = num;
-	cmd->lens[12] = rd_fmt_num(num, REC_LEN + ENV_HDR_LEN + prev_total);
+	cmd->argv[a + 3] = "delta";
+	cmd->lens[a + 3] = 5;
+	cmd->argv[a + 4] = (const char *)w->prev_hdr;
+	cmd->lens[a + 4] = ENV_HDR_LEN;
+	cmd->argv[a + 6] = num;
+	cmd->lens[a + 6] = rd_fmt_num(num, REC_LEN + ENV_HDR_LEN + prev_total);
 	num += NUMLEN;
 	for (i = 0; i < w->nruns; i++) {
-		cmd->argv[16 + 2 * i] = num;
-		cmd->lens[16 + 2 * i] =
+		cmd->argv[a + 10 + 2 * i] = num;
+		cmd->lens[a + 10 + 2 * i] =
 		    rd_fmt_num(num, REC_LEN + ENV_HDR_LEN + w->runs[i].off);
 		num += NUMLEN;
-		cmd->argv[17 + 2 * i] = w->tail != NULL &&
+		cmd->argv[a + 11 + 2 * i] = w->tail != NULL &&
 		    w->runs[i].off >= w->tail_off ?
 		    (const char *)w->tail + (w->runs[i].off - w->tail_off) :
 		    (const char *)w->payload + w->runs[i].off;
-		cmd->lens[17 + 2 * i] = w->runs[i].len;
+		cmd->lens[a + 11 + 2 * i] = w->runs[i].len;
 	}
 	return 0;
 }
@@ -569,13 +629,19 @@ batch_append(struct redis *r, struct redis_write *ws, size_t n, int want,
 			ws[i].result = rc;
 			continue;
 		}
-		cmd.argv[0] = "EVALSHA";
-		cmd.lens[0] = 7;
-		cmd.argv[1] = r->sha[SCR_WRITE];
-		cmd.lens[1] = 40;
-		cmd.argv[2] = "3";
-		cmd.lens[2] = 1;
-		rc = redisAppendCommandArgv(r->cmd.c, cmd.argc, cmd.argv, cmd.lens);
+		ws[i].staged = cmd.stage != NULL;
+		rc = REDIS_OK;
+		if (ws[i].staged) {
+			const char *sv[5] = { "SET", cmd.stage_key,
+				(const char *)cmd.stage, "PX", STAGE_TTL_MS };
+			size_t sl[5] = { 3, cmd.stage_keylen, cmd.stage_len, 2,
+				strlen(STAGE_TTL_MS) };
+
+			rc = redisAppendCommandArgv(r->cmd.c, 5, sv, sl);
+		}
+		if (rc == REDIS_OK)
+			rc = redisAppendCommandArgv(r->cmd.c, cmd.argc,
+			    cmd.argv, cmd.lens);
 		wcmd_free(&cmd);
 		if (rc != REDIS_OK)
 			return rd_io_failed(r, "write");
@@ -599,6 +665,15 @@ batch_read(struct redis *r, struct redis_write *ws, size_t n)
 		if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL)
 			return rd_io_failed(r, "write");
 		rep = p;
+		if (ws[i].staged) {
+			/* The SET's answer; the script's comes next. */
+			if (rep->type == REDIS_REPLY_ERROR)
+				rd_bad_reply(r, "write (staging)", rep);
+			freeReplyObject(rep);
+			if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL)
+				return rd_io_failed(r, "write");
+			rep = p;
+		}
 		if (rd_is_noscript(rep))
 			ws[i].result = RES_RETRY;
 		else if (int_reply(r, "write", rep, &v) != 0)
@@ -611,6 +686,16 @@ batch_read(struct redis *r, struct redis_write *ws, size_t n)
 			ws[i].result = STICKY_EFENCED;
 		else if (v == -1)
 			ws[i].result = REDIS_DELTA_REFUSED;
+		else if (v == -3 && ws[i].staged) /* its SET failed: said above */
+			ws[i].result = STICKY_EREDIS;
+		else if (v == -4 && ws[i].staged) {
+			/* An ACL without RENAME: inline from now on. */
+			r->stage_off = 1;
+			log_warn("redis_staging_refused", "reason=\"RENAME "
+			    "refused\" action=\"big full writes pass through "
+			    "the write script; give the ACL user +rename\"");
+			ws[i].result = RES_RETRY;
+		}
 		else
 			ws[i].result = rd_bad_reply(r, "write", rep);
 		freeReplyObject(rep);
@@ -627,6 +712,7 @@ redis_write_batch(struct redis *r, struct redis_write *ws, size_t n)
 	for (i = 0; i < n; i++) {
 		ws[i].result = RES_PENDING;
 		ws[i].reclaimed = 0;
+		ws[i].staged = 0;
 	}
 	if (n == 0)
 		return 0;

@@ -63,6 +63,8 @@ struct redis {
 	unsigned sub_gen; /* changes whenever sub is opened or closed */
 	unsigned cmd_gen; /* changes whenever cmd is (re)connected */
 	int multi_warned; /* logged once: the ACL refuses MULTI (takeover) */
+	int stage_off;    /* staged full writes failed: inline from now on */
+	uint64_t stage_seq; /* the nonce of the next staged write */
 	char *addr;      /* as configured, for logs */
 	char *host;      /* TCP host (Sentinel mode: the master), or NULL */
 	int port;

@@ -41,12 +41,14 @@
 #include <sticky/sticky.h>
 #include "envelope.h"
 #include "redis.h"
+#include "redis_int.h"
 #include "redis_srv.h"
 
 #define PASS "s3cret-pw"
 #define ACL_USER "stk"
 #define ACL_PASS "acl-pw"
 #define ACL_SUB "sub" /* ACL_USER with the channel */
+#define ACL_NORENAME "nrn" /* ACL_USER without RENAME */
 #define MAX_TEST_KEY 520
 
 static void
@@ -55,7 +57,9 @@ setup_auth(void)
 	static char *a[] = { "--requirepass", PASS, "--user",
 		ACL_USER, "on", ">" ACL_PASS, "~" PREFIX "*", "+@all",
 		"--user", ACL_SUB, "on", ">" ACL_PASS, "~" PREFIX "*",
-		"&" PREFIX "takeover", "+@all", NULL };
+		"&" PREFIX "takeover", "+@all",
+		"--user", ACL_NORENAME, "on", ">" ACL_PASS, "~" PREFIX "*",
+		"+@all", "-rename", NULL };
 
 	memcpy(extra_args, a, sizeof(a));
 	raw_pass = PASS;
@@ -448,6 +452,98 @@ Test(redis, delta_fast_path_only_for_a_sound_record_of_the_same_epoch)
 	buf_cleanup(&b);
 	cr_assert_eq(put(r, "f", 1, h1, h2, p, sizeof(p), &run, 1),
 	    STICKY_EFENCED);
+	redis_free(r);
+}
+
+static void assert_ttl(const char *name, long long lo, long long hi);
+
+/*
+ * Full writes of 64 KiB and more go through a staging key renamed into
+ * place by the script: the checkpoint and its TTL come out the same, and
+ * no staging key is left behind, written or fenced.
+ */
+Test(redis, big_full_writes_are_staged_and_leave_nothing_behind)
+{
+	struct redis *r = mk(100);
+	static unsigned char p[256 * 1024], q[256 * 1024];
+	unsigned char h1[ENV_HDR_LEN], h2[ENV_HDR_LEN];
+	struct sticky_buf b;
+	char owner[16];
+	uint64_t e;
+
+	fill(p, sizeof(p), 21);
+	fill(q, sizeof(q), 22);
+	mkhdr(h1, 1, sizeof(p), 1);
+	mkhdr(h2, 1, sizeof(q), 2);
+	cr_assert_eq(redis_claim(r, "big", "w1", &e), 0);
+	cr_assert_eq(put(r, "big", 1, h1, NULL, p, sizeof(p), NULL, 0), 0,
+	    "%s", redis_errstr(r));
+	assert_ckpt("big", h1, sizeof(h1), p, sizeof(p));
+	assert_ttl(kname("big", "u"), 1, 100);
+	cr_assert_eq(raw_int("EXISTS", kname("big", "w:w1"), NULL), 0);
+	cr_assert_eq(redis_owner(r, "big", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 1);
+	cr_assert_str_eq(owner, "w1");
+	/* A delta on top of it, then a small full write (inline) shrinks it. */
+	cr_assert_eq(put(r, "big", 1, h2, h1, q, sizeof(q),
+	    (struct delta_run[]){ { 4096, 4096 } }, 1), 0);
+	mkhdr(h1, 1, 100, 3);
+	cr_assert_eq(put(r, "big", 1, h1, NULL, q, 100, NULL, 0), 0);
+	assert_ckpt("big", h1, sizeof(h1), q, 100);
+	/* Fenced: nothing written, the staging key gone too. */
+	buf_init(&b);
+	cr_assert_eq(redis_takeover(r, "big", "w2", &e, &b, NULL, NULL), 0);
+	buf_cleanup(&b);
+	mkhdr(h2, 1, sizeof(q), 4);
+	cr_assert_eq(put(r, "big", 1, h2, NULL, q, sizeof(q), NULL, 0),
+	    STICKY_EFENCED);
+	assert_ckpt("big", h1, sizeof(h1), q, 100);
+	cr_assert_eq(raw_int("EXISTS", kname("big", "w:w1"), NULL), 0);
+	/* Redis lost it: re-created by the staged write. */
+	cr_assert_eq(raw_int("DEL", kname("big", "u"), NULL), 1);
+	cr_assert_eq(put(r, "big", 3, h2, NULL, q, sizeof(q), NULL, 0), 0);
+	assert_ckpt("big", h2, sizeof(h2), q, sizeof(q));
+	cr_assert_eq(redis_owner(r, "big", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 3);
+	cr_assert_eq(raw_int("EXISTS", kname("big", "w:w1"), NULL), 0);
+	redis_free(r);
+}
+
+/*
+ * A staged value that is not the one the script was told of (stale, from
+ * a write whose script never ran) is never renamed into place.
+ */
+Test(redis, a_stale_staging_key_is_not_taken_for_the_write)
+{
+	struct redis *r = mk(100);
+	static unsigned char p[128 * 1024];
+	unsigned char h[ENV_HDR_LEN];
+	struct rr x;
+	uint64_t e;
+
+	fill(p, sizeof(p), 23);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_claim(r, "st", "w1", &e), 0);
+	cr_assert_eq(put(r, "st", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
+	/* The script itself, told of a nonce the staged value lacks. */
+	x = raw("SET", kname("st", "w:w1"), "garbage", NULL);
+	rr_free(&x);
+	{
+		const char *a[18] = { "EVAL", rd_script_text(SCR_WRITE), "4",
+			kname("st", "u"), kname("st", "s"), kname("st", "o"),
+			kname("st", "w:w1"), "1", "100", "w1", "full", "", "",
+			"7", "", "st", "chan", "nonce-1" };
+		size_t l[18];
+
+		for (int i = 0; i < 18; i++)
+			l[i] = strlen(a[i]);
+		x = raw_argv(18, a, l);
+	}
+	cr_assert_eq(x.type, ':', "%s", x.s != NULL ? x.s : "");
+	cr_assert_eq(x.i, -3);
+	rr_free(&x);
+	cr_assert_eq(raw_int("EXISTS", kname("st", "w:w1"), NULL), 0);
+	assert_ckpt("st", h, sizeof(h), p, sizeof(p));
 	redis_free(r);
 }
 
@@ -1508,6 +1604,28 @@ Test(redis_auth, acl_user_limited_to_the_prefix)
 	redis_free(wrong);
 	redis_free(outside);
 	redis_free(sub);
+}
+
+/* An ACL user without RENAME: big full writes pass through the script. */
+Test(redis_auth, staging_refused_falls_back_to_the_script)
+{
+	struct redis *r = mk_opts(addr, ACL_NORENAME, ACL_PASS, 60, 1000, 50,
+	    2000);
+	static unsigned char p[128 * 1024];
+	unsigned char h[ENV_HDR_LEN];
+	uint64_t e;
+
+	fill(p, sizeof(p), 24);
+	mkhdr(h, 1, sizeof(p), 1);
+	cr_assert_eq(redis_claim(r, "nr", "w1", &e), 0, "%s", redis_errstr(r));
+	for (int i = 0; i < 2; i++) {
+		mkhdr(h, 1, sizeof(p), 1 + i);
+		cr_assert_eq(put(r, "nr", 1, h, NULL, p, sizeof(p), NULL, 0), 0,
+		    "%s", redis_errstr(r));
+		assert_ckpt("nr", h, sizeof(h), p, sizeof(p));
+		cr_assert_eq(raw_int("EXISTS", kname("nr", "w:w1"), NULL), 0);
+	}
+	redis_free(r);
 }
 
 /* ---- a fake server with wrong-typed replies ---------------------------- */
