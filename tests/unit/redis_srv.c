@@ -66,13 +66,14 @@ unix_connect(const char *path)
 void
 srv_start(void)
 {
-	char *argv[32] = { "redis-server", "--port", "0", "--unixsocket",
+	char *argv[48] = { "redis-server", "--port", "0", "--unixsocket",
 		sock, "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--loglevel", "warning" };
 	size_t argc = 15;
 	int fd, st;
 
-	for (size_t i = 0; extra_args[i] != NULL; i++)
+	/* 15 + at most 23 of extra_args + NULL fit in 48. */
+	for (size_t i = 0; i < 24 && extra_args[i] != NULL; i++)
 		argv[argc++] = extra_args[i];
 	argv[argc] = NULL;
 	srv_pid = fork();
