@@ -651,15 +651,32 @@ batch_append(struct redis *r, struct redis_write *ws, size_t n, int want,
 	return 0;
 }
 
-/* Read the reply of every RES_PENDING write, in order. */
+/* Staging is refused (ACL): big full writes go inline from now on. */
+static void
+stage_refused(struct redis *r, const char *what)
+{
+	if (!r->stage_off)
+		log_warn("redis_staging_refused", "reason=\"%s refused\" "
+		    "action=\"big full writes pass through the write script; "
+		    "give the ACL user +set +rename on the prefix\"", what);
+	r->stage_off = 1;
+}
+
+/*
+ * Read the reply of every RES_PENDING write, in order (a staged write has
+ * two: its SET's, then the script's).  RES_RETRY: send again (*noscript
+ * set when Redis had forgotten the script).
+ */
 static int
-batch_read(struct redis *r, struct redis_write *ws, size_t n)
+batch_read(struct redis *r, struct redis_write *ws, size_t n, int *noscript)
 {
 	redisReply *rep;
 	void *p;
 	long long v = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		int set_refused = 0, set_failed = 0;
+
 		if (ws[i].result != RES_PENDING)
 			continue;
 		if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL)
@@ -667,16 +684,21 @@ batch_read(struct redis *r, struct redis_write *ws, size_t n)
 		rep = p;
 		if (ws[i].staged) {
 			/* The SET's answer; the script's comes next. */
-			if (rep->type == REDIS_REPLY_ERROR)
+			if (rep->type == REDIS_REPLY_ERROR) {
+				set_failed = 1;
+				set_refused = rep->len >= 6 &&
+				    memcmp(rep->str, "NOPERM", 6) == 0;
 				rd_bad_reply(r, "write (staging)", rep);
+			}
 			freeReplyObject(rep);
 			if (redisGetReply(r->cmd.c, &p) != REDIS_OK || p == NULL)
 				return rd_io_failed(r, "write");
 			rep = p;
 		}
-		if (rd_is_noscript(rep))
+		if (rd_is_noscript(rep)) {
 			ws[i].result = RES_RETRY;
-		else if (int_reply(r, "write", rep, &v) != 0)
+			*noscript = 1;
+		} else if (int_reply(r, "write", rep, &v) != 0)
 			ws[i].result = STICKY_EREDIS;
 		else if (v == 1 || v == 2) {
 			ws[i].result = 0;
@@ -686,14 +708,19 @@ batch_read(struct redis *r, struct redis_write *ws, size_t n)
 			ws[i].result = STICKY_EFENCED;
 		else if (v == -1)
 			ws[i].result = REDIS_DELTA_REFUSED;
-		else if (v == -3 && ws[i].staged) /* its SET failed: said above */
-			ws[i].result = STICKY_EREDIS;
-		else if (v == -4 && ws[i].staged) {
-			/* An ACL without RENAME: inline from now on. */
-			r->stage_off = 1;
-			log_warn("redis_staging_refused", "reason=\"RENAME "
-			    "refused\" action=\"big full writes pass through "
-			    "the write script; give the ACL user +rename\"");
+		else if (v == -3 && ws[i].staged) {
+			/* Its SET failed (said above), or the value went. */
+			if (set_refused) {
+				stage_refused(r, "SET of the staging key");
+				ws[i].result = RES_RETRY;
+			} else {
+				if (!set_failed)
+					rd_set_err(r, "write: the staged value "
+					    "was gone when the script ran");
+				ws[i].result = STICKY_EREDIS;
+			}
+		} else if (v == -4 && ws[i].staged) {
+			stage_refused(r, "RENAME");
 			ws[i].result = RES_RETRY;
 		}
 		else
@@ -707,7 +734,7 @@ int
 redis_write_batch(struct redis *r, struct redis_write *ws, size_t n)
 {
 	size_t queued, i;
-	int rc, retry = 0;
+	int rc, noscript = 0, retry;
 
 	for (i = 0; i < n; i++) {
 		ws[i].result = RES_PENDING;
@@ -719,22 +746,31 @@ redis_write_batch(struct redis *r, struct redis_write *ws, size_t n)
 	if ((rc = redis_connect(r)) != 0)
 		goto out;
 	if ((rc = batch_append(r, ws, n, RES_PENDING, &queued)) != 0 ||
-	    (queued > 0 && (rc = batch_read(r, ws, n)) != 0))
+	    (queued > 0 && (rc = batch_read(r, ws, n, &noscript)) != 0))
 		goto out;
-	for (i = 0; i < n; i++)
-		if (ws[i].result == RES_RETRY)
-			retry = 1;
-	if (retry) {
-		if ((rc = rd_reload_scripts(r)) != 0 ||
-		    (rc = batch_append(r, ws, n, RES_RETRY, &queued)) != 0 ||
-		    (queued > 0 && (rc = batch_read(r, ws, n)) != 0))
+	/*
+	 * Again, for what Redis had forgotten the script of (reloaded) or
+	 * refused to stage (now inline): at most twice, as a NOSCRIPT round
+	 * may turn up a refusal and the other way round.
+	 */
+	for (int round = 0; round < 2; round++) {
+		for (i = 0, retry = 0; i < n; i++)
+			retry |= ws[i].result == RES_RETRY;
+		if (!retry)
+			break;
+		if (noscript && (rc = rd_reload_scripts(r)) != 0)
 			goto out;
-		for (i = 0; i < n; i++)
-			if (ws[i].result == RES_RETRY) {
-				rd_set_err(r, "write: server error NOSCRIPT");
-				ws[i].result = STICKY_EREDIS;
-			}
+		noscript = 0;
+		if ((rc = batch_append(r, ws, n, RES_RETRY, &queued)) != 0 ||
+		    (queued > 0 && (rc = batch_read(r, ws, n, &noscript)) != 0))
+			goto out;
 	}
+	for (i = 0; i < n; i++)
+		if (ws[i].result == RES_RETRY) {
+			rd_set_err(r, noscript ? "write: server error NOSCRIPT" :
+			    "write: refused twice");
+			ws[i].result = STICKY_EREDIS;
+		}
 out:
 	/* Unanswered: the connection failed before their replies came. */
 	for (i = 0; i < n; i++)

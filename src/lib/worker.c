@@ -485,18 +485,23 @@ add_conn(struct worker *w, int fd)
 static void service(struct worker *w, struct conn *c, short revents);
 
 /*
- * A new connection is read at once: a front-end (or a client) sends its
- * request as it connects, so waiting for poll to say so cost a poll and a
- * wake-up per request; when nothing is there yet, poll waits for it.  At
- * most ACCEPT_BURST per call: the connections already open are served
- * in between, and those done are closed.
+ * A new connection is served at once when its request is there: a
+ * front-end (or a client) sends it as it connects, so going back to the
+ * loop's poll cost a wake-up per request.  The zero-timeout poll is what
+ * the loop's would have said, POLLHUP included (a front-end that gave up
+ * while this worker was stopped: the request is abandoned, see service()).
+ * At most ACCEPT_BURST per call, and none once the worker is due to
+ * recycle: the connections already open are served in between, and
+ * those done are closed.
  */
 #define ACCEPT_BURST 16
 static void
 accept_all(struct worker *w, int lfd, int status_only)
 {
 	for (int n = 0; n < ACCEPT_BURST &&
-	    w->nconns < (size_t)w->cfg->max_connections; n++) {
+	    w->nconns < (size_t)w->cfg->max_connections &&
+	    !(w->cfg->max_requests > 0 &&
+	    w->served >= (unsigned long)w->cfg->max_requests); n++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd == -1) {
@@ -507,9 +512,11 @@ accept_all(struct worker *w, int lfd, int status_only)
 		}
 		if (add_conn(w, fd) == 0) {
 			struct conn *c = w->conns[w->nconns - 1];
+			struct pollfd p = { .fd = fd, .events = POLLIN };
 
 			c->status_only = status_only;
-			service(w, c, POLLIN);
+			if (poll(&p, 1, 0) == 1 && p.revents != 0)
+				service(w, c, p.revents);
 		}
 	}
 }
@@ -782,6 +789,24 @@ poll_timeout(struct worker *w, int64_t now, int64_t reopen_ms)
 	return next <= now ? 0 : (int)(next - now);
 }
 
+/*
+ * A gap far beyond the poll timeout means this process was stopped
+ * (SIGSTOP, a VM pause): another worker may have taken our users
+ * meanwhile, so each session checks its epoch in Redis once before it is
+ * served from memory again.
+ */
+static void
+check_stall(struct worker *w, int64_t now)
+{
+	if (w->last_tick_ms != 0 &&
+	    now - w->last_tick_ms > 2000 + w->cfg->checkpoint_interval_ms) {
+		w->ckpt.stall_gen++;
+		log_warn("stall_detected", "gap_ms=%lld action=verify_owners",
+		    (long long)(now - w->last_tick_ms));
+	}
+	w->last_tick_ms = now;
+}
+
 static void
 run(struct worker *w)
 {
@@ -802,19 +827,7 @@ run(struct worker *w)
 		int64_t reopen_ms = 1000;
 
 		now = now_ms();
-		/*
-		 * A gap far beyond the poll timeout means this process was
-		 * stopped (SIGSTOP, a VM pause): another worker may have taken
-		 * our users meanwhile, so each session checks its epoch in
-		 * Redis once before it is served from memory again.
-		 */
-		if (w->last_tick_ms != 0 &&
-		    now - w->last_tick_ms > 2000 + w->cfg->checkpoint_interval_ms) {
-			w->ckpt.stall_gen++;
-			log_warn("stall_detected", "gap_ms=%lld action=verify_owners",
-			    (long long)(now - w->last_tick_ms));
-		}
-		w->last_tick_ms = now;
+		check_stall(w, now);
 		timers(w, now);
 		if (w->stopping) {
 			if (stop_deadline == 0)
@@ -861,6 +874,8 @@ run(struct worker *w)
 			log_err("poll_failed", "errno=%d", errno);
 			break;
 		}
+		/* Stopped in poll: known before anything is served. */
+		check_stall(w, now_ms());
 		/* Drop what others took over before serving anything. */
 		if (watch_fd >= 0 && pfd[first_conn - 1].revents != 0)
 			ckpt_watch_read(&w->ckpt);

@@ -26,6 +26,7 @@ typedef struct {
 	PyObject_HEAD
 	int started;        /* start_response was called */
 	int sent;           /* a non-empty body chunk was produced */
+	int finished;       /* the request is over: no more calls */
 	int status;
 	PyObject *headers;  /* list of (name, value) */
 	PyObject *chunks;   /* list of bytes */
@@ -63,6 +64,12 @@ start_response(ResponderObject *r, PyObject *args, PyObject *kw)
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "UO|O:start_response",
 	    kwlist, &status, &headers, &exc_info))
 		return NULL;
+	if (r->finished) {
+		/* Kept past its request: its answer is gone already. */
+		PyErr_SetString(PyExc_RuntimeError,
+		    "start_response called after its request ended");
+		return NULL;
+	}
 	if (exc_info != Py_None) {
 		if (r->sent) {
 			/* Too late to change the answer: re-raise the app's error. */
@@ -147,6 +154,11 @@ add_chunk(ResponderObject *r, PyObject *data)
 static PyObject *
 r_write(ResponderObject *r, PyObject *data)
 {
+	if (r->finished) {
+		PyErr_SetString(PyExc_RuntimeError,
+		    "write() called after its request ended");
+		return NULL;
+	}
 	if (!r->started) {
 		PyErr_SetString(PyExc_AssertionError,
 		    "write() called before start_response");
@@ -188,7 +200,7 @@ responder_new(void)
 
 	if (r == NULL)
 		return NULL;
-	r->started = r->sent = 0;
+	r->started = r->sent = r->finished = 0;
 	r->status = 200;
 	r->headers = NULL;
 	r->write = NULL;
@@ -494,6 +506,17 @@ fail:
 
 /* ---- running the app ---- */
 
+/* getattr without an AttributeError when it is missing (*v NULL then). */
+static int
+lookup_attr(PyObject *o, PyObject *name, PyObject **v)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+	return PyObject_GetOptionalAttr(o, name, v);
+#else
+	return _PyObject_LookupAttr(o, name, v);
+#endif
+}
+
 /* Run the app and exhaust its iterable; 0, or -1 with an exception set. */
 static int
 run_app(struct pyapp *pa, PyObject *env, ResponderObject *r)
@@ -540,7 +563,7 @@ run_app(struct pyapp *pa, PyObject *env, ResponderObject *r)
 		close = NULL;
 		if ((name_close == NULL &&
 		    (name_close = PyUnicode_InternFromString("close")) == NULL) ||
-		    _PyObject_LookupAttr(result, name_close, &close) < 0)
+		    lookup_attr(result, name_close, &close) < 0)
 			failed = 1;
 		else if (close != NULL) {
 			cr = PyObject_CallNoArgs(close);
@@ -620,8 +643,10 @@ wsgi_handler(struct sticky_req *req, void *appdata)
 		failed = 1;
 		rc = STICKY_EINVAL;
 	}
-	if (r != NULL)
+	if (r != NULL) {
+		r->finished = 1;
 		Py_CLEAR(r->write); /* the bound method refers back to r */
+	}
 	Py_XDECREF(env);
 	Py_XDECREF((PyObject *)r);
 	Py_DECREF(session);

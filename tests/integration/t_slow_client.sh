@@ -1,6 +1,7 @@
 #!/bin/bash
 # t_slow_client.sh: a client that sends half a request and stalls, or
-# trickles its body, delays no other user of the same worker: the worker
+# trickles its body, delays no other user of the same worker (and one that
+# gave up while the worker was stopped is not run): the worker
 # reads every connection with poll and hands the handler only complete
 # requests.  The stalled connection is closed after read_timeout, logged
 # and counted, and the worker and its users' state survive.
@@ -70,4 +71,20 @@ t0=$(ms); get w0 / "$SID"; dt=$(( $(ms) - t0 ))
 check "30 stalled connections: another user still answered in ${dt} ms" eval '[ "$dt" -lt $BOUND ] && [ "$(count_of)" = 23 ]'
 wait $PIDS 2>/dev/null
 check "the worker survived (no crash)" bash -c "! grep -q event=worker_died '$T/sticky.log'"
+
+# 4. A client that gave up while the worker was stopped (its request sent,
+# its connection closed, still in the socket's backlog): when the worker
+# resumes, the request is not run (nobody reads the answer, and running it
+# could take the user back from a worker that serves them now), however
+# soon the worker reads a new connection.
+W0=$(worker_pid w0)
+kill -STOP "$W0"
+"$FCGI_REQ" -t 300 -c "STICKYSID=$SID" "unix:$T/w0.sock" / >/dev/null 2>&1
+check "the client gave up while the worker was stopped" [ $? != 0 ]
+kill -CONT "$W0"
+for _ in $(seq 1 100); do grep -q 'event=abandoned' "$T/sticky.log" && break; sleep 0.05; done
+check "the worker logged the request abandoned" grep -qE 'event=abandoned .*reason=client_closed path_unrun=1' "$T/sticky.log"
+get w0 /peek "$SID"
+check "and did not run it (count still 23)" [ "$(count_of)" = 23 ]
+check "counted" [ "$(status_field w0 abandoned)" = 1 ]
 t_done
