@@ -3,6 +3,7 @@
  * redis.c (connection with timeouts and reconnect backoff, AUTH/SELECT),
  * redis_scripts.c (the Lua scripts that make every ownership change and
  * checkpoint write atomic), redis_ckpt.c (checkpoint operations),
+ * redis_write.c (checkpoint writes),
  * redis_sub.c (takeover announcements), redis_scan.c (stickyctl's
  * iteration); redis_int.h is what they share.
  *
@@ -151,7 +152,7 @@ struct redis_write {
 	                                  missing owner record is no loss */
 	const unsigned char *mac;      /* stored with it; NULL: none */
 	size_t maclen;                 /* <= REDIS_MAC_MAX */
-	int staged;   /* internal: sent through a staging key (redis_ckpt.c) */
+	int staged;   /* internal: sent through a staging key (redis_write.c) */
 	int reclaimed; /* out, with result 0: Redis had lost the owner record
 	                  or the checkpoint, or held an older epoch: written
 	                  in full, epoch is now w->epoch + 1 (announced) */

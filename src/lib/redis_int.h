@@ -148,4 +148,31 @@ int rd_reload_scripts(struct redis *r);
 int rd_eval(struct redis *r, enum script_id id, const char *op, int argc,
     const char **argv, size_t *lens, redisReply **out);
 
+/* ---- redis_ckpt.c: helpers of the session scripts' callers ---- */
+
+/* Lua numbers are doubles: epochs and lengths above 2^53 would not compare. */
+#define MAX_LUA_INT ((uint64_t)1 << 53)
+
+/*
+ * The keys every session script gets: P{K}:u, the session's key, then
+ * P{K}:s and P{K}:o, the two keys of the layout earlier releases used
+ * (the scripts move such a session into P{K}:u).
+ */
+#define NKEYS 3
+struct keyset {
+	char *k[NKEYS];
+	size_t len[NKEYS];
+};
+/* A new string P{K}:<suffix>; the caller has checked rd_key_valid(). */
+char *rd_key_make(const struct redis *r, const char *key, const char *suffix,
+    size_t *len);
+int rd_keys_make(const struct redis *r, const char *key, struct keyset *ks);
+void rd_keys_free(struct keyset *ks);
+/* The keys from argv[at] on. */
+void rd_set_keys(const char **argv, size_t *lens, int at,
+    const struct keyset *ks);
+/* The integer reply of a script, or STICKY_EREDIS with r->err set. */
+int rd_int_reply(struct redis *r, const char *op, redisReply *rep,
+    long long *v);
+
 #endif /* STICKY_REDIS_INT_H */

@@ -23,7 +23,7 @@
  *   [52]      MAC length (0: none)
  *   [53, 69)  MAC, padded with NULs
  * Epochs are compared with tonumber() and printed with %d, never with
- * tostring() (1e+15 past 14 digits); below 2^53 (redis_ckpt.c checks)
+ * tostring() (1e+15 past 14 digits); below 2^53 (redis_write.c checks)
  * doubles hold them exactly.
  *
  * Announcements go out with pcall, last: a PUBLISH the ACL refuses (no

@@ -95,7 +95,7 @@ mk(long ttl)
 	return mk_opts(addr, NULL, NULL, ttl, 1000, 50, 2000);
 }
 
-/* An envelope header as far as redis_ckpt.c reads it: lengths, plus a tag. */
+/* An envelope header as far as redis_write.c reads it: lengths, plus a tag. */
 static void
 mkhdr(unsigned char h[ENV_HDR_LEN], uint64_t epoch, size_t len, int tag)
 {
