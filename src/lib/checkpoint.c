@@ -752,6 +752,18 @@ ckpt_watch_read(struct ckpt *ck)
 }
 
 int
+ckpt_settled(const struct ckpt *ck)
+{
+	return !ckpt_enabled(ck) || redis_conn_gen(ck->redis) == ck->conn_gen;
+}
+
+int
+ckpt_sub_fd(const struct ckpt *ck)
+{
+	return ckpt_enabled(ck) ? redis_sub_fd(ck->redis) : -1;
+}
+
+int
 ckpt_watching(const struct ckpt *ck)
 {
 	return ckpt_enabled(ck) && redis_sub_fd(ck->redis) >= 0;

@@ -145,6 +145,15 @@ void ckpt_watch_read(struct ckpt *ck);
  * served, as with fencing = strict.
  */
 int ckpt_watching(const struct ckpt *ck);
+/*
+ * Nothing for the loop to do before the next request: checkpoints off, or
+ * the Redis connection is the one whose generation was last checked (a
+ * reconnection is followed by a check, and a rewrite of every session if
+ * Redis lost data, before requests are served).
+ */
+int ckpt_settled(const struct ckpt *ck);
+/* The announcements' socket while subscribed, else -1 (no side effects). */
+int ckpt_sub_fd(const struct ckpt *ck);
 /* Logout: forget the checkpoint (fenced by epoch). */
 int ckpt_drop(struct ckpt *ck, struct session *s);
 

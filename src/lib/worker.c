@@ -487,14 +487,33 @@ static void service(struct worker *w, struct conn *c, short revents);
 /*
  * A new connection is served at once when its request is there: a
  * front-end (or a client) sends it as it connects, so going back to the
- * loop's poll cost a wake-up per request.  The zero-timeout poll is what
- * the loop's would have said, POLLHUP included (a front-end that gave up
- * while this worker was stopped: the request is abandoned, see service()).
- * At most ACCEPT_BURST per call, and none once the worker is due to
- * recycle: the connections already open are served in between, and
- * those done are closed.
+ * loop's poll cost a wake-up per request.  Only when the loop would do
+ * nothing first: no takeover announcement waiting (the zero-timeout poll
+ * watches their socket too), no flush due, no Redis reconnection whose
+ * generation is unchecked (ckpt_settled); else the loop serves it, after
+ * those.  The poll says what the loop's would have, POLLHUP included (a
+ * front-end that gave up while this worker was stopped: the request is
+ * abandoned, see service()).  At most ACCEPT_BURST per call, and none
+ * once the worker is due to recycle: the connections already open are
+ * served in between, and those done are closed.
  */
 #define ACCEPT_BURST 16
+static int
+serve_now(struct worker *w, int fd, short *revents)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+		{ .fd = -1, .events = POLLIN } };
+
+	if ((ckpt_enabled(&w->ckpt) && now_ms() >= w->next_flush_ms) ||
+	    !ckpt_settled(&w->ckpt))
+		return 0;
+	p[1].fd = ckpt_sub_fd(&w->ckpt);
+	if (poll(p, 2, 0) < 1 || p[1].revents != 0 || p[0].revents == 0)
+		return 0;
+	*revents = p[0].revents;
+	return 1;
+}
+
 static void
 accept_all(struct worker *w, int lfd, int status_only)
 {
@@ -512,11 +531,11 @@ accept_all(struct worker *w, int lfd, int status_only)
 		}
 		if (add_conn(w, fd) == 0) {
 			struct conn *c = w->conns[w->nconns - 1];
-			struct pollfd p = { .fd = fd, .events = POLLIN };
+			short revents;
 
 			c->status_only = status_only;
-			if (poll(&p, 1, 0) == 1 && p.revents != 0)
-				service(w, c, p.revents);
+			if (serve_now(w, fd, &revents))
+				service(w, c, revents);
 		}
 	}
 }
@@ -791,20 +810,25 @@ poll_timeout(struct worker *w, int64_t now, int64_t reopen_ms)
 
 /*
  * A gap far beyond the poll timeout means this process was stopped
- * (SIGSTOP, a VM pause): another worker may have taken our users
- * meanwhile, so each session checks its epoch in Redis once before it is
- * served from memory again.
+ * (SIGSTOP, a VM pause) or held up: another worker may have taken our
+ * users meanwhile, so each session checks its epoch in Redis once before
+ * it is served from memory again.  Measured from the top of one loop to
+ * the top of the next (tick), and also right after poll, before anything
+ * is served (tick 0: the gap so far, counted once).
  */
 static void
-check_stall(struct worker *w, int64_t now)
+check_stall(struct worker *w, int64_t now, int tick)
 {
-	if (w->last_tick_ms != 0 &&
-	    now - w->last_tick_ms > 2000 + w->cfg->checkpoint_interval_ms) {
+	int stalled = w->last_tick_ms != 0 &&
+	    now - w->last_tick_ms > 2000 + w->cfg->checkpoint_interval_ms;
+
+	if (stalled) {
 		w->ckpt.stall_gen++;
 		log_warn("stall_detected", "gap_ms=%lld action=verify_owners",
 		    (long long)(now - w->last_tick_ms));
 	}
-	w->last_tick_ms = now;
+	if (tick || stalled)
+		w->last_tick_ms = now;
 }
 
 static void
@@ -827,7 +851,7 @@ run(struct worker *w)
 		int64_t reopen_ms = 1000;
 
 		now = now_ms();
-		check_stall(w, now);
+		check_stall(w, now, 1);
 		timers(w, now);
 		if (w->stopping) {
 			if (stop_deadline == 0)
@@ -875,7 +899,7 @@ run(struct worker *w)
 			break;
 		}
 		/* Stopped in poll: known before anything is served. */
-		check_stall(w, now_ms());
+		check_stall(w, now_ms(), 0);
 		/* Drop what others took over before serving anything. */
 		if (watch_fd >= 0 && pfd[first_conn - 1].revents != 0)
 			ckpt_watch_read(&w->ckpt);
