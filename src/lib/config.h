@@ -93,7 +93,7 @@ struct sticky_config {
 	char *log_file;
 	int syslog;
 	char *pid_file;
-	int fault_die_after_checkpoint; /* tests only: see worker.c */
+	int fault_die_after_checkpoint; /* tests only: see answer.c */
 
 	/* app.* keys, passed through to the application */
 	char **app_keys;
