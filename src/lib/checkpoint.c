@@ -79,6 +79,8 @@ ckpt_redis_opts(const struct sticky_config *cfg, struct redis_opts *o)
 	o->ttl_s = cfg->checkpoint_ttl_s;
 }
 
+static void land_hook(void *arg);
+
 int
 ckpt_open(struct ckpt *ck)
 {
@@ -93,14 +95,22 @@ ckpt_open(struct ckpt *ck)
 	crc32c_shift_init(&ck->crc_page, (size_t)cfg->checkpoint_page);
 	if ((rc = redis_new(&ck->redis, &o)) != 0)
 		return rc;
+	redis_write_hook(ck->redis, land_hook, ck);
+	if (ck->store != NULL)
+		store_on_remove(ck->store, land_hook, ck);
 	rc = redis_connect(ck->redis); /* failures are retried with backoff */
 	ck->stats->redis_up = rc == 0;
 	return 0;
 }
 
+static void land(struct ckpt *ck, int loop);
+
 void
 ckpt_close(struct ckpt *ck)
 {
+	land(ck, 0); /* a slice still out: before the store goes */
+	if (ck->redis != NULL)
+		redis_write_hook(ck->redis, NULL, NULL);
 	redis_free(ck->redis);
 	ck->redis = NULL;
 }
@@ -388,6 +398,64 @@ out:
 	return rc;
 }
 
+/* ---- a write takes the session's changes; a failed one gives them back ---- */
+
+#define SESS_CHANGES (SESS_META_DIRTY | SESS_TOUCH_ALL | SESS_TOUCHED)
+
+/*
+ * Once p is built: what it holds is no longer a change to write.  Taken
+ * when sent, not when answered, so that a request served while the reply
+ * is on its way (async flush) marks its own changes, which stay.
+ */
+static void
+take_changes(struct ckpt *ck, struct pending *p)
+{
+	struct session *s = p->s;
+	struct session_ext *x = s->x;
+
+	p->taken_flags = s->flags & SESS_CHANGES;
+	p->taken_since = s->dirty_since_ms;
+	p->taken = NULL;
+	p->ntaken = 0;
+	if (x != NULL && x->touched != NULL) {
+		if (s->flags & SESS_TOUCHED) {
+			p->taken = xmalloc(x->ntouched * sizeof(*x->touched));
+			if (p->taken != NULL) {
+				memcpy(p->taken, x->touched,
+				    x->ntouched * sizeof(*x->touched));
+				p->ntaken = x->ntouched;
+			} else /* given back as "everything changed" */
+				p->taken_flags |= SESS_TOUCH_ALL;
+		}
+		memset(x->touched, 0, x->ntouched * sizeof(*x->touched));
+	}
+	s->flags &= (uint8_t)~SESS_CHANGES;
+	store_clean(ck->store, s);
+}
+
+/* Not written: its changes are changes again, dirty since when they were. */
+static void
+give_back(struct ckpt *ck, struct pending *p)
+{
+	struct session *s = p->s;
+	struct session_ext *x = s->x;
+
+	s->flags |= p->taken_flags;
+	if (p->taken != NULL) {
+		if (x != NULL && x->touched != NULL && x->ntouched >= p->ntaken)
+			for (size_t i = 0; i < p->ntaken; i++)
+				x->touched[i] |= p->taken[i];
+		else
+			s->flags |= SESS_TOUCH_ALL;
+		xfree(p->taken);
+		p->taken = NULL;
+	}
+	if (p->taken_since != 0)
+		store_dirty(ck->store, s, (int64_t)p->taken_since);
+	p->taken_flags = 0;
+	p->taken_since = 0;
+}
+
 /* Settle one answered write; returns its result for the caller. */
 static int
 settle(struct ckpt *ck, struct pending *p, const struct redis_write *rw)
@@ -397,10 +465,7 @@ settle(struct ckpt *ck, struct pending *p, const struct redis_write *rw)
 
 	switch (rw->result) {
 	case 0:
-		s->flags |= SESS_IN_REDIS;
-		s->flags &= (uint8_t)~(SESS_META_DIRTY | SESS_TOUCH_ALL |
-		    SESS_TOUCHED);
-		store_clean(ck->store, s);
+		s->flags |= SESS_IN_REDIS; /* its changes were taken when sent */
 		if (keep_base(ck, s, &p->payload, p->len,
 		    p->len - p->meta_len) == 0 &&
 		    s->x != NULL) {
@@ -415,9 +480,6 @@ settle(struct ckpt *ck, struct pending *p, const struct redis_write *rw)
 			x->tag = p->tag;
 			x->ntag = p->ntag;
 			p->tag = NULL;
-			if (x->touched != NULL)
-				memset(x->touched, 0,
-				    x->ntouched * sizeof(*x->touched));
 		}
 		/* The delta base changed. */
 		payload_account(ck->store, ck->app, s);
@@ -432,15 +494,18 @@ settle(struct ckpt *ck, struct pending *p, const struct redis_write *rw)
 		ck->stats->ckpt_bytes += ckpt_build_bytes(rw);
 		return 0;
 	case STICKY_EFENCED:
+		give_back(ck, p); /* as it was: the caller drops it */
 		ck->stats->ckpt_fenced++;
 		log_warn("fenced", "sid=%s epoch=%llu action=drop_local_copy",
 		    log_sid(session_key(s, p->key), sidbuf),
 		    (unsigned long long)s->epoch);
 		return STICKY_EFENCED;
 	case REDIS_DELTA_REFUSED: /* twice: not written, try again later */
+		give_back(ck, p);
 		ck->stats->ckpt_failed++;
 		return STICKY_EAGAIN;
 	default:
+		give_back(ck, p);
 		ck->stats->ckpt_failed++;
 		return rw->result;
 	}
@@ -474,6 +539,8 @@ write_some(struct ckpt *ck, struct session **ss, size_t n, int *results)
 		p[i].s = ss[i];
 		if ((results[i] = ckpt_build(ck, &p[i], &rw[i], 0)) != 0)
 			rw[i].key = NULL;
+		else
+			take_changes(ck, &p[i]);
 	}
 	/* Writes whose delta cannot apply go again, whole. */
 	for (int round = 0; round < 2; round++) {
@@ -555,6 +622,152 @@ ckpt_write(struct ckpt *ck, struct session **ss, size_t n, int *results)
 
 static int check_generation(struct ckpt *ck);
 static void scrub(struct ckpt *ck);
+static void hand_back(struct ckpt *ck, struct session *s);
+
+/* ---- async flush: a slice sent, its replies read later ---- */
+
+/*
+ * A fenced write read back from a slice.  From the loop (loop set) the
+ * stale copy is handed back now.  From anywhere else (another Redis
+ * command, a session leaving the store) a caller may hold it: it stays,
+ * clean, and asks Redis who owns it before it is served again.
+ */
+static void
+fenced_later(struct ckpt *ck, struct session *s, int loop)
+{
+	if (loop)
+		hand_back(ck, s);
+	else
+		s->gen = (uint16_t)(ck->stall_gen + 0x8000u);
+}
+
+static void
+land(struct ckpt *ck, int loop)
+{
+	struct pending *p = ck->fl_p;
+	struct redis_write *rw = ck->fl_rw;
+	struct session *again[BATCH_MAX];
+	size_t n = ck->fl_n, na = 0, ok = 0;
+	int res[BATCH_MAX];
+
+	if (p == NULL)
+		return;
+	ck->fl_p = NULL; /* first: the writes below use Redis too */
+	ck->fl_rw = NULL;
+	ck->fl_n = 0;
+	ck->fl_since = 0;
+	if (redis_write_recv(ck->redis, rw, n) != 0)
+		ck->stats->redis_up = redis_connected(ck->redis);
+	for (size_t i = 0; i < n; i++) {
+		if (rw[i].result == STICKY_EAGAIN ||
+		    rw[i].result == REDIS_DELTA_REFUSED) {
+			/*
+			 * To be sent again (a script Redis forgot, a staging
+			 * key refused) or whole (Redis lacks the delta's base):
+			 * the state may have changed since, so it is built
+			 * afresh, now, through the synchronous path.
+			 */
+			give_back(ck, &p[i]);
+			again[na++] = p[i].s;
+		} else {
+			int r = settle(ck, &p[i], &rw[i]);
+
+			ok += r == 0 || r == STICKY_EFENCED;
+			if (r == STICKY_EFENCED)
+				fenced_later(ck, p[i].s, loop);
+		}
+		ckpt_build_free(&p[i]);
+	}
+	xfree(p);
+	xfree(rw);
+	if (na > 0) {
+		write_some(ck, again, na, res);
+		for (size_t i = 0; i < na; i++) {
+			ok += res[i] == 0 || res[i] == STICKY_EFENCED;
+			if (res[i] == STICKY_EFENCED)
+				fenced_later(ck, again[i], loop);
+		}
+	}
+	ck->fl_failed = ok == 0;
+}
+
+/* The hooks of redis.h and store.h: not from the loop. */
+static void
+land_hook(void *arg)
+{
+	land(arg, 0);
+}
+
+void
+ckpt_land(struct ckpt *ck)
+{
+	land(ck, 1);
+}
+
+size_t
+ckpt_in_flight(const struct ckpt *ck, uint32_t *since)
+{
+	size_t n = 0;
+
+	*since = ck->fl_since;
+	for (size_t i = 0; i < ck->fl_n; i++)
+		n += ck->fl_p[i].s->dirty_since_ms == 0; /* else counted dirty */
+	return n;
+}
+
+int
+ckpt_flight_fd(const struct ckpt *ck)
+{
+	return ck->fl_p != NULL ? redis_write_fd(ck->redis) : -1;
+}
+
+/*
+ * Build and send one slice, not waiting for the replies.  A session whose
+ * write cannot be built stays dirty (tried again next time).  0 sent (or
+ * nothing could be built: STICKY_EREDIS), STICKY_EAGAIN Redis unreachable.
+ */
+static int
+flush_send(struct ckpt *ck, struct session **ss, size_t n)
+{
+	struct pending *p = xcalloc(n, sizeof(*p));
+	struct redis_write *rw = xcalloc(n, sizeof(*rw));
+	size_t m = 0;
+	int rc;
+
+	if (p == NULL || rw == NULL) {
+		xfree(p);
+		xfree(rw);
+		return STICKY_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		p[m].s = ss[i];
+		if (ckpt_build(ck, &p[m], &rw[m], 0) != 0) {
+			ckpt_build_free(&p[m]);
+			memset(&p[m], 0, sizeof(p[m]));
+			ck->stats->ckpt_failed++;
+			continue;
+		}
+		take_changes(ck, &p[m]);
+		if (p[m].taken_since != 0 && (ck->fl_since == 0 ||
+		    (int32_t)(p[m].taken_since - ck->fl_since) < 0))
+			ck->fl_since = p[m].taken_since;
+		m++;
+	}
+	if (m == 0) {
+		xfree(p);
+		xfree(rw);
+		return STICKY_EREDIS;
+	}
+	ck->fl_p = p;
+	ck->fl_rw = rw;
+	ck->fl_n = m;
+	rc = redis_write_send(ck->redis, rw, m);
+	if (rc != 0) {
+		land(ck, 1); /* every result failed: dirty again */
+		return STICKY_EAGAIN;
+	}
+	return 0;
+}
 
 int
 ckpt_replicate(struct ckpt *ck, struct session *s)
@@ -624,6 +837,12 @@ ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 	*next_due = 0;
 	if (!ckpt_enabled(ck))
 		return 0;
+	land(ck, 1);
+	if (!all && ck->fl_failed) {
+		/* The last slice was refused whole: not again at once. */
+		ck->fl_failed = 0;
+		return STICKY_EREDIS;
+	}
 	if (!all && ensure_conn(ck) == 0) {
 		/*
 		 * Redis lost data: every session held here is written now,
@@ -671,6 +890,12 @@ ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 		}
 		if (n == 0)
 			break;
+		if (!all && ck->cfg->checkpoint == CKPT_ASYNC) {
+			/* Requests are served while Redis answers. */
+			if (flush_send(ck, ss, n) != 0)
+				return STICKY_EAGAIN;
+			break;
+		}
 		if (ckpt_write(ck, ss, n, res) != 0)
 			return STICKY_EAGAIN; /* Redis unreachable: after backoff */
 		ok = 0;
@@ -737,6 +962,13 @@ ckpt_watch_read(struct ckpt *ck)
 
 	if (redis_sub_fd(ck->redis) < 0)
 		return;
+	/*
+	 * A write of the slice out may have re-claimed a session with a new
+	 * epoch, announced: its reply first, or we would take our own
+	 * announcement for another worker's and drop the session with the
+	 * changes made since.
+	 */
+	land(ck, 1);
 	rc = redis_sub_read(ck->redis, on_takeover, ck);
 	/*
 	 * Broken: announcements were missed.  A backlog: this worker was

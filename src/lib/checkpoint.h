@@ -15,7 +15,9 @@
 #include "crc32c.h"
 #include "sid.h"
 
+struct pending;
 struct redis;
+struct redis_write;
 struct redis_opts;
 struct session;
 struct sticky_app_def;
@@ -58,6 +60,16 @@ struct ckpt {
 	unsigned conn_gen;                /* redis_conn_gen() when last checked */
 	int64_t next_scrub_ms;            /* the scrub's next slice */
 	char scrub_next[SID_KEY_LEN + 1]; /* the scrub's cursor: a name */
+	/*
+	 * Async mode: the flush slice whose replies are not read yet
+	 * (ckpt_land).  Its sessions' changes were taken when it was sent;
+	 * a request may change them again meanwhile.
+	 */
+	struct pending *fl_p;
+	struct redis_write *fl_rw;
+	size_t fl_n;
+	uint32_t fl_since;   /* its oldest change (store_age_ms); 0: none */
+	int fl_failed;       /* the last slice landed with nothing written */
 };
 
 /* Zero ck and set its borrowed part (no callbacks); ckpt_open() next. */
@@ -68,8 +80,13 @@ void ckpt_init(struct ckpt *ck, const struct sticky_config *cfg,
 /* The Redis options a configuration asks for (workers and stickyctl). */
 void ckpt_redis_opts(const struct sticky_config *cfg, struct redis_opts *o);
 
-/* Connect ck's Redis client if configured (failures are retried). */
+/*
+ * Connect ck's Redis client if configured (failures are retried).  From
+ * then on the store tells ck before a session leaves it (store_on_remove):
+ * ck must outlive the store's use.
+ */
 int ckpt_open(struct ckpt *ck);
+/* Settle a slice still out (its sessions must still exist), disconnect. */
 void ckpt_close(struct ckpt *ck);
 /* Can Redis be used now?  0, or STICKY_EAGAIN (down, backing off, or
  * sync mode: the last WAIT for checkpoint_replicas fell short and a new
@@ -122,6 +139,22 @@ int ckpt_replicate(struct ckpt *ck, struct session *s);
  * refused).
  */
 int ckpt_flush(struct ckpt *ck, int all, int64_t *next_due);
+/*
+ * In async mode a slice of ckpt_flush() is sent and not waited for: its
+ * replies come on ckpt_flight_fd() (-1: none out) and ckpt_land() reads
+ * them and settles its sessions (written; fenced ones to ck->drop; failed
+ * ones dirty again).  Any other use of Redis, or a session leaving the
+ * store, lands it first (fenced sessions then stay, and check their epoch
+ * in Redis before they are served again).
+ */
+int ckpt_flight_fd(const struct ckpt *ck);
+void ckpt_land(struct ckpt *ck);
+/*
+ * Sessions of the slice out that are not dirty again: sent, not known to
+ * be saved (unsaved, as dirty ones are, for the status page); and the
+ * slice's oldest change (0: none out).
+ */
+size_t ckpt_in_flight(const struct ckpt *ck, uint32_t *since);
 /*
  * Is the epoch we hold still current?  0 yes (also after re-claiming a
  * session Redis lost or holds older state of: written now, new epoch),

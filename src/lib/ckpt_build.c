@@ -343,7 +343,9 @@ ckpt_build_free(struct pending *p)
 	xfree(p->page_crc);
 	xfree(p->chg);
 	xfree(p->tag);
+	xfree(p->taken);
 	p->page_crc = NULL;
 	p->chg = NULL;
 	p->tag = NULL;
+	p->taken = NULL;
 }

@@ -40,6 +40,11 @@ struct pending {
 	struct delta_run runs[RUNS_MAX + 1];
 	uint32_t *page_crc; /* of payload's full pages, for the next write */
 	size_t npage_crc;
+	/* The session's changes this write took (given back if it fails). */
+	uint64_t *taken;    /* touched pages */
+	size_t ntaken;
+	uint32_t taken_since; /* dirty since */
+	uint8_t taken_flags;  /* SESS_META_DIRTY, SESS_TOUCH_ALL, SESS_TOUCHED */
 };
 
 /*

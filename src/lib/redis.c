@@ -398,6 +398,7 @@ redis_connect(struct redis *r)
 {
 	int rc;
 
+	rd_land_flight(r); /* never another command's replies */
 	if (r->master_name != NULL) {
 		rd_sentinel_watch(r); /* may drop both connections */
 		if (r->resolve && r->cmd.c != NULL) /* READONLY: demoted */
@@ -579,6 +580,7 @@ redis_free(struct redis *r)
 {
 	if (r == NULL)
 		return;
+	rd_land_flight(r);
 	rd_drop_context(&r->cmd);
 	rd_drop_context(&r->sub);
 	rd_drop_context(&r->watch);
@@ -621,6 +623,7 @@ redis_wait_replicas(struct redis *r, int replicas, int timeout_ms, int *acked)
 		*acked = 0;
 	if (replicas <= 0)
 		return 0;
+	rd_land_flight(r);
 	if (r->cmd.c == NULL || timeout_ms <= 0) {
 		rd_set_err(r, "WAIT: not connected");
 		return STICKY_EREDIS;

@@ -184,6 +184,23 @@ enum redis_write_result {
  * backing off (nothing sent, every result STICKY_EREDIS).
  */
 int redis_write_batch(struct redis *r, struct redis_write *ws, size_t n);
+/*
+ * The same in two halves, so the caller works while Redis answers: send
+ * sends the batch (ws must stay valid, and what its pointers point to
+ * unchanged, until recv) and returns at once; recv reads the replies
+ * (waiting for those not there yet).  Nothing is sent again (a script
+ * Redis forgot, a staging key refused): those results are STICKY_EAGAIN,
+ * for the caller to write again through redis_write_batch().  Any other
+ * command on r while a batch is out first calls the hook, which must call
+ * recv; no hook, or a hook that does not, and the replies are read and
+ * the results kept in ws for recv.  Returns as redis_write_batch does.
+ */
+int redis_write_send(struct redis *r, struct redis_write *ws, size_t n);
+int redis_write_recv(struct redis *r, struct redis_write *ws, size_t n);
+/* The socket a batch's replies arrive on; -1 when none is out. */
+int redis_write_fd(const struct redis *r);
+/* Who reads a sent batch's replies when another command comes first. */
+void redis_write_hook(struct redis *r, void (*fn)(void *arg), void *arg);
 
 /* Logout: if epoch still matches (or the owner record is missing, e.g.
  * evicted: logout must win), delete the checkpoint and tombstone the

@@ -65,6 +65,18 @@ struct redis {
 	int multi_warned; /* logged once: the ACL refuses MULTI (takeover) */
 	int stage_off;    /* staged full writes failed: inline from now on */
 	uint64_t stage_seq; /* the nonce of the next staged write */
+	/*
+	 * A batch sent by redis_write_send() whose replies are not read yet
+	 * (flight != NULL), on connection cmd_gen flight_gen.  Any other
+	 * command first calls flight_hook (its owner reads them), so no
+	 * command ever takes another one's reply.
+	 */
+	struct redis_write *flight;
+	size_t nflight;
+	unsigned flight_gen;
+	int flight_rc;    /* what reading its replies returned */
+	void (*flight_hook)(void *arg);
+	void *flight_arg;
 	char *addr;      /* as configured, for logs */
 	char *host;      /* TCP host (Sentinel mode: the master), or NULL */
 	int port;
@@ -125,6 +137,8 @@ void rd_append_auth(struct redis *r, struct conn *cn, int *nauth,
     int *nselect);
 int rd_read_auth(struct redis *r, struct conn *cn, int nauth, int nselect);
 int64_t rd_backoff_left(const struct conn *cn);
+/* A batch in flight: its owner reads its replies first (redis_write.c). */
+void rd_land_flight(struct redis *r);
 int rd_command(struct redis *r, const char *op, int argc, const char **argv,
     const size_t *lens, redisReply **out);
 

@@ -356,17 +356,115 @@ batch_read(struct redis *r, struct redis_write *ws, size_t n, int *noscript)
 	return 0;
 }
 
+/* Unanswered: the connection failed before their replies came. */
+static void
+unanswered(struct redis_write *ws, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ws[i].result == RES_PENDING || ws[i].result == RES_RETRY)
+			ws[i].result = STICKY_EREDIS;
+}
+
+static void
+batch_start(struct redis_write *ws, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ws[i].result = RES_PENDING;
+		ws[i].reclaimed = 0;
+		ws[i].staged = 0;
+	}
+}
+
+int
+redis_write_send(struct redis *r, struct redis_write *ws, size_t n)
+{
+	size_t queued;
+	int rc, done = 0;
+
+	batch_start(ws, n);
+	if (n == 0)
+		return 0;
+	if ((rc = redis_connect(r)) != 0 ||
+	    (rc = batch_append(r, ws, n, RES_PENDING, &queued)) != 0)
+		goto fail;
+	if (queued == 0)
+		return 0;
+	/* Out now, not with the next command: Redis works meanwhile. */
+	while (!done)
+		if (redisBufferWrite(r->cmd.c, &done) != REDIS_OK) {
+			rc = rd_io_failed(r, "write");
+			goto fail;
+		}
+	r->flight = ws;
+	r->nflight = n;
+	r->flight_gen = r->cmd_gen;
+	r->flight_rc = 0;
+	return 0;
+fail:
+	unanswered(ws, n);
+	return rc;
+}
+
+/* Read the replies of the batch in flight into its writes. */
+static void
+flight_read(struct redis *r)
+{
+	struct redis_write *ws = r->flight;
+	size_t n = r->nflight;
+	int noscript = 0, rc = 0;
+
+	r->flight = NULL;
+	if (r->cmd.c == NULL || r->cmd_gen != r->flight_gen) {
+		/* Dropped (and maybe reopened): those replies are gone. */
+		rd_set_err(r, "write: connection lost before the replies");
+		rc = STICKY_EREDIS;
+	} else
+		rc = batch_read(r, ws, n, &noscript);
+	for (size_t i = 0; i < n; i++)
+		if (ws[i].result == RES_RETRY)
+			ws[i].result = STICKY_EAGAIN; /* the caller sends again */
+	unanswered(ws, n);
+	r->flight_rc = rc;
+}
+
+void
+rd_land_flight(struct redis *r)
+{
+	if (r->flight != NULL && r->flight_hook != NULL)
+		r->flight_hook(r->flight_arg); /* calls redis_write_recv() */
+	if (r->flight != NULL)
+		flight_read(r);
+}
+
+int
+redis_write_recv(struct redis *r, struct redis_write *ws, size_t n)
+{
+	(void)n;
+	if (r->flight == ws)
+		flight_read(r);
+	return r->flight_rc; /* read already (rd_land_flight), or never sent */
+}
+
+int
+redis_write_fd(const struct redis *r)
+{
+	return r->flight != NULL && r->cmd.c != NULL ? r->cmd.c->fd : -1;
+}
+
+void
+redis_write_hook(struct redis *r, void (*fn)(void *arg), void *arg)
+{
+	r->flight_hook = fn;
+	r->flight_arg = arg;
+}
+
 int
 redis_write_batch(struct redis *r, struct redis_write *ws, size_t n)
 {
 	size_t queued, i;
 	int rc, noscript = 0, retry;
 
-	for (i = 0; i < n; i++) {
-		ws[i].result = RES_PENDING;
-		ws[i].reclaimed = 0;
-		ws[i].staged = 0;
-	}
+	batch_start(ws, n);
 	if (n == 0)
 		return 0;
 	if ((rc = redis_connect(r)) != 0)
@@ -398,9 +496,6 @@ redis_write_batch(struct redis *r, struct redis_write *ws, size_t n)
 			ws[i].result = STICKY_EREDIS;
 		}
 out:
-	/* Unanswered: the connection failed before their replies came. */
-	for (i = 0; i < n; i++)
-		if (ws[i].result == RES_PENDING || ws[i].result == RES_RETRY)
-			ws[i].result = STICKY_EREDIS;
+	unanswered(ws, n);
 	return rc;
 }

@@ -22,6 +22,8 @@ struct store {
 	size_t ndirty;
 	store_destroy_fn destroy;
 	void *arg;
+	void (*before_remove)(void *arg); /* store_on_remove() */
+	void *remove_arg;
 };
 
 /*
@@ -281,11 +283,20 @@ store_dirty_count(const struct store *st)
 }
 
 void
+store_on_remove(struct store *st, void (*fn)(void *arg), void *arg)
+{
+	st->before_remove = fn;
+	st->remove_arg = arg;
+}
+
+void
 store_remove(struct store *st, struct session *s)
 {
 	struct session **pp;
 	int64_t since;
 
+	if (st->before_remove != NULL)
+		st->before_remove(st->remove_arg);
 	for (pp = &st->buckets[key_hash(s->key) & (st->nbuckets - 1)];
 	    *pp != NULL; pp = &(*pp)->hnext)
 		if (*pp == s) {

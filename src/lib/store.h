@@ -122,6 +122,11 @@ struct session *store_peek(const struct store *st, const char *key);
 int store_insert(struct store *st, struct session *s, int64_t now);
 /* Unlink without freeing; a dirty session stays marked (see store_insert). */
 void store_remove(struct store *st, struct session *s);
+/*
+ * fn(arg) runs before any session leaves the store: whoever holds writes
+ * of sessions in flight (checkpoint.c) settles them while all are there.
+ */
+void store_on_remove(struct store *st, void (*fn)(void *arg), void *arg);
 /* Change the accounted size of s. */
 void store_set_bytes(struct store *st, struct session *s, size_t bytes);
 /* Least recently used session, or NULL when empty. */

@@ -318,12 +318,18 @@ update_gauges(struct worker *w, int64_t now)
 {
 	struct worker_stats *st = w->stats;
 	struct session *oldest = store_dirty_oldest(w->store);
+	uint32_t since;
+	size_t out = ckpt_in_flight(&w->ckpt, &since);
+	int64_t age;
 
 	st->sessions = store_count(w->store);
 	st->bytes = store_bytes(w->store);
-	st->dirty = store_dirty_count(w->store);
+	/* Sent and not yet answered is not saved yet. */
+	st->dirty = store_dirty_count(w->store) + out;
 	st->oldest_dirty_ms = oldest != NULL ?
 	    store_age_ms(now, oldest->dirty_since_ms) : 0;
+	if (since != 0 && (age = store_age_ms(now, since)) > st->oldest_dirty_ms)
+		st->oldest_dirty_ms = age;
 }
 
 /* Resident size in KiB: compared rounded up, so 100.5 MiB is over 100. */
@@ -474,7 +480,7 @@ run(struct worker *w)
 	size_t max = (size_t)w->cfg->max_connections;
 	int64_t stop_deadline = 0, now;
 
-	pfd = xcalloc(max + 3, sizeof(*pfd));
+	pfd = xcalloc(max + 4, sizeof(*pfd));
 	w->conns = xcalloc(max, sizeof(*w->conns));
 	w->rbuf = xmalloc(RBUF_LEN);
 	if (pfd == NULL || w->conns == NULL || w->rbuf == NULL) {
@@ -482,8 +488,8 @@ run(struct worker *w)
 		_exit(1);
 	}
 	for (;;) {
-		size_t n = 0, first_conn, status_at = 0;
-		int accepting, watch_fd;
+		size_t n = 0, first_conn, status_at = 0, watch_at = 0, flight_at = 0;
+		int accepting, watch_fd, flight_fd;
 		int64_t reopen_ms = 1000;
 
 		now = now_ms();
@@ -510,7 +516,16 @@ run(struct worker *w)
 		}
 		/* Takeover announcements from other workers, via Redis. */
 		if ((watch_fd = ckpt_watch_fd(&w->ckpt, &reopen_ms)) >= 0) {
+			watch_at = n;
 			pfd[n].fd = watch_fd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			n++;
+		}
+		/* The replies of a checkpoint slice sent by timers(). */
+		if ((flight_fd = ckpt_flight_fd(&w->ckpt)) >= 0) {
+			flight_at = n;
+			pfd[n].fd = flight_fd;
 			pfd[n].events = POLLIN;
 			pfd[n].revents = 0;
 			n++;
@@ -537,8 +552,10 @@ run(struct worker *w)
 		/* Stopped in poll: known before anything is served. */
 		check_stall(w, now_ms(), 0);
 		/* Drop what others took over before serving anything. */
-		if (watch_fd >= 0 && pfd[first_conn - 1].revents != 0)
-			ckpt_watch_read(&w->ckpt);
+		if (flight_fd >= 0 && pfd[flight_at].revents != 0)
+			ckpt_land(&w->ckpt);
+		if (watch_fd >= 0 && pfd[watch_at].revents != 0)
+			ckpt_watch_read(&w->ckpt); /* lands a slice still out */
 		/* Serve connections first, then take new ones. */
 		size_t nc = w->nconns;
 		for (size_t i = 0; i < nc; i++)
@@ -651,8 +668,8 @@ worker_main(struct worker *w)
 	if (w->app->worker_exit != NULL)
 		w->app->worker_exit(w->worker_data, w->app->appdata);
 	log_info("worker_stopped", "served=%lu recycle=%d", w->served, w->recycle);
+	ckpt_close(&w->ckpt); /* settles what is still out: the store first */
 	store_free(w->store);
-	ckpt_close(&w->ckpt);
 	w->stats->up = 0;
 	_exit(code);
 }

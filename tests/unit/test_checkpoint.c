@@ -376,3 +376,103 @@ Test(ckpt, fenced_write_is_handed_back_to_the_caller)
 	rr_free(&x);
 	fx_fini(&f);
 }
+
+/*
+ * Async mode: a flush slice is sent and its replies read later
+ * (ckpt_land), while requests are served.  The changes it carries are
+ * taken when it is sent; a request served meanwhile marks its own, which
+ * the landing keeps (dirty, its page touched) and the next write sends.
+ */
+Test(ckpt, async_slice_keeps_the_changes_made_while_it_was_out)
+{
+	struct fx f;
+	struct rr x;
+	const unsigned char *p;
+	int64_t due;
+
+	fx_init(&f, &app_view, 1);
+	cr_assert_eq(write1(&f), 0);
+	f.cfg.checkpoint = CKPT_ASYNC;
+	f.cfg.checkpoint_interval_ms = 0;
+	change(&f, 2 * PAGE, 4, 0x22);
+	cr_assert_eq(ckpt_flush(&f.ck, 0, &due), 0);
+	cr_assert_geq(ckpt_flight_fd(&f.ck), 0, "sent, not waited for");
+	cr_assert_eq(f.s->dirty_since_ms, 0, "its changes were taken");
+	uint32_t since;
+	cr_assert_eq(ckpt_in_flight(&f.ck, &since), 1, "still unsaved");
+	cr_assert_eq(since, 2, "since its change");
+	change(&f, 3 * PAGE, 4, 0x33); /* a request while it is out */
+	cr_assert_eq(ckpt_in_flight(&f.ck, &since), 0, "counted dirty now");
+	ckpt_land(&f.ck);
+	cr_assert_eq(ckpt_in_flight(&f.ck, &since), 0);
+	cr_assert_eq(since, 0);
+	cr_assert_eq(ckpt_flight_fd(&f.ck), -1);
+	cr_assert_eq(f.stats.ckpt_written, 2);
+	cr_assert_neq(f.s->dirty_since_ms, 0, "the new change is still to write");
+	cr_assert(f.s->flags & SESS_TOUCHED);
+	x = raw("GETRANGE", kname(f.name, "u"), "69", "-1", NULL);
+	cr_assert_eq(x.type, '$');
+	p = (const unsigned char *)x.s + ENV_HDR_LEN;
+	cr_assert_eq(p[2 * PAGE], 0x22, "Redis has what was sent");
+	cr_assert_neq(p[3 * PAGE], 0x33, "and not what came after");
+	rr_free(&x);
+	/* The next write sends the page touched meanwhile. */
+	cr_assert_eq(ckpt_flush(&f.ck, 1, &due), 0);
+	cr_assert_eq(f.s->dirty_since_ms, 0);
+	assert_redis_holds_state(&f);
+	fx_fini(&f);
+}
+
+/*
+ * Any other use of Redis, or a session leaving the store, reads the
+ * replies of a slice out first (never another command's reply).  A fenced
+ * write read that way is not dropped under the caller's feet: the session
+ * stays, dirty, and checks its epoch before it is served again; a flush
+ * (the worker's loop) hands it back.
+ */
+Test(ckpt, async_slice_lands_before_anything_else_uses_redis)
+{
+	struct fx f;
+	struct session *s;
+	int64_t due;
+
+	fx_init(&f, &app_plain, 0);
+	cr_assert_eq(write1(&f), 0);
+	f.cfg.checkpoint = CKPT_ASYNC;
+	f.cfg.checkpoint_interval_ms = 0;
+
+	/* Landed by a session leaving the store. */
+	change(&f, PAGE, 4, 0x11);
+	cr_assert_eq(ckpt_flush(&f.ck, 0, &due), 0);
+	cr_assert_geq(ckpt_flight_fd(&f.ck), 0);
+	store_remove(f.store, f.s);
+	cr_assert_eq(ckpt_flight_fd(&f.ck), -1, "landed first");
+	cr_assert_eq(f.stats.ckpt_written, 2);
+	cr_assert_eq(store_insert(f.store, f.s, 3), 0);
+	assert_redis_holds_state(&f);
+
+	/* Fenced, landed by another command: kept, dirty, unverified. */
+	set_field(f.name, 0, "99");
+	set_field(f.name, 20, "w9");
+	change(&f, PAGE, 4, 0x12);
+	cr_assert_eq(ckpt_flush(&f.ck, 0, &due), 0);
+	cr_assert_geq(ckpt_flight_fd(&f.ck), 0);
+	cr_assert_eq(ckpt_check_owner(&f.ck, f.s), STICKY_EFENCED);
+	cr_assert_eq(ckpt_flight_fd(&f.ck), -1);
+	cr_assert_eq(f.stats.ckpt_fenced, 1);
+	cr_assert_eq(f.ndropped, 0, "not dropped under the caller's feet");
+	cr_assert_eq(store_peek(f.store, f.name), f.s);
+	cr_assert_neq(f.s->dirty_since_ms, 0);
+	cr_assert_not(session_gen_ok(f.s, f.ck.stall_gen),
+	    "checks its epoch before it is served again");
+
+	/* From the loop: handed back. */
+	s = f.s;
+	cr_assert_eq(ckpt_flush(&f.ck, 0, &due), 0);
+	ckpt_land(&f.ck);
+	cr_assert_eq(f.stats.ckpt_fenced, 2);
+	cr_assert_eq(f.ndropped, 1);
+	cr_assert_eq(f.dropped[0], s);
+	cr_assert_null(store_peek(f.store, f.name));
+	fx_fini(&f);
+}
