@@ -450,8 +450,9 @@ give_back(struct ckpt *ck, struct pending *p)
 		xfree(p->taken);
 		p->taken = NULL;
 	}
-	if (p->taken_since != 0)
-		store_dirty(ck->store, s, (int64_t)p->taken_since);
+	if (p->taken_since != 0 && (s->dirty_since_ms == 0 ||
+	    (int32_t)(p->taken_since - s->dirty_since_ms) < 0))
+		store_dirty_first(ck->store, s, (int64_t)p->taken_since);
 	p->taken_flags = 0;
 	p->taken_since = 0;
 }
@@ -629,8 +630,9 @@ static void hand_back(struct ckpt *ck, struct session *s);
 /*
  * A fenced write read back from a slice.  From the loop (loop set) the
  * stale copy is handed back now.  From anywhere else (another Redis
- * command, a session leaving the store) a caller may hold it: it stays,
- * clean, and asks Redis who owns it before it is served again.
+ * command, a session leaving the store) a caller may hold it: it stays
+ * (dirty: the next flush is fenced again and drops it) and asks Redis who
+ * owns it before it is served again.
  */
 static void
 fenced_later(struct ckpt *ck, struct session *s, int loop)
@@ -704,6 +706,12 @@ ckpt_land(struct ckpt *ck)
 	land(ck, 1);
 }
 
+void
+ckpt_land_kept(struct ckpt *ck)
+{
+	land(ck, 0);
+}
+
 size_t
 ckpt_in_flight(const struct ckpt *ck, uint32_t *since)
 {
@@ -762,9 +770,9 @@ flush_send(struct ckpt *ck, struct session **ss, size_t n)
 	ck->fl_rw = rw;
 	ck->fl_n = m;
 	rc = redis_write_send(ck->redis, rw, m);
-	if (rc != 0) {
-		land(ck, 1); /* every result failed: dirty again */
-		return STICKY_EAGAIN;
+	if (rc != 0 || redis_write_fd(ck->redis) < 0) {
+		land(ck, 1); /* nothing went out: failed ones dirty again */
+		return rc != 0 ? STICKY_EAGAIN : 0;
 	}
 	return 0;
 }
@@ -838,10 +846,11 @@ ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 	if (!ckpt_enabled(ck))
 		return 0;
 	land(ck, 1);
-	if (!all && ck->fl_failed) {
+	if (ck->fl_failed) {
 		/* The last slice was refused whole: not again at once. */
 		ck->fl_failed = 0;
-		return STICKY_EREDIS;
+		if (!all)
+			return STICKY_EREDIS;
 	}
 	if (!all && ensure_conn(ck) == 0) {
 		/*
@@ -1166,6 +1175,7 @@ ckpt_drop(struct ckpt *ck, struct session *s)
 	char key[SID_KEY_LEN + 1];
 	int rc;
 
+	land(ck, 0); /* its first write may be out: in Redis once landed */
 	if (!(s->flags & SESS_IN_REDIS))
 		return 0;
 	if (ensure_conn(ck) != 0)

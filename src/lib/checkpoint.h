@@ -149,6 +149,8 @@ int ckpt_flush(struct ckpt *ck, int all, int64_t *next_due);
  */
 int ckpt_flight_fd(const struct ckpt *ck);
 void ckpt_land(struct ckpt *ck);
+/* The same, fenced sessions kept (checked before use): safe mid-walk. */
+void ckpt_land_kept(struct ckpt *ck);
 /*
  * Sessions of the slice out that are not dirty again: sent, not known to
  * be saved (unsaved, as dirty ones are, for the status page); and the

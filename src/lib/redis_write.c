@@ -382,6 +382,7 @@ redis_write_send(struct redis *r, struct redis_write *ws, size_t n)
 	int rc, done = 0;
 
 	batch_start(ws, n);
+	r->flight_rc = 0;
 	if (n == 0)
 		return 0;
 	if ((rc = redis_connect(r)) != 0 ||
@@ -402,6 +403,7 @@ redis_write_send(struct redis *r, struct redis_write *ws, size_t n)
 	return 0;
 fail:
 	unanswered(ws, n);
+	r->flight_rc = rc;
 	return rc;
 }
 

@@ -147,6 +147,8 @@ saved(struct worker *w, struct session *s)
 {
 	int res;
 
+	/* Its write may be out: clean is saved only once Redis said so. */
+	ckpt_land_kept(&w->ckpt);
 	if (s->dirty_since_ms == 0 || !ckpt_enabled(&w->ckpt))
 		return 1; /* clean, or nowhere to save it: drop as configured */
 	if (ckpt_write(&w->ckpt, &s, 1, &res) != 0 && res != STICKY_EFENCED)

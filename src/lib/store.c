@@ -270,6 +270,21 @@ store_clean(struct store *st, struct session *s)
 	st->ndirty--;
 }
 
+void
+store_dirty_first(struct store *st, struct session *s, int64_t since)
+{
+	store_clean(st, s);
+	s->dirty_since_ms = (uint32_t)since != 0 ? (uint32_t)since : 1;
+	s->dirty_prev = NULL;
+	s->dirty_next = st->dirty_head;
+	if (st->dirty_head != NULL)
+		st->dirty_head->dirty_prev = s;
+	else
+		st->dirty_tail = s;
+	st->dirty_head = s;
+	st->ndirty++;
+}
+
 struct session *
 store_dirty_oldest(const struct store *st)
 {

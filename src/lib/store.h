@@ -139,6 +139,11 @@ struct session *store_newer(const struct session *s);
  */
 void store_dirty(struct store *st, struct session *s, int64_t now);
 void store_clean(struct store *st, struct session *s);
+/*
+ * Dirty since `since`, first in the list: a write that failed gives its
+ * changes back, older than any made while it was out.
+ */
+void store_dirty_first(struct store *st, struct session *s, int64_t since);
 struct session *store_dirty_oldest(const struct store *st);
 size_t store_dirty_count(const struct store *st);
 size_t store_count(const struct store *st);

@@ -143,8 +143,8 @@ fx_init(struct fx *f, const struct sticky_app_def *app, int secret)
 static void
 fx_fini(struct fx *f)
 {
+	ckpt_close(&f->ck); /* first: it settles what is out */
 	store_free(f->store);
-	ckpt_close(&f->ck);
 	config_cleanup(&f->cfg);
 }
 
@@ -474,5 +474,59 @@ Test(ckpt, async_slice_lands_before_anything_else_uses_redis)
 	cr_assert_eq(f.ndropped, 1);
 	cr_assert_eq(f.dropped[0], s);
 	cr_assert_null(store_peek(f.store, f.name));
+	fx_fini(&f);
+}
+
+/*
+ * A write of the slice that fails gives its changes back (dirty since
+ * they were made, first in line), and a logout of a new session whose
+ * first write is out removes what that write left in Redis.
+ */
+Test(ckpt, async_slice_failed_gives_back_and_logout_waits_for_it)
+{
+	struct fx f;
+	struct rr x;
+	int64_t due;
+
+	fx_init(&f, &app_plain, 0);
+	f.cfg.checkpoint = CKPT_ASYNC;
+	f.cfg.checkpoint_interval_ms = 0;
+	cr_assert_eq(write1(&f), 0);
+
+	/* Redis refuses writes (out of memory). */
+	x = raw("CONFIG", "SET", "maxmemory", "1", NULL);
+	rr_free(&x);
+	change(&f, PAGE, 4, 0x21);
+	cr_assert_eq(ckpt_flush(&f.ck, 0, &due), 0);
+	cr_assert_eq(f.s->dirty_since_ms, 0);
+	ckpt_land(&f.ck);
+	x = raw("CONFIG", "SET", "maxmemory", "0", NULL);
+	rr_free(&x);
+	cr_assert_eq(f.stats.ckpt_failed, 1);
+	cr_assert_eq(f.s->dirty_since_ms, 2, "dirty again, since its change");
+	cr_assert_eq(store_dirty_oldest(f.store), f.s);
+	cr_assert(f.s->flags & SESS_TOUCH_ALL, "its change is a change again");
+	cr_assert_eq(ckpt_flush(&f.ck, 1, &due), 0);
+	assert_redis_holds_state(&f);
+
+	/* Logout while the first write of a new session is out. */
+	struct session *n = store_session_alloc(f.name);
+	char name2[SID_KEY_LEN + 1];
+
+	ckpt_name(&f.ck, "BBBBBBBBBBBBBBBBBBBBBB", name2);
+	cr_assert_not_null(n);
+	session_set_key(n, name2);
+	cr_assert_not_null(n->state = calloc(1, STATE_LEN));
+	cr_assert_eq(store_insert(f.store, n, 4), 0);
+	store_dirty(f.store, n, 4);
+	cr_assert_eq(ckpt_flush(&f.ck, 0, &due), 0);
+	cr_assert_geq(ckpt_flight_fd(&f.ck), 0);
+	cr_assert_not(n->flags & SESS_IN_REDIS, "not known to be written yet");
+	cr_assert_eq(ckpt_drop(&f.ck, n), 0);
+	x = raw("GETRANGE", kname(name2, "u"), "0", "-1", NULL);
+	cr_assert_eq(x.type, '$');
+	cr_assert_leq(x.len, 69, "no checkpoint left (%zu bytes)", x.len);
+	cr_assert_eq(x.s[20], '-', "a logged-out owner record");
+	rr_free(&x);
 	fx_fini(&f);
 }

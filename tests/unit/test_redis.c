@@ -1965,8 +1965,8 @@ Test(redis, restore_out_of_memory_is_retryable_and_sets_nothing_aside)
 	cr_assert_eq(store_bytes(w.store), s->bytes);
 	cr_assert_not_null(payload_replay_find(s, "req-1"));
 	cr_assert_not_null(payload_replay_find(s, "req-2"));
-	store_free(w.store);
 	ckpt_close(&w.ckpt);
+	store_free(w.store);
 	metrics_unmap(m);
 	config_cleanup(&cfg);
 }
