@@ -1,12 +1,14 @@
 /*
- * checkpoint.c: when and how sessions reach Redis.  A write encodes the
- * session, diffs it against what Redis holds (delta.c) and sends only the
- * changed pages, many sessions per pipeline; every write is fenced by the
- * ownership epoch (redis_scripts.c), and a fenced write means another
- * worker owns the user now, so the local copy is handed back to the owner
- * of struct ckpt to drop, never written.  Sessions are known through
- * store.h and payload.h only; what one write sends (changed pages, CRC,
- * MAC, delta runs) is built by ckpt_build.c.
+ * checkpoint.c: when sessions reach Redis, and how they come back.  A
+ * write encodes the session, diffs it against what Redis holds (delta.c)
+ * and sends only the changed pages, many sessions per pipeline; every
+ * write is fenced by the ownership epoch (redis_scripts.c), and a fenced
+ * write means another worker owns the user now, so the local copy is
+ * handed back to the owner of struct ckpt to drop, never written.
+ * Sessions are known through store.h and payload.h only; what one write
+ * sends (changed pages, CRC, MAC, delta runs) is built by ckpt_build.c,
+ * and how it is sent and settled (waited for, or an async slice landed
+ * later) is ckpt_write.c's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "bytes.h"
 #include "checkpoint.h"
 #include "ckpt_build.h"
+#include "ckpt_int.h"
 #include "config.h"
 #include "delta.h"
 #include "envelope.h"
@@ -24,7 +27,6 @@
 #include "secret.h"
 #include "store.h"
 
-#define BATCH_MAX 64 /* sessions per pipeline */
 #define SLICE_BYTES (128 * 1024) /* work per pipeline between requests */
 #define GEN_CHECK_MS 1000 /* how often P"generation" is compared */
 #define SCRUB_PER_FLUSH 8 /* sessions compared with Redis per scrub slice:
@@ -79,8 +81,6 @@ ckpt_redis_opts(const struct sticky_config *cfg, struct redis_opts *o)
 	o->ttl_s = cfg->checkpoint_ttl_s;
 }
 
-static void land_hook(void *arg);
-
 int
 ckpt_open(struct ckpt *ck)
 {
@@ -95,20 +95,18 @@ ckpt_open(struct ckpt *ck)
 	crc32c_shift_init(&ck->crc_page, (size_t)cfg->checkpoint_page);
 	if ((rc = redis_new(&ck->redis, &o)) != 0)
 		return rc;
-	redis_write_hook(ck->redis, land_hook, ck);
+	redis_write_hook(ck->redis, ckpt_land_hook, ck);
 	if (ck->store != NULL)
-		store_on_remove(ck->store, land_hook, ck);
+		store_on_remove(ck->store, ckpt_land_hook, ck);
 	rc = redis_connect(ck->redis); /* failures are retried with backoff */
 	ck->stats->redis_up = rc == 0;
 	return 0;
 }
 
-static void land(struct ckpt *ck, int loop);
-
 void
 ckpt_close(struct ckpt *ck)
 {
-	land(ck, 0); /* a slice still out: before the store goes */
+	ckpt_land_in(ck, 0); /* a slice still out: before the store goes */
 	if (ck->redis != NULL)
 		redis_write_hook(ck->redis, NULL, NULL);
 	redis_free(ck->redis);
@@ -116,8 +114,8 @@ ckpt_close(struct ckpt *ck)
 }
 
 /* Connected now?  Maps every failure to STICKY_EAGAIN for callers. */
-static int
-ensure_conn(struct ckpt *ck)
+int
+ckpt_ensure_conn(struct ckpt *ck)
 {
 	int rc = redis_connect(ck->redis); /* logs redis_down / redis_up */
 
@@ -131,7 +129,7 @@ ckpt_available(struct ckpt *ck)
 	int rc, probe_ms;
 
 	/* Set while the replicas are known to lag (the last WAIT fell short). */
-	if ((rc = ensure_conn(ck)) != 0 || !ck->replicas_short)
+	if ((rc = ckpt_ensure_conn(ck)) != 0 || !ck->replicas_short)
 		return rc;
 	/* Short: while the replicas are away every request pays it. */
 	probe_ms = ck->cfg->checkpoint_replicas_timeout_ms < PROBE_MS ?
@@ -148,15 +146,8 @@ ckpt_available(struct ckpt *ck)
 	return 0;
 }
 
-/*
- * Keep what Redis now holds as the base of the next delta, or nothing:
- * a payload of one page or less is written whole anyway (the page is the
- * unit of a delta), so a copy would only double the session's memory; and
- * a codec with a view is its own base (touched pages are what changed).
- */
-/* The codec exposes this state in place (no base copy needed). */
-static int
-has_view(const struct ckpt *ck, const struct session *s)
+int
+ckpt_has_view(const struct ckpt *ck, const struct session *s)
 {
 	const void *d;
 	size_t n;
@@ -165,8 +156,14 @@ has_view(const struct ckpt *ck, const struct session *s)
 	    ck->app->codec.view(s->state, &d, &n, ck->app->appdata) == 0;
 }
 
-static int
-keep_base(const struct ckpt *ck, struct session *s, struct sticky_buf *b,
+/*
+ * Keep what Redis now holds as the base of the next delta, or nothing:
+ * a payload of one page or less is written whole anyway (the page is the
+ * unit of a delta), so a copy would only double the session's memory; and
+ * a codec with a view is its own base (touched pages are what changed).
+ */
+int
+ckpt_keep_base(const struct ckpt *ck, struct session *s, struct sticky_buf *b,
     size_t len, size_t app_len)
 {
 	struct session_ext *x = s->x;
@@ -183,7 +180,7 @@ keep_base(const struct ckpt *ck, struct session *s, struct sticky_buf *b,
 	buf_cleanup(&x->written);
 	x->written_len = len;
 	x->written_app = app_len;
-	if (big && !has_view(ck, s) && b->len == len) {
+	if (big && !ckpt_has_view(ck, s) && b->len == len) {
 		x->written = *b;
 		buf_init(b);
 	} else
@@ -240,7 +237,7 @@ ckpt_restore(struct ckpt *ck, const char *key, int have_copy,
 	int rc;
 
 	*out = NULL;
-	if (ensure_conn(ck) != 0) {
+	if (ckpt_ensure_conn(ck) != 0) {
 		ck->stats->restore_failed++;
 		return STICKY_EAGAIN;
 	}
@@ -336,7 +333,7 @@ ckpt_restore(struct ckpt *ck, const char *key, int have_copy,
 			goto nomem;
 		}
 		memcpy(s->x->written_hdr, blob.data, ENV_HDR_LEN);
-		if (pcrc != NULL && has_view(ck, s)) {
+		if (pcrc != NULL && ckpt_has_view(ck, s)) {
 			xfree(s->x->page_crc);
 			s->x->page_crc = pcrc;
 			s->x->npage_crc = npcrc;
@@ -355,9 +352,9 @@ ckpt_restore(struct ckpt *ck, const char *key, int have_copy,
 
 		/* Redis holds exactly these bytes: the base of the next delta
 		 * (without a view: a copy is avoided by moving the buffer). */
-		if (!has_view(ck, s) && plen > (size_t)ck->cfg->checkpoint_page)
+		if (!ckpt_has_view(ck, s) && plen > (size_t)ck->cfg->checkpoint_page)
 			buf_consume(&blob, ENV_HDR_LEN);
-		keep_base(ck, s, &blob, plen, plen - env.meta_len);
+		ckpt_keep_base(ck, s, &blob, plen, plen - env.meta_len);
 	}
 	payload_set_footprint(ck->app, s); /* counted from the start */
 	if ((rc = store_insert(ck->store, s, now_ms())) != 0)
@@ -398,384 +395,8 @@ out:
 	return rc;
 }
 
-/* ---- a write takes the session's changes; a failed one gives them back ---- */
-
-#define SESS_CHANGES (SESS_META_DIRTY | SESS_TOUCH_ALL | SESS_TOUCHED)
-
-/*
- * Once p is built: what it holds is no longer a change to write.  Taken
- * when sent, not when answered, so that a request served while the reply
- * is on its way (async flush) marks its own changes, which stay.
- */
-static void
-take_changes(struct ckpt *ck, struct pending *p)
-{
-	struct session *s = p->s;
-	struct session_ext *x = s->x;
-
-	p->taken_flags = s->flags & SESS_CHANGES;
-	p->taken_since = s->dirty_since_ms;
-	p->taken = NULL;
-	p->ntaken = 0;
-	if (x != NULL && x->touched != NULL) {
-		if (s->flags & SESS_TOUCHED) {
-			p->taken = xmalloc(x->ntouched * sizeof(*x->touched));
-			if (p->taken != NULL) {
-				memcpy(p->taken, x->touched,
-				    x->ntouched * sizeof(*x->touched));
-				p->ntaken = x->ntouched;
-			} else /* given back as "everything changed" */
-				p->taken_flags |= SESS_TOUCH_ALL;
-		}
-		memset(x->touched, 0, x->ntouched * sizeof(*x->touched));
-	}
-	s->flags &= (uint8_t)~SESS_CHANGES;
-	store_clean(ck->store, s);
-}
-
-/* Not written: its changes are changes again, dirty since when they were. */
-static void
-give_back(struct ckpt *ck, struct pending *p)
-{
-	struct session *s = p->s;
-	struct session_ext *x = s->x;
-
-	s->flags |= p->taken_flags;
-	if (p->taken != NULL) {
-		if (x != NULL && x->touched != NULL && x->ntouched >= p->ntaken)
-			for (size_t i = 0; i < p->ntaken; i++)
-				x->touched[i] |= p->taken[i];
-		else
-			s->flags |= SESS_TOUCH_ALL;
-		xfree(p->taken);
-		p->taken = NULL;
-	}
-	if (p->taken_since != 0 && (s->dirty_since_ms == 0 ||
-	    (int32_t)(p->taken_since - s->dirty_since_ms) < 0))
-		store_dirty_first(ck->store, s, (int64_t)p->taken_since);
-	p->taken_flags = 0;
-	p->taken_since = 0;
-}
-
-/* Settle one answered write; returns its result for the caller. */
-static int
-settle(struct ckpt *ck, struct pending *p, const struct redis_write *rw)
-{
-	struct session *s = p->s;
-	char sidbuf[16];
-
-	switch (rw->result) {
-	case 0:
-		s->flags |= SESS_IN_REDIS; /* its changes were taken when sent */
-		if (keep_base(ck, s, &p->payload, p->len,
-		    p->len - p->meta_len) == 0 &&
-		    s->x != NULL) {
-			struct session_ext *x = s->x;
-
-			xfree(x->page_crc);
-			x->page_crc = p->page_crc;
-			x->npage_crc = p->npage_crc;
-			p->page_crc = NULL;
-			memcpy(x->written_hdr, p->hdr, ENV_HDR_LEN);
-			xfree(x->tag);
-			x->tag = p->tag;
-			x->ntag = p->ntag;
-			p->tag = NULL;
-		}
-		/* The delta base changed. */
-		payload_account(ck->store, ck->app, s);
-		if (rw->reclaimed) {
-			/* Redis had lost it (or held older state): ours won. */
-			s->epoch++;
-			ck->stats->reclaims++;
-			log_warn("reclaimed", "sid=%s epoch=%llu reason=redis_lost_it",
-			    log_sid(session_key(s, p->key), sidbuf), (unsigned long long)s->epoch);
-		}
-		ck->stats->ckpt_written++;
-		ck->stats->ckpt_bytes += ckpt_build_bytes(rw);
-		return 0;
-	case STICKY_EFENCED:
-		give_back(ck, p); /* as it was: the caller drops it */
-		ck->stats->ckpt_fenced++;
-		log_warn("fenced", "sid=%s epoch=%llu action=drop_local_copy",
-		    log_sid(session_key(s, p->key), sidbuf),
-		    (unsigned long long)s->epoch);
-		return STICKY_EFENCED;
-	case REDIS_DELTA_REFUSED: /* twice: not written, try again later */
-		give_back(ck, p);
-		ck->stats->ckpt_failed++;
-		return STICKY_EAGAIN;
-	default:
-		give_back(ck, p);
-		ck->stats->ckpt_failed++;
-		return rw->result;
-	}
-}
-
-static int
-write_some(struct ckpt *ck, struct session **ss, size_t n, int *results)
-{
-	struct pending *p;
-	struct redis_write *rw;
-	size_t i, nresync;
-	int rc = 0;
-
-	if (n == 0)
-		return 0;
-	if (ensure_conn(ck) != 0) {
-		for (i = 0; i < n; i++)
-			results[i] = STICKY_EAGAIN;
-		return STICKY_EAGAIN;
-	}
-	p = xcalloc(n, sizeof(*p));
-	rw = xcalloc(n, sizeof(*rw));
-	if (p == NULL || rw == NULL) {
-		xfree(p);
-		xfree(rw);
-		for (i = 0; i < n; i++)
-			results[i] = STICKY_ENOMEM;
-		return STICKY_ENOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		p[i].s = ss[i];
-		if ((results[i] = ckpt_build(ck, &p[i], &rw[i], 0)) != 0)
-			rw[i].key = NULL;
-		else
-			take_changes(ck, &p[i]);
-	}
-	/* Writes whose delta cannot apply go again, whole. */
-	for (int round = 0; round < 2; round++) {
-		size_t nb = 0;
-
-		for (i = 0; i < n; i++)
-			if (rw[i].key != NULL && (round == 0 ||
-			    rw[i].result == REDIS_DELTA_REFUSED))
-				nb++;
-		if (nb == 0)
-			break;
-		if (round == 1) {
-			for (i = 0; i < n; i++)
-				if (rw[i].key != NULL && rw[i].result == REDIS_DELTA_REFUSED &&
-				    ckpt_build_flatten(&p[i], &rw[i]) != 0) {
-					rw[i].result = STICKY_ENOMEM;
-					results[i] = STICKY_ENOMEM;
-				}
-		}
-		/* The batch API takes a contiguous array of what to send. */
-		struct redis_write *send = xcalloc(nb, sizeof(*send));
-		size_t *map = xcalloc(nb, sizeof(*map));
-		if (send == NULL || map == NULL) {
-			xfree(send);
-			xfree(map);
-			rc = STICKY_ENOMEM;
-			break;
-		}
-		nb = 0;
-		for (i = 0; i < n; i++)
-			if (rw[i].key != NULL && (round == 0 ||
-			    rw[i].result == REDIS_DELTA_REFUSED)) {
-				send[nb] = rw[i];
-				map[nb++] = i;
-			}
-		rc = redis_write_batch(ck->redis, send, nb);
-		for (i = 0; i < nb; i++) {
-			rw[map[i]].result = send[i].result;
-			rw[map[i]].reclaimed = send[i].reclaimed;
-		}
-		xfree(send);
-		xfree(map);
-		if (rc != 0) {
-			ck->stats->redis_up = redis_connected(ck->redis);
-			break;
-		}
-	}
-	nresync = 0;
-	for (i = 0; i < n; i++) {
-		if (rw[i].key != NULL) {
-			if (rw[i].result == REDIS_DELTA_REFUSED) /* twice: odd */
-				nresync++;
-			results[i] = settle(ck, &p[i], &rw[i]);
-		} /* else never sent: prepare failed */
-		ckpt_build_free(&p[i]);
-	}
-	if (nresync > 0)
-		log_warn("checkpoint_resync_failed", "count=%zu", nresync);
-	xfree(p);
-	xfree(rw);
-	return rc;
-}
-
-int
-ckpt_write(struct ckpt *ck, struct session **ss, size_t n, int *results)
-{
-	int rc = 0;
-
-	/* Fenced ones go back to the caller in results: it drops them. */
-	for (size_t off = 0; off < n; off += BATCH_MAX) {
-		size_t m = n - off < BATCH_MAX ? n - off : BATCH_MAX;
-
-		rc = write_some(ck, ss + off, m, results + off);
-		if (rc != 0)
-			break;
-	}
-	return rc;
-}
-
 static int check_generation(struct ckpt *ck);
 static void scrub(struct ckpt *ck);
-static void hand_back(struct ckpt *ck, struct session *s);
-
-/* ---- async flush: a slice sent, its replies read later ---- */
-
-/*
- * A fenced write read back from a slice.  From the loop (loop set) the
- * stale copy is handed back now.  From anywhere else (another Redis
- * command, a session leaving the store) a caller may hold it: it stays
- * (dirty: the next flush is fenced again and drops it) and asks Redis who
- * owns it before it is served again.
- */
-static void
-fenced_later(struct ckpt *ck, struct session *s, int loop)
-{
-	if (loop)
-		hand_back(ck, s);
-	else
-		s->gen = (uint16_t)(ck->stall_gen + 0x8000u);
-}
-
-static void
-land(struct ckpt *ck, int loop)
-{
-	struct pending *p = ck->fl_p;
-	struct redis_write *rw = ck->fl_rw;
-	struct session *again[BATCH_MAX];
-	size_t n = ck->fl_n, na = 0, ok = 0;
-	int res[BATCH_MAX];
-
-	if (p == NULL)
-		return;
-	ck->fl_p = NULL; /* first: the writes below use Redis too */
-	ck->fl_rw = NULL;
-	ck->fl_n = 0;
-	ck->fl_since = 0;
-	if (redis_write_recv(ck->redis, rw, n) != 0)
-		ck->stats->redis_up = redis_connected(ck->redis);
-	for (size_t i = 0; i < n; i++) {
-		if (rw[i].result == STICKY_EAGAIN ||
-		    rw[i].result == REDIS_DELTA_REFUSED) {
-			/*
-			 * To be sent again (a script Redis forgot, a staging
-			 * key refused) or whole (Redis lacks the delta's base):
-			 * the state may have changed since, so it is built
-			 * afresh, now, through the synchronous path.
-			 */
-			give_back(ck, &p[i]);
-			again[na++] = p[i].s;
-		} else {
-			int r = settle(ck, &p[i], &rw[i]);
-
-			ok += r == 0 || r == STICKY_EFENCED;
-			if (r == STICKY_EFENCED)
-				fenced_later(ck, p[i].s, loop);
-		}
-		ckpt_build_free(&p[i]);
-	}
-	xfree(p);
-	xfree(rw);
-	if (na > 0) {
-		write_some(ck, again, na, res);
-		for (size_t i = 0; i < na; i++) {
-			ok += res[i] == 0 || res[i] == STICKY_EFENCED;
-			if (res[i] == STICKY_EFENCED)
-				fenced_later(ck, again[i], loop);
-		}
-	}
-	ck->fl_failed = ok == 0;
-}
-
-/* The hooks of redis.h and store.h: not from the loop. */
-static void
-land_hook(void *arg)
-{
-	land(arg, 0);
-}
-
-void
-ckpt_land(struct ckpt *ck)
-{
-	land(ck, 1);
-}
-
-void
-ckpt_land_kept(struct ckpt *ck)
-{
-	land(ck, 0);
-}
-
-size_t
-ckpt_in_flight(const struct ckpt *ck, uint32_t *since)
-{
-	size_t n = 0;
-
-	*since = ck->fl_since;
-	for (size_t i = 0; i < ck->fl_n; i++)
-		n += ck->fl_p[i].s->dirty_since_ms == 0; /* else counted dirty */
-	return n;
-}
-
-int
-ckpt_flight_fd(const struct ckpt *ck)
-{
-	return ck->fl_p != NULL ? redis_write_fd(ck->redis) : -1;
-}
-
-/*
- * Build and send one slice, not waiting for the replies.  A session whose
- * write cannot be built stays dirty (tried again next time).  0 sent (or
- * nothing could be built: STICKY_EREDIS), STICKY_EAGAIN Redis unreachable.
- */
-static int
-flush_send(struct ckpt *ck, struct session **ss, size_t n)
-{
-	struct pending *p = xcalloc(n, sizeof(*p));
-	struct redis_write *rw = xcalloc(n, sizeof(*rw));
-	size_t m = 0;
-	int rc;
-
-	if (p == NULL || rw == NULL) {
-		xfree(p);
-		xfree(rw);
-		return STICKY_ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		p[m].s = ss[i];
-		if (ckpt_build(ck, &p[m], &rw[m], 0) != 0) {
-			ckpt_build_free(&p[m]);
-			memset(&p[m], 0, sizeof(p[m]));
-			ck->stats->ckpt_failed++;
-			continue;
-		}
-		take_changes(ck, &p[m]);
-		if (p[m].taken_since != 0 && (ck->fl_since == 0 ||
-		    (int32_t)(p[m].taken_since - ck->fl_since) < 0))
-			ck->fl_since = p[m].taken_since;
-		m++;
-	}
-	if (m == 0) {
-		xfree(p);
-		xfree(rw);
-		return STICKY_EREDIS;
-	}
-	ck->fl_p = p;
-	ck->fl_rw = rw;
-	ck->fl_n = m;
-	rc = redis_write_send(ck->redis, rw, m);
-	if (rc != 0 || redis_write_fd(ck->redis) < 0) {
-		land(ck, 1); /* nothing went out: failed ones dirty again */
-		return rc != 0 ? STICKY_EAGAIN : 0;
-	}
-	return 0;
-}
 
 int
 ckpt_replicate(struct ckpt *ck, struct session *s)
@@ -805,16 +426,6 @@ ckpt_replicate(struct ckpt *ck, struct session *s)
 	return rc;
 }
 
-/* A session another worker owns now: the owner of ck drops it. */
-static void
-hand_back(struct ckpt *ck, struct session *s)
-{
-	if (ck->drop != NULL)
-		ck->drop(s, ck->arg);
-	else
-		store_clean(ck->store, s); /* not retried forever */
-}
-
 /*
  * What writing s costs the worker, in bytes read: its touched pages on
  * the view path, else the whole state (encoded, compared, CRC'd).
@@ -825,7 +436,7 @@ flush_cost(const struct ckpt *ck, const struct session *s)
 	const struct session_ext *x = s->x;
 	size_t n = 0;
 
-	if (!has_view(ck, s) || x == NULL ||
+	if (!ckpt_has_view(ck, s) || x == NULL ||
 	    !(s->flags & SESS_IN_REDIS) || (s->flags & SESS_TOUCH_ALL))
 		return (size_t)s->bytes + 512;
 	for (size_t i = 0; i < x->ntouched; i++)
@@ -845,14 +456,14 @@ ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 	*next_due = 0;
 	if (!ckpt_enabled(ck))
 		return 0;
-	land(ck, 1);
+	ckpt_land_in(ck, 1);
 	if (ck->fl_failed) {
 		/* The last slice was refused whole: not again at once. */
 		ck->fl_failed = 0;
 		if (!all)
 			return STICKY_EREDIS;
 	}
-	if (!all && ensure_conn(ck) == 0) {
+	if (!all && ckpt_ensure_conn(ck) == 0) {
 		/*
 		 * Redis lost data: every session held here is written now,
 		 * whole batches, before any request is served, so that the
@@ -901,7 +512,7 @@ ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 			break;
 		if (!all && ck->cfg->checkpoint == CKPT_ASYNC) {
 			/* Requests are served while Redis answers. */
-			if (flush_send(ck, ss, n) != 0)
+			if (ckpt_send(ck, ss, n) != 0)
 				return STICKY_EAGAIN;
 			break;
 		}
@@ -911,7 +522,7 @@ ckpt_flush(struct ckpt *ck, int all, int64_t *next_due)
 		for (size_t i = 0; i < n; i++) {
 			ok += res[i] == 0 || res[i] == STICKY_EFENCED;
 			if (res[i] == STICKY_EFENCED)
-				hand_back(ck, ss[i]);
+				ckpt_hand_back(ck, ss[i]);
 		}
 		if (ok == 0)
 			return STICKY_EREDIS; /* Redis refuses them: next time */
@@ -934,7 +545,7 @@ on_takeover(const char *key, uint64_t epoch, const char *owner, void *arg)
 	ck->stats->ckpt_fenced++;
 	log_info("taken_over", "sid=%s epoch=%llu by=%s action=drop_local_copy",
 	    log_sid(key, sidbuf), (unsigned long long)epoch, owner);
-	hand_back(ck, s);
+	ckpt_hand_back(ck, s);
 }
 
 /*
@@ -977,7 +588,7 @@ ckpt_watch_read(struct ckpt *ck)
 	 * announcement for another worker's and drop the session with the
 	 * changes made since.
 	 */
-	land(ck, 1);
+	ckpt_land_in(ck, 1);
 	rc = redis_sub_read(ck->redis, on_takeover, ck);
 	/*
 	 * Broken: announcements were missed.  A backlog: this worker was
@@ -1022,7 +633,7 @@ reclaim(struct ckpt *ck, struct session *s)
 	int res;
 
 	store_dirty(ck->store, s, now_ms());
-	if (write_some(ck, &s, 1, &res) != 0 && res == 0)
+	if (ckpt_write_some(ck, &s, 1, &res) != 0 && res == 0)
 		res = STICKY_EAGAIN;
 	if (res == STICKY_EFENCED)
 		return STICKY_EFENCED; /* the caller drops it */
@@ -1038,7 +649,7 @@ ckpt_check_owner(struct ckpt *ck, struct session *s)
 
 	if (!(s->flags & SESS_IN_REDIS))
 		return 0; /* never written: nobody else can own it */
-	if (ensure_conn(ck) != 0)
+	if (ckpt_ensure_conn(ck) != 0)
 		return STICKY_EAGAIN;
 	rc = redis_owner(ck->redis, session_key(s, key), &epoch, owner,
 	    sizeof(owner));
@@ -1175,10 +786,10 @@ ckpt_drop(struct ckpt *ck, struct session *s)
 	char key[SID_KEY_LEN + 1];
 	int rc;
 
-	land(ck, 0); /* its first write may be out: in Redis once landed */
+	ckpt_land_in(ck, 0); /* its first write may be out: in Redis once landed */
 	if (!(s->flags & SESS_IN_REDIS))
 		return 0;
-	if (ensure_conn(ck) != 0)
+	if (ckpt_ensure_conn(ck) != 0)
 		return STICKY_EAGAIN;
 	rc = redis_drop(ck->redis, session_key(s, key), s->epoch);
 	if (rc == STICKY_EREDIS)
