@@ -105,7 +105,6 @@ settle(struct ckpt *ck, struct pending *p, const struct redis_write *rw)
 		payload_account(ck->store, ck->app, s);
 		if (rw->reclaimed) {
 			/* Redis had lost it (or held older state): ours won. */
-			s->epoch++;
 			ck->stats->reclaims++;
 			log_warn("reclaimed", "sid=%s epoch=%llu reason=redis_lost_it",
 			    log_sid(session_key(s, p->key), sidbuf), (unsigned long long)s->epoch);

@@ -155,7 +155,8 @@ struct redis_write {
 	int staged;   /* internal: sent through a staging key (redis_write.c) */
 	int reclaimed; /* out, with result 0: Redis had lost the owner record
 	                  or the checkpoint, or held an older epoch: written
-	                  in full, epoch is now w->epoch + 1 (announced) */
+	                  in full at w->epoch, owner now w->owner
+	                  (announced) */
 	int result; /* out: 0 written, STICKY_EFENCED, REDIS_DELTA_REFUSED (delta
 	               refused: Redis does not hold prev_hdr, or the payload
 	               shrank; write in full), STICKY_EREDIS, STICKY_EINVAL

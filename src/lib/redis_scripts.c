@@ -124,7 +124,16 @@ static const char *const scripts[SCR_COUNT] = {
 	 * re-claimed: Redis lost the owner record or the checkpoint, or holds
 	 * an older epoch than the writer (restored from an old copy, a
 	 * lagging replica promoted), so the writer's copy is the newest there
-	 * is: written in full with epoch + 1, announced.  Every check comes
+	 * is: written in full at the writer's own epoch, announced.  Not
+	 * epoch + 1: every takeover gives a new epoch to one owner, so the
+	 * copies held in memory have distinct epochs, the newest the
+	 * highest, and a re-claim at its own epoch keeps that order when
+	 * several copies re-claim a user Redis forgot (a stale idle copy at
+	 * e re-claiming first with e + 1 tied the serving copy's, whose own
+	 * writes then went under the stale owner's name; a second rewrite
+	 * of the stale copy then beat it and the serving worker dropped its
+	 * newer state).  Whichever writes first, the highest epoch ends up
+	 * in the record and the others are fenced or announced away.  Every check comes
 	 * before the first write: a script that fails halfway is not rolled
 	 * back.  A full write is one SET of the whole value (SET + APPEND
 	 * would leave the string with up to its size again of slack).
@@ -182,7 +191,7 @@ static const char *const scripts[SCR_COUNT] = {
 	"  redis.call('SETRANGE', KEYS[1], 52, m)\n"
 	"else\n"
 	"  local r\n"
-	"  if reclaim then r = pack(mine + 1, ARGV[3], ARGV[8])\n"
+	"  if reclaim then r = pack(mine, ARGV[3], ARGV[8])\n"
 	"  elseif not e then r = pack(mine, ARGV[3], ARGV[8])\n"
 	"  else r = pack(e, owner(v), ARGV[8]) end\n"
 	"  if KEYS[4] then\n"
@@ -198,7 +207,7 @@ static const char *const scripts[SCR_COUNT] = {
 	"end\n"
 	"expire(KEYS[1], ARGV[2])\n"
 	"if reclaim then\n"
-	"  redis.pcall('PUBLISH', ARGV[10], fmt(mine + 1) .. ' ' .. ARGV[3] .. ' ' .. ARGV[9])\n"
+	"  redis.pcall('PUBLISH', ARGV[10], fmt(mine) .. ' ' .. ARGV[3] .. ' ' .. ARGV[9])\n"
 	"  return 2\n"
 	"end\n"
 	"return 1\n",

@@ -364,16 +364,8 @@ sc_redis_empty() { # MODE
 	t_log "$mode redis_empty: keys on the master 1 s after its restart: $(rep_cli "$REP_MPORT" dbsize) (the workers rewrite what they hold)"
 	load_wait
 	row "$mode:redis_empty" "$te" ""
-	if [ -n "$SHORT" ] && [ "$R_LOST" != 0 ]; then
-		# A known race, not yet fixed (docs/design.md, "Known race
-		# after Redis loses everything"): on the previous release too,
-		# 1 run in 3 to 5 loses 15-120 updates here.  make check
-		# reports it; make check-cluster fails on it.
-		t_log "KNOWN RACE (reported, not failed in make check): $mode redis_empty lost $R_LOST acknowledged updates"
-	else
-		check "$mode redis_empty: 0 acknowledged updates lost ($R_LOST: the workers re-claim what Redis forgot)" \
-			[ "$R_LOST" = 0 ]
-	fi
+	check "$mode redis_empty: 0 acknowledged updates lost ($R_LOST: the workers re-claim what Redis forgot)" \
+		[ "$R_LOST" = 0 ]
 	rep_sync_roles
 	rep_wait_ready || t_log "replication not ready again"
 }

@@ -2010,39 +2010,98 @@ Test(redis, reclaim_when_redis_lost_or_holds_older)
 	cr_assert_eq(put_again(r, "g", 3, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
 	cr_assert_eq(rec, 1);
 	cr_assert_eq(redis_owner(r, "g", &e, owner, sizeof(owner)), 0);
-	cr_assert_eq(e, 4);
+	cr_assert_eq(e, 3, "re-claimed at the writer's own epoch");
 	cr_assert_str_eq(owner, "w1");
 	sub_wait(s, &x, 1, 1000);
-	assert_ann(&x, 0, "g", 4, "w1");
-	/* At the new epoch: a plain write. */
-	cr_assert_eq(put_again(r, "g", 4, h2, h, p, sizeof(p), &run, 1, &rec), 0);
+	assert_ann(&x, 0, "g", 3, "w1");
+	/* Now in Redis: a plain write. */
+	cr_assert_eq(put_again(r, "g", 3, h2, h, p, sizeof(p), &run, 1, &rec), 0);
 	cr_assert_eq(rec, 0);
 	/* Only the checkpoint deleted: a delta is refused, a full write re-claims. */
 	cut_ckpt("g");
-	cr_assert_eq(put_again(r, "g", 4, h, h2, p, sizeof(p), &run, 1, &rec),
+	cr_assert_eq(put_again(r, "g", 3, h, h2, p, sizeof(p), &run, 1, &rec),
 	    REDIS_DELTA_REFUSED);
-	cr_assert_eq(put_again(r, "g", 4, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
+	cr_assert_eq(put_again(r, "g", 3, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
 	cr_assert_eq(rec, 1);
 	assert_ckpt("g", h, sizeof(h), p, sizeof(p));
 	cr_assert_eq(redis_owner(r, "g", &e, owner, sizeof(owner)), 0);
-	cr_assert_eq(e, 5);
+	cr_assert_eq(e, 3);
 	/* An older owner record (an old copy restored): re-claimed too. */
 	set_field("g", 0, "2");
 	set_field("g", 20, "w7");
-	cr_assert_eq(put_again(r, "g", 5, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
+	cr_assert_eq(put_again(r, "g", 3, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
 	cr_assert_eq(rec, 1);
 	cr_assert_eq(redis_owner(r, "g", &e, owner, sizeof(owner)), 0);
-	cr_assert_eq(e, 6);
+	cr_assert_eq(e, 3);
 	cr_assert_str_eq(owner, "w1");
 	/* A newer epoch is a real takeover: fenced, nothing written. */
 	set_field("g", 0, "9");
-	cr_assert_eq(put_again(r, "g", 6, h2, NULL, p, sizeof(p), NULL, 0, &rec),
+	cr_assert_eq(put_again(r, "g", 3, h2, NULL, p, sizeof(p), NULL, 0, &rec),
 	    STICKY_EFENCED);
 	assert_ckpt("g", h, sizeof(h), p, sizeof(p));
 	/* A fresh session's first write is no re-claim. */
 	cr_assert_eq(put(r, "new", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(redis_owner(r, "new", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 1);
+	redis_free(r);
+	redis_free(s);
+}
+
+/* A whole write by owner o at epoch e of a session written before. */
+static int
+put_as(struct redis *r, const char *key, const char *o, uint64_t e,
+    const unsigned char *hdr, const unsigned char *p, size_t n)
+{
+	struct redis_write w = {
+		.key = key, .owner = o, .epoch = e, .hdr = hdr, .payload = p,
+		.payload_len = n, .result = 12345,
+	};
+	int rc = redis_write_batch(r, &w, 1);
+
+	return rc != 0 ? rc : w.result;
+}
+
+/*
+ * Redis lost a user two workers hold: the serving copy (epoch 5, after a
+ * takeover) and a stale idle one (epoch 4, its announcement missed).
+ * Whichever re-claims first, the serving copy's epoch and state end up in
+ * Redis and the stale copy is fenced or announced away.  (A re-claim at
+ * epoch + 1 tied the two when the stale copy went first.)
+ */
+Test(redis, reclaim_race_keeps_the_newest_copy)
+{
+	struct redis *r = mk(0), *s = mk(0);
+	static struct anns x;
+	unsigned char h_old[ENV_HDR_LEN], h_new[ENV_HDR_LEN], p[3000];
+	char owner[16];
+	uint64_t e;
+
+	fill(p, sizeof(p), 9);
+	mkhdr(h_old, 3, sizeof(p), 1);
+	mkhdr(h_new, 3, sizeof(p), 2);
+	sub_open(s, &x);
+	/* Stale copy first: it re-claims at 4, the serving copy then at 5. */
+	cr_assert_eq(put_as(r, "k1", "stale", 4, h_old, p, sizeof(p)), 0);
+	cr_assert_eq(put_as(r, "k1", "serving", 5, h_new, p, sizeof(p)), 0);
+	cr_assert_eq(redis_owner(r, "k1", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 5);
+	cr_assert_str_eq(owner, "serving");
+	assert_ckpt("k1", h_new, sizeof(h_new), p, sizeof(p));
+	sub_wait(s, &x, 2, 1000);
+	assert_ann(&x, 0, "k1", 4, "stale");
+	assert_ann(&x, 1, "k1", 5, "serving"); /* the stale holder drops */
+	/* Its later rewrites (the scrub, the generation check) are fenced. */
+	cr_assert_eq(put_as(r, "k1", "stale", 4, h_old, p, sizeof(p)),
+	    STICKY_EFENCED);
+	assert_ckpt("k1", h_new, sizeof(h_new), p, sizeof(p));
+	/* Serving copy first: the stale one is fenced. */
+	cr_assert_eq(put_as(r, "k2", "serving", 5, h_new, p, sizeof(p)), 0);
+	cr_assert_eq(put_as(r, "k2", "stale", 4, h_old, p, sizeof(p)),
+	    STICKY_EFENCED);
+	cr_assert_eq(redis_owner(r, "k2", &e, owner, sizeof(owner)), 0);
+	cr_assert_eq(e, 5);
+	cr_assert_str_eq(owner, "serving");
+	assert_ckpt("k2", h_new, sizeof(h_new), p, sizeof(p));
 	redis_free(r);
 	redis_free(s);
 }
