@@ -540,8 +540,14 @@ on_takeover(const char *key, uint64_t epoch, const char *owner, void *arg)
 	struct session *s = store_peek(ck->store, key);
 	char sidbuf[16];
 
-	if (s == NULL || epoch <= s->epoch)
-		return; /* not ours, or our own takeover */
+	/*
+	 * Not ours, or an older epoch, or our own (a re-claim announces our
+	 * epoch).  Another owner at our epoch took it over from a lagging
+	 * replica (see the write script): ours is the copy to drop.
+	 */
+	if (s == NULL || epoch < s->epoch ||
+	    (epoch == s->epoch && strcmp(owner, ck->tag) == 0))
+		return;
 	ck->stats->ckpt_fenced++;
 	log_info("taken_over", "sid=%s epoch=%llu by=%s action=drop_local_copy",
 	    log_sid(key, sidbuf), (unsigned long long)epoch, owner);
@@ -657,7 +663,9 @@ ckpt_check_owner(struct ckpt *ck, struct session *s)
 		return reclaim(ck, s);
 	if (rc != 0)
 		return STICKY_EAGAIN;
-	return epoch == s->epoch ? 0 : STICKY_EFENCED;
+	/* Another owner at our epoch: see the write script. */
+	return epoch == s->epoch && strcmp(owner, ck->tag) == 0 ? 0 :
+	    STICKY_EFENCED;
 }
 
 static void

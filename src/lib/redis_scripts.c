@@ -135,7 +135,11 @@ static const char *const scripts[SCR_COUNT] = {
 	 * newer state).  Whichever writes first, the highest epoch ends up
 	 * in the record and the others are fenced or announced away.  Every check comes
 	 * before the first write: a script that fails halfway is not rolled
-	 * back.  A full write is one SET of the whole value (SET + APPEND
+	 * back.  Another owner at the writer's epoch fences it too: every
+	 * epoch belongs to one owner, so that is a takeover made from a
+	 * lagging replica that had not seen the writer's own (promoted while
+	 * the writer was stopped); written over, the two copies would
+	 * overwrite each other for as long as both live.  A full write is one SET of the whole value (SET + APPEND
 	 * would leave the string with up to its size again of slack).
 	 *
 	 * First the common case, a delta from the owner of a well-formed
@@ -150,8 +154,8 @@ static const char *const scripts[SCR_COUNT] = {
 	"  local rl, h = " XSTR(REC_LEN) ", ARGV[5]\n"
 	"  local v = redis.call('GETRANGE', KEYS[1], 0, rl + #h - 1)\n"
 	"  if #v == rl + #h and tonumber(string.sub(v, 1, 20)) == tonumber(ARGV[1])\n"
-	"      and string.find(v, '^%S', 21) and string.byte(v, 53) <= 16 and\n"
-	"      string.sub(v, rl + 1) == h and\n"
+	"      and string.sub(v, 21, 52) == ARGV[3] .. string.rep(' ', 32 - #ARGV[3])\n"
+	"      and string.byte(v, 53) <= 16 and string.sub(v, rl + 1) == h and\n"
 	"      redis.call('STRLEN', KEYS[1]) == tonumber(ARGV[7]) then\n"
 	"    for i = 11, #ARGV - 1, 2 do\n"
 	"      redis.call('SETRANGE', KEYS[1], ARGV[i], ARGV[i + 1])\n"
@@ -172,7 +176,7 @@ static const char *const scripts[SCR_COUNT] = {
 	"  redis.call('DEL', KEYS[4])\n"
 	"  return -3\n"
 	"end\n"
-	"if e and e > mine then\n"
+	"if e and (e > mine or (e == mine and owner(v) ~= ARGV[3])) then\n"
 	"  if KEYS[4] then redis.call('DEL', KEYS[4]) end\n"
 	"  return 0\n"
 	"end\n"

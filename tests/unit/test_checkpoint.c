@@ -377,6 +377,30 @@ Test(ckpt, fenced_write_is_handed_back_to_the_caller)
 }
 
 /*
+ * Another owner at our epoch (a worker took the user over from a lagging
+ * replica that had not seen our own takeover, while we were stopped):
+ * every epoch has one owner, so ours is the copy to give up, whether the
+ * epoch is checked or written.
+ */
+Test(ckpt, another_owner_at_our_epoch_fences)
+{
+	struct fx f;
+	struct rr x;
+
+	fx_init(&f, &app_plain, 0);
+	cr_assert_eq(write1(&f), 0);
+	cr_assert_eq(ckpt_check_owner(&f.ck, f.s), 0, "ours");
+	set_field(f.name, 20, "w9");
+	cr_assert_eq(ckpt_check_owner(&f.ck, f.s), STICKY_EFENCED);
+	change(&f, PAGE, 4, 0x11);
+	cr_assert_eq(write1(&f), STICKY_EFENCED);
+	x = raw("GETRANGE", kname(f.name, "u"), "20", "51", NULL);
+	cr_assert_eq(strncmp(x.s, "w9 ", 3), 0, "%s", x.s);
+	rr_free(&x);
+	fx_fini(&f);
+}
+
+/*
  * Async mode: a flush slice is sent and its replies read later
  * (ckpt_land), while requests are served.  The changes it carries are
  * taken when it is sent; a request served meanwhile marks its own, which

@@ -120,13 +120,20 @@ fill(unsigned char *p, size_t n, unsigned seed)
 	}
 }
 
+/*
+ * The owner put() and put_again() write as: each epoch has one owner, and
+ * a write by another at the record's epoch is fenced.  Tests that take a
+ * session over as another worker set it; every test starts with "w1".
+ */
+static const char *writer = "w1";
+
 static int
 put(struct redis *r, const char *key, uint64_t epoch, const unsigned char *hdr,
     const unsigned char *prev, const unsigned char *p, size_t n,
     const struct delta_run *runs, size_t nruns)
 {
 	struct redis_write w = {
-		.key = key, .owner = "w1", .epoch = epoch, .hdr = hdr,
+		.key = key, .owner = writer, .epoch = epoch, .hdr = hdr,
 		.prev_hdr = prev, .payload = p, .payload_len = n, .runs = runs,
 		.nruns = nruns, .result = 12345, .fresh = 1,
 	};
@@ -633,6 +640,7 @@ Test(redis, takeover_fences_the_old_epoch)
 	    (struct delta_run[]){ { 0, 5000 } }, 1), STICKY_EFENCED);
 	assert_ckpt("t", h1, sizeof(h1), p, sizeof(p));
 	/* The new one writes. */
+	writer = "w2";
 	cr_assert_eq(put(r, "t", 2, h2, NULL, q, sizeof(q), NULL, 0), 0);
 	assert_ckpt("t", h2, sizeof(h2), q, sizeof(q));
 	/* Multi-digit epochs: 9 -> 10 by takeover, then fenced and written. */
@@ -641,6 +649,7 @@ Test(redis, takeover_fences_the_old_epoch)
 	cr_assert_eq(e, 10);
 	cr_assert_eq(put(r, "t", 9, h2, NULL, q, sizeof(q), NULL, 0),
 	    STICKY_EFENCED);
+	writer = "w3";
 	cr_assert_eq(put(r, "t", 10, h2, NULL, q, sizeof(q), NULL, 0), 0);
 	buf_cleanup(&b);
 	redis_free(r);
@@ -1981,7 +1990,7 @@ put_again(struct redis *r, const char *key, uint64_t epoch,
     size_t nruns, int *reclaimed)
 {
 	struct redis_write w = {
-		.key = key, .owner = "w1", .epoch = epoch, .hdr = hdr,
+		.key = key, .owner = writer, .epoch = epoch, .hdr = hdr,
 		.prev_hdr = prev, .payload = p, .payload_len = n, .runs = runs,
 		.nruns = nruns, .result = 12345,
 		.mac = (const unsigned char *)"0123456789abcdef", .maclen = 16,
@@ -2034,6 +2043,19 @@ Test(redis, reclaim_when_redis_lost_or_holds_older)
 	cr_assert_eq(redis_owner(r, "g", &e, owner, sizeof(owner)), 0);
 	cr_assert_eq(e, 3);
 	cr_assert_str_eq(owner, "w1");
+	/*
+	 * Another owner at the writer's epoch (a takeover from a lagging
+	 * replica): fenced, delta or whole, nothing written.
+	 */
+	set_field("g", 20, "w7");
+	cr_assert_eq(put_again(r, "g", 3, h2, h, p, sizeof(p), &run, 1, &rec),
+	    STICKY_EFENCED);
+	cr_assert_eq(put_again(r, "g", 3, h2, NULL, p, sizeof(p), NULL, 0, &rec),
+	    STICKY_EFENCED);
+	assert_ckpt("g", h, sizeof(h), p, sizeof(p));
+	set_field("g", 20, "w1");
+	cr_assert_eq(put_again(r, "g", 3, h2, h, p, sizeof(p), &run, 1, &rec), 0);
+	cr_assert_eq(put_again(r, "g", 3, h, h2, p, sizeof(p), &run, 1, &rec), 0);
 	/* A newer epoch is a real takeover: fenced, nothing written. */
 	set_field("g", 0, "9");
 	cr_assert_eq(put_again(r, "g", 3, h2, NULL, p, sizeof(p), NULL, 0, &rec),
@@ -2122,6 +2144,7 @@ Test(redis, mac_stored_with_the_checkpoint)
 	cr_assert_eq(redis_mac(r, "m", mac, &maclen), STICKY_ENOENT);
 	cr_assert_eq(redis_takeover(r, "m", "w2", &e, &b, mac, &maclen), 0);
 	cr_assert_eq(maclen, 0, "written without a MAC: none");
+	writer = "w2";
 	cr_assert_eq(put_again(r, "m", e, h, NULL, p, sizeof(p), NULL, 0, &rec), 0);
 	cr_assert_eq(redis_takeover(r, "m", "w2", &e, &b, mac, &maclen), 0);
 	cr_assert_eq(maclen, 16);
@@ -2412,6 +2435,7 @@ Test(redis, two_key_layout_is_read_and_moved_on_first_access)
 	old_layout("o2", "2", "w5", h, p, sizeof(p));
 	cr_assert_eq(put(r, "o2", 1, h2, h, q, sizeof(q), &run, 1),
 	    STICKY_EFENCED, "an older writer is still fenced");
+	writer = "w5";
 	cr_assert_eq(put(r, "o2", 2, h2, h, q, sizeof(q), &run, 1), 0);
 	assert_ckpt("o2", h2, sizeof(h2), q, sizeof(q));
 	cr_assert_eq(raw_int("EXISTS", kname("o2", "s"), NULL), 0);
@@ -2462,6 +2486,7 @@ Test(redis, one_key_per_session_with_a_fixed_record)
 	fill(p, sizeof(p), 31);
 	mkhdr(h, 1, sizeof(p), 1);
 	cr_assert_eq(redis_claim(r, "f", "w3", &e), 0);
+	writer = "w3";
 	cr_assert_eq(put(r, "f", 1, h, NULL, p, sizeof(p), NULL, 0), 0);
 	cr_assert_eq(raw_int("DBSIZE", NULL, NULL), 1);
 	cr_assert_eq(raw_int("STRLEN", kname("f", "u"), NULL),
