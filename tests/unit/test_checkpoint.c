@@ -8,6 +8,8 @@
  * drop callback), never freed behind its back.  What Redis holds is read
  * with the raw RESP client.
  */
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -397,6 +399,46 @@ Test(ckpt, another_owner_at_our_epoch_fences)
 	x = raw("GETRANGE", kname(f.name, "u"), "20", "51", NULL);
 	cr_assert_eq(strncmp(x.s, "w9 ", 3), 0, "%s", x.s);
 	rr_free(&x);
+	fx_fini(&f);
+}
+
+/* Publish "<epoch> <owner> <name>" on the takeover channel; read it. */
+static void
+announce(struct fx *f, uint64_t epoch, const char *owner, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char msg[200];
+	struct rr x;
+
+	snprintf(msg, sizeof(msg), "%llu %s %s", (unsigned long long)epoch,
+	    owner, f->name);
+	x = raw("PUBLISH", PREFIX "takeover", msg, NULL);
+	cr_assert_eq(x.type, ':');
+	rr_free(&x);
+	cr_assert_eq(poll(&p, 1, 2000), 1, "announcement delivered");
+	ckpt_watch_read(&f->ck);
+}
+
+/*
+ * Announcements: our own epoch from ourselves (a re-claim) is no
+ * takeover; our epoch from another owner is (see above), and so is a
+ * newer one.
+ */
+Test(ckpt, announcement_at_our_epoch_by_another_owner_drops_our_copy)
+{
+	struct fx f;
+	int64_t wait = 1000;
+	int fd;
+
+	fx_init(&f, &app_plain, 0);
+	cr_assert_eq(write1(&f), 0);
+	cr_assert_geq(fd = ckpt_watch_fd(&f.ck, &wait), 0);
+	announce(&f, f.s->epoch, "w0", fd);
+	announce(&f, f.s->epoch - 1, "w9", fd);
+	cr_assert_eq(f.ndropped, 0, "ours, or older: kept");
+	announce(&f, f.s->epoch, "w9", fd);
+	cr_assert_eq(f.ndropped, 1, "another owner at our epoch: dropped");
+	cr_assert_null(store_peek(f.store, f.name));
 	fx_fini(&f);
 }
 
