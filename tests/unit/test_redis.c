@@ -2074,13 +2074,10 @@ static int
 put_as(struct redis *r, const char *key, const char *o, uint64_t e,
     const unsigned char *hdr, const unsigned char *p, size_t n)
 {
-	struct redis_write w = {
-		.key = key, .owner = o, .epoch = e, .hdr = hdr, .payload = p,
-		.payload_len = n, .result = 12345,
-	};
-	int rc = redis_write_batch(r, &w, 1);
+	int rec;
 
-	return rc != 0 ? rc : w.result;
+	writer = o;
+	return put_again(r, key, e, hdr, NULL, p, n, NULL, 0, &rec);
 }
 
 /*
