@@ -108,39 +108,40 @@ static const char *const scripts[SCR_COUNT] = {
 
 	/*
 	 * write: ARGV epoch, ttl, owner, mode ("new": the session's first
-	 * write, "full" or "delta"), prev_hdr, new_hdr, the length the key
-	 * has now (delta; staged: the staged value's), MAC ("": none),
-	 * session name, channel, then the payload (full; staged: its nonce)
-	 * or (offset in the key, bytes) pairs (delta).  A staged full write
-	 * has KEYS[4], P{N}:w:<owner>, set just before by the writer to
-	 * RL placeholder bytes starting with the nonce, the header and the
-	 * payload: the script puts the record over the placeholder and
-	 * renames it into place, so the payload never passes through Lua
-	 * (which hashes every byte of every string it makes: a 1 MiB full
-	 * write cost Redis ~6 ms inline, during which it served nobody).  -3:
-	 * the staged value is not the one announced (its SET failed); -4:
-	 * RENAME refused (an ACL without it), nothing written.  1
-	 * written, 0 fenced (a newer epoch owns it), -1 delta refused, 2
-	 * re-claimed: Redis lost the owner record or the checkpoint, or holds
-	 * an older epoch than the writer (restored from an old copy, a
-	 * lagging replica promoted), so the writer's copy is the newest there
-	 * is: written in full at the writer's own epoch, announced.  Not
-	 * epoch + 1: every takeover gives a new epoch to one owner, so the
-	 * copies held in memory have distinct epochs, the newest the
-	 * highest, and a re-claim at its own epoch keeps that order when
-	 * several copies re-claim a user Redis forgot (a stale idle copy at
-	 * e re-claiming first with e + 1 tied the serving copy's, whose own
-	 * writes then went under the stale owner's name; a second rewrite
-	 * of the stale copy then beat it and the serving worker dropped its
-	 * newer state).  Whichever writes first, the highest epoch ends up
-	 * in the record and the others are fenced or announced away.  Every check comes
-	 * before the first write: a script that fails halfway is not rolled
-	 * back.  Another owner at the writer's epoch fences it too: every
-	 * epoch belongs to one owner, so that is a takeover made from a
-	 * lagging replica that had not seen the writer's own (promoted while
-	 * the writer was stopped); written over, the two copies would
-	 * overwrite each other for as long as both live.  A full write is one SET of the whole value (SET + APPEND
-	 * would leave the string with up to its size again of slack).
+	 * write, "full" or "delta"), prev_hdr, new_hdr, the length the key has
+	 * now (delta; staged: the staged value's), MAC ("": none), session
+	 * name, channel, then the payload (full; staged: its nonce) or (offset
+	 * in the key, bytes) pairs (delta).  A staged full write has KEYS[4],
+	 * P{N}:w:<owner>, set just before by the writer to RL placeholder bytes
+	 * starting with the nonce, the header and the payload: the script puts
+	 * the record over the placeholder and renames it into place, so the
+	 * payload never passes through Lua (which hashes every byte of every
+	 * string it makes: a 1 MiB full write cost Redis ~6 ms inline, during
+	 * which it served nobody).  -3: the staged value is not the one
+	 * announced (its SET failed); -4: RENAME refused (an ACL without it),
+	 * nothing written.  1 written, 0 fenced (a newer epoch, or another
+	 * owner at the writer's), -1 delta refused, 2 re-claimed: Redis lost
+	 * the owner record or the checkpoint, or holds an older epoch than the
+	 * writer (restored from an old copy, a lagging replica promoted), so
+	 * the writer's copy is the newest there is: written in full at the
+	 * writer's own epoch, announced.  Not epoch + 1: every takeover gives a
+	 * new epoch to one owner, so the copies held in memory have distinct
+	 * epochs, the newest the highest, and a re-claim at its own epoch keeps
+	 * that order when several copies re-claim a user Redis forgot (a stale
+	 * idle copy at e that re-claimed first with e + 1 tied the serving
+	 * copy's, whose writes then went in under the stale owner's name; a
+	 * second rewrite of the stale copy beat it, and the serving worker
+	 * dropped its newer state).  Whichever writes first, the highest epoch
+	 * ends up in the record and the others are fenced or announced away.
+	 * Another owner at the writer's epoch fences it too: every epoch
+	 * belongs to one owner, so that is a takeover made from a lagging
+	 * replica that had not seen the writer's own (promoted while the writer
+	 * was stopped); written over, the two copies would overwrite each other
+	 * for as long as both live.  So a write that passes the checks is the
+	 * record's owner at its epoch, or re-claims.  Every check comes before
+	 * the first write: a script that fails halfway is not rolled back.  A
+	 * full write is one SET of the whole value (SET + APPEND would leave
+	 * the string with up to its size again of slack).
 	 *
 	 * First the common case, a delta from the owner of a well-formed
 	 * record whose checkpoint is the one the delta applies to: one read
@@ -195,8 +196,7 @@ static const char *const scripts[SCR_COUNT] = {
 	"  redis.call('SETRANGE', KEYS[1], 52, m)\n"
 	"else\n"
 	"  local r\n"
-	"  if reclaim then r = pack(mine, ARGV[3], ARGV[8])\n"
-	"  elseif not e then r = pack(mine, ARGV[3], ARGV[8])\n"
+	"  if reclaim or not e then r = pack(mine, ARGV[3], ARGV[8])\n"
 	"  else r = pack(e, owner(v), ARGV[8]) end\n"
 	"  if KEYS[4] then\n"
 	"    redis.call('SETRANGE', KEYS[4], 0, r)\n"
